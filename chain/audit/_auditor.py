@@ -1,0 +1,430 @@
+"""The offline audit of a whole store: every record checked, every problem located.
+
+Order of work:
+
+1. Replay the registration entries (found through the ``g:`` index) into a
+   :class:`~chain.registry.Registry`; whether that index is complete is checked
+   in step 3.
+2. Check every block on its own, on all cores (:mod:`chain.audit._blocks`).
+3. In log order: hash links, the ``h:``/``d:``/``s:``/``g:`` indexes, duplicate
+   and equivocating ``(signer, seq)`` pairs, the stored Merkle nodes against
+   the recomputed log tree, and every stored checkpoint's signature and root.
+4. Count every key family, so that no extra record hides anywhere, and
+   report per-signer sequence gaps.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import multiprocessing
+import os
+import time
+from array import array
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from chain import merkle
+from chain.audit._blocks import BlockResult, BlockTask, check_blocks, init_worker
+from chain.audit._report import AuditReport, Finding, find_gaps
+from chain.block import BlockHeader, verify_link
+from chain.checkpoint import open_checkpoint
+from chain.entries import parse_entry, verify_entry
+from chain.errors import FarmtraceError
+from chain.registry import Registry
+from chain.store import Store
+from chain.trust import TrustRoot
+
+__all__ = ["audit_store"]
+
+_TASK_ENTRIES = 2048
+_INLINE_BELOW = 4096
+
+
+def _u64(n: int) -> bytes:
+    return n.to_bytes(8, "big")
+
+
+def audit_store(
+    store: Store,
+    trust: TrustRoot,
+    *,
+    jobs: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> AuditReport:
+    """Verify everything in ``store`` against ``trust``, offline.
+
+    ``jobs`` worker processes check signatures (default: one per core;
+    small logs are checked in this process). ``progress`` is called with the
+    number of entries each time a batch is done.
+
+    Never raises for what it finds: every problem is a :class:`Finding` in
+    the returned report's ``failures``.
+    """
+    started = time.monotonic()
+    return _Audit(store, trust, progress).run(jobs, started)
+
+
+class _Audit:
+    def __init__(
+        self, store: Store, trust: TrustRoot, progress: Callable[[int], None] | None
+    ) -> None:
+        self.store = store
+        self.trust = trust
+        self.progress = progress or (lambda n: None)
+        self.report = AuditReport(origin=store.origin)
+        self.fail = self.report.failures.append
+        self.seqs: dict[str, array[int]] = {}
+        self.registrations_seen: set[int] = set()
+        self.subject_keys = 0
+        self.frontier = merkle.Frontier()
+        self.prev_header: BlockHeader | None = None
+        self.prev_raw: bytes | None = None
+        self.block_firsts: list[int] = []
+        self.checkpoint_sizes = set(store.checkpoint_sizes())
+        self.verified_roots: dict[int, bytes] = {}
+
+    def run(self, jobs: int | None, started: float) -> AuditReport:
+        if self.store.origin != self.trust.origin:
+            self.fail(
+                Finding(
+                    "wrong_log",
+                    f"store holds log {self.store.origin!r}, trust root "
+                    f"is for {self.trust.origin!r}",
+                )
+            )
+        registry = self._replay_registrations()
+        for result, task in self._check_all(registry, jobs):
+            self._in_order(result, task)
+            self.progress(len(task.entries))
+        self._final_counts()
+        self._latest_checkpoint()
+        self.report.blocks = self.frontier.size
+        self.report.signers = len(self.seqs)
+        self.report.gaps = [g for s, q in sorted(self.seqs.items()) if (g := find_gaps(s, q))]
+        self._locate_and_sort()
+        self.report.seconds = time.monotonic() - started
+        return self.report
+
+    # -- step 1 ----------------------------------------------------------------
+
+    def _replay_registrations(self) -> Registry:
+        registry = Registry.from_trust_root(self.trust)
+        for index in self.store.registration_indexes():
+            raw = self.store.get_raw(b"e:" + _u64(index))
+            if raw is None:
+                self.fail(Finding("index", f"registration index names missing entry {index}"))
+                continue
+            try:
+                entry = parse_entry(raw)
+                verify_entry(entry, registry.authorize(entry, index))
+            except FarmtraceError:
+                continue  # reported, with its block, by the block check
+            try:
+                registry.apply(entry, index)
+            except FarmtraceError as exc:
+                self.fail(Finding(exc.reason, str(exc), entry=index))
+        return registry
+
+    # -- step 2 ----------------------------------------------------------------
+
+    def _stored_blocks(self) -> Iterator[BlockTask]:
+        headers = self.store.iterate(b"b:")
+        following = next(headers, None)
+        next_index = 0
+        expected_height = 0
+        while following is not None:
+            key, raw = following
+            following = next(headers, None)
+            height = int.from_bytes(key[2:], "big")
+            if height != expected_height:
+                self.fail(
+                    Finding(
+                        "missing_block",
+                        f"expected block {expected_height}, next stored is {height}",
+                        block=expected_height,
+                    )
+                )
+            expected_height = height + 1
+            count = _field(raw, "count")
+            if count is None:
+                nxt = None if following is None else _field(following[1], "first_index")
+                count = max(0, (nxt if nxt is not None else next_index) - next_index)
+            entries = []
+            for index in range(next_index, next_index + count):
+                value = self.store.get_raw(b"e:" + _u64(index))
+                if value is None:
+                    self.fail(
+                        Finding("missing_entry", "entry is not stored", block=height, entry=index)
+                    )
+                    value = b""
+                entries.append(value)
+            yield BlockTask(height, raw, next_index, tuple(entries))
+            next_index += count
+
+    def _batches(self) -> Iterator[list[BlockTask]]:
+        batch: list[BlockTask] = []
+        size = 0
+        for task in self._stored_blocks():
+            batch.append(task)
+            size += len(task.entries) + 1
+            if size >= _TASK_ENTRIES:
+                yield batch
+                batch, size = [], 0
+        if batch:
+            yield batch
+
+    def _check_all(
+        self, registry: Registry, jobs: int | None
+    ) -> Iterator[tuple[BlockResult, BlockTask]]:
+        jobs = jobs or os.cpu_count() or 1
+        if jobs <= 1 or self.store.entry_count < _INLINE_BELOW:
+            init_worker(registry.grants())
+            for batch in self._batches():
+                yield from zip(check_blocks(batch), batch, strict=True)
+            return
+        ctx = multiprocessing.get_context("forkserver")
+        with ctx.Pool(jobs, initializer=init_worker, initargs=(registry.grants(),)) as pool:
+            pending: deque[tuple[Any, list[BlockTask]]] = deque()
+            for batch in self._batches():
+                pending.append((pool.apply_async(check_blocks, (batch,)), batch))
+                if len(pending) >= 3 * jobs:
+                    done, tasks = pending.popleft()
+                    yield from zip(done.get(), tasks, strict=True)
+            while pending:
+                done, tasks = pending.popleft()
+                yield from zip(done.get(), tasks, strict=True)
+
+    # -- step 3 ----------------------------------------------------------------
+
+    def _in_order(self, result: BlockResult, task: BlockTask) -> None:
+        height = task.height
+        self.report.failures.extend(result.findings)
+        self.block_firsts.append(task.first_index)
+        self._check_link(result.header, task)
+        block_hash = hashlib.sha256(task.header_raw).digest()
+        if self.store.get_raw(b"h:" + block_hash) != _u64(height):
+            self.fail(
+                Finding("index", "block-by-hash index does not name this block", block=height)
+            )
+        for level, index, node in self.frontier.append(merkle.leaf_hash(task.header_raw)):
+            if self.store.get_raw(b"n:" + bytes([level]) + _u64(index)) != node:
+                self.fail(
+                    Finding(
+                        "bad_node",
+                        f"stored Merkle node ({level}, {index}) differs from the recomputed one",
+                        block=height,
+                    )
+                )
+        if self.frontier.size in self.checkpoint_sizes:
+            self._check_checkpoint(self.frontier.size, self.frontier.root())
+        for facts in result.facts:
+            self._check_entry_indexes(height, *facts)
+        self.report.entries += len(task.entries)
+        self.prev_header, self.prev_raw = result.header, task.header_raw
+
+    def _check_link(self, header: BlockHeader | None, task: BlockTask) -> None:
+        if header is None:
+            return
+        try:
+            if self.prev_raw is None or self.prev_header is not None:
+                verify_link(self.prev_header, header)
+            elif header.prev != hashlib.sha256(self.prev_raw).hexdigest():
+                self.fail(
+                    Finding(
+                        "broken_link",
+                        "prev is not the hash of the stored previous header",
+                        block=task.height,
+                    )
+                )
+            if header.first_index != task.first_index:
+                self.fail(
+                    Finding(
+                        "broken_link",
+                        f"first_index {header.first_index}, entries stored from {task.first_index}",
+                        block=task.height,
+                    )
+                )
+        except FarmtraceError as exc:
+            self.fail(Finding(exc.reason, str(exc), block=task.height))
+
+    def _check_entry_indexes(
+        self,
+        height: int,
+        index: int,
+        signer: str,
+        seq: int,
+        ts: int,
+        kind: str,
+        subjects: tuple[str, ...],
+    ) -> None:
+        self.seqs.setdefault(signer, array("Q")).append(seq)
+        pointer = self.store.get_raw(b"d:" + signer.encode() + b"\0" + _u64(seq))
+        if pointer != _u64(index):
+            self._explain_dedup_mismatch(height, index, signer, seq, pointer)
+        for subject in subjects:
+            self.subject_keys += 1
+            key = b"s:" + subject.encode() + b"\0" + _u64(ts) + _u64(index)
+            if self.store.get_raw(key) is None:
+                self.fail(
+                    Finding("index", f"subject index lacks {subject!r}", block=height, entry=index)
+                )
+        if kind in ("device", "operator"):
+            self.registrations_seen.add(index)
+            if self.store.get_raw(b"g:" + _u64(index)) is None:
+                self.fail(
+                    Finding(
+                        "index",
+                        "registration index lacks this registration",
+                        block=height,
+                        entry=index,
+                    )
+                )
+
+    def _explain_dedup_mismatch(
+        self, height: int, index: int, signer: str, seq: int, pointer: bytes | None
+    ) -> None:
+        other = None if pointer is None or len(pointer) != 8 else int.from_bytes(pointer, "big")
+        other_raw = None if other is None else self.store.get_raw(b"e:" + _u64(other))
+        try:
+            other_entry = None if other_raw is None else parse_entry(other_raw)
+        except FarmtraceError:
+            other_entry = None
+        if other_entry is not None and (other_entry.kid, other_entry.seq) == (signer, seq):
+            mine = self.store.get_raw(b"e:" + _u64(index))
+            reason = "duplicate" if mine == other_raw else "equivocation"
+            self.fail(
+                Finding(
+                    reason, f"{signer} seq {seq} is also entry {other}", block=height, entry=index
+                )
+            )
+        else:
+            self.fail(
+                Finding(
+                    "index",
+                    f"(signer, seq) index for {signer} seq {seq} points to {other}, not here",
+                    block=height,
+                    entry=index,
+                )
+            )
+
+    def _check_checkpoint(self, size: int, root: bytes) -> None:
+        note = self.store.get_raw(b"c:" + _u64(size)) or b""
+        try:
+            checkpoint = open_checkpoint(note.decode("utf-8"), self.trust.log_key)
+        except (FarmtraceError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "reason", "malformed_note")
+            self.fail(Finding(reason, f"checkpoint for size {size}: {exc}", block=size - 1))
+            return
+        if checkpoint.size != size or checkpoint.root_hash != root:
+            self.fail(
+                Finding(
+                    "bad_proof",
+                    f"checkpoint for size {size} says size "
+                    f"{checkpoint.size}, root {checkpoint.root_hash.hex()}; the log "
+                    f"has root {root.hex()}",
+                    block=size - 1,
+                )
+            )
+            return
+        self.report.checkpoints_verified += 1
+        self.verified_roots[size] = root
+
+    # -- step 4 ----------------------------------------------------------------
+
+    def _count(self, prefix: bytes) -> int:
+        return sum(1 for _ in self.store.iterate(prefix))
+
+    def _final_counts(self) -> None:
+        blocks, entries = self.frontier.size, self.report.entries
+        expected = {
+            b"b:": blocks,
+            b"h:": blocks,
+            b"e:": entries,
+            b"d:": entries,
+            b"s:": self.subject_keys,
+            b"g:": len(self.registrations_seen),
+            b"n:": _node_count(blocks),
+        }
+        for prefix, want in expected.items():
+            found = self._count(prefix)
+            if found != want:
+                self.fail(
+                    Finding("index", f"{found} records under {prefix.decode()!r}, expected {want}")
+                )
+        stray = set(self.store.registration_indexes()) - self.registrations_seen
+        for index in sorted(stray):
+            self.fail(
+                Finding(
+                    "index",
+                    "registration index names an entry that is not a registration",
+                    entry=index,
+                )
+            )
+        for sizes in (set(self.checkpoint_sizes) - set(range(1, blocks + 1)),):
+            for size in sorted(sizes):
+                self.fail(Finding("index", f"checkpoint for size {size} beyond the log"))
+        for name, want in ((b"blocks", blocks), (b"entries", entries)):
+            if self.store.get_raw(b"m:" + name) != str(want).encode():
+                self.fail(
+                    Finding(
+                        "storage",
+                        f"meta {name.decode()!r} is "
+                        f"{self.store.get_raw(b'm:' + name)!r}, the log has {want}",
+                    )
+                )
+
+    def _latest_checkpoint(self) -> None:
+        latest = self.store.get_raw(b"m:checkpoint")
+        blocks = self.frontier.size
+        if latest is None:
+            if blocks:
+                self.fail(Finding("no_checkpoint", "the log has blocks but no signed checkpoint"))
+            return
+        size = int(latest) if latest.isdigit() else -1
+        if size not in self.checkpoint_sizes or size != max(self.checkpoint_sizes):
+            self.fail(
+                Finding(
+                    "storage",
+                    f"latest checkpoint pointer {latest!r} does not name "
+                    "the newest stored checkpoint",
+                )
+            )
+            return
+        self.report.checkpoint_size = size
+        root = self.verified_roots.get(size)
+        self.report.checkpoint_root = None if root is None else root.hex()
+        if size < blocks:
+            self.report.warnings.append(
+                Finding(
+                    "unchecked_tail", f"{blocks - size} newest blocks are not yet in a checkpoint"
+                )
+            )
+
+    def _locate_and_sort(self) -> None:
+        located = []
+        for f in self.report.failures:
+            if f.block is None and f.entry is not None and self.block_firsts:
+                block = bisect.bisect_right(self.block_firsts, f.entry) - 1
+                f = Finding(f.reason, f.message, block=block, entry=f.entry)
+            located.append(f)
+        located.sort(key=lambda f: (f.block if f.block is not None else -1, f.entry or -1))
+        self.report.failures[:] = located
+
+
+def _node_count(size: int) -> int:
+    """Number of perfect subtrees (all levels) fully inside a tree of ``size`` leaves."""
+    total = 0
+    while size:
+        total += size
+        size //= 2
+    return total
+
+
+def _field(raw: bytes, name: str) -> int | None:
+    try:
+        value = getattr(BlockHeader.from_bytes(raw), name)
+    except FarmtraceError:
+        return None
+    return value if isinstance(value, int) else None

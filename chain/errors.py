@@ -1,0 +1,167 @@
+"""The one exception hierarchy of farmtrace's core.
+
+Every error the core raises is a :class:`FarmtraceError`; callers that only
+want "did this verify?" catch :class:`VerificationError`, callers that want to
+tell a garbled input from a forged one catch the branches separately::
+
+    FarmtraceError
+    ├── MalformedError              input does not parse or breaks its format
+    │   ├── MalformedEntryError     a JWS entry or its payload
+    │   ├── MalformedNoteError      a signed note, checkpoint or key string
+    │   └── MalformedBlockError     a block header
+    ├── VerificationError           well-formed, but not what it claims to be
+    │   ├── SignatureError          a signature does not verify
+    │   ├── UnknownSignerError      no trusted key for the signer
+    │   ├── AuthorizationError      the signer was not allowed to sign this then
+    │   ├── ProofError              a Merkle proof or root mismatch
+    │   └── ChainLinkError          a block does not follow its predecessor
+    ├── ConflictError               an entry clashes with the log
+    │   ├── DuplicateEntryError     the same (signer, seq) with the same bytes
+    │   └── EquivocationError       the same (signer, seq) with different bytes
+    └── StorageError                the store failed or holds inconsistent data
+
+Messages say what was expected and what was found, so that they can be shown
+to a user as they are.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthorizationError",
+    "ChainLinkError",
+    "ConflictError",
+    "DuplicateEntryError",
+    "EquivocationError",
+    "FarmtraceError",
+    "MalformedBlockError",
+    "MalformedEntryError",
+    "MalformedError",
+    "MalformedNoteError",
+    "ProofError",
+    "SignatureError",
+    "StorageError",
+    "UnknownSignerError",
+    "VerificationError",
+]
+
+
+class FarmtraceError(Exception):
+    """Root of every error raised by farmtrace's core.
+
+    ``reason`` is a short, stable, machine-readable tag (e.g. ``"bad_signature"``)
+    used as a metrics label and in JSON reports; the message is for people.
+    """
+
+    reason: str = "error"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
+
+
+class MalformedError(FarmtraceError):
+    """The input does not parse, or breaks the format it claims to have."""
+
+    reason = "malformed"
+
+
+class MalformedEntryError(MalformedError):
+    """A JWS entry, its protected header or its payload is malformed."""
+
+    reason = "malformed_entry"
+
+
+class MalformedNoteError(MalformedError):
+    """A signed note, checkpoint, cosignature or key string is malformed."""
+
+    reason = "malformed_note"
+
+
+class MalformedBlockError(MalformedError):
+    """A block header is not canonical JSON of the expected shape."""
+
+    reason = "malformed_block"
+
+
+class VerificationError(FarmtraceError):
+    """Well-formed input that fails verification."""
+
+    reason = "verification_failed"
+
+
+class SignatureError(VerificationError):
+    """A signature does not verify under the key it should verify under."""
+
+    reason = "bad_signature"
+
+
+class UnknownSignerError(VerificationError):
+    """No trusted key is known for the signer named in the input."""
+
+    reason = "unknown_signer"
+
+
+class AuthorizationError(VerificationError):
+    """The signer is known, but was not allowed to sign this at that time."""
+
+    reason = "unauthorized"
+
+
+class ProofError(VerificationError):
+    """A Merkle proof does not lead to the expected root.
+
+    ``expected`` and ``calculated`` hold the two values that differ, when the
+    failure is a mismatch rather than a proof of the wrong shape.
+    """
+
+    reason = "bad_proof"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        expected: bytes | None = None,
+        calculated: bytes | None = None,
+    ) -> None:
+        if expected is not None and calculated is not None:
+            message = f"{message}: expected {expected.hex()}, calculated {calculated.hex()}"
+        super().__init__(message)
+        self.expected = expected
+        self.calculated = calculated
+
+
+class ChainLinkError(VerificationError):
+    """A block's header does not link to, or follow on from, its predecessor."""
+
+    reason = "broken_link"
+
+
+class ConflictError(FarmtraceError):
+    """An entry clashes with one the log already holds for the same (signer, seq)."""
+
+    reason = "conflict"
+
+    def __init__(self, message: str, *, signer: str, seq: int, existing_index: int) -> None:
+        super().__init__(message)
+        self.signer = signer
+        self.seq = seq
+        self.existing_index = existing_index
+
+
+class DuplicateEntryError(ConflictError):
+    """The exact same entry is already in the log (harmless: e.g. a QoS 1 redelivery)."""
+
+    reason = "duplicate"
+
+
+class EquivocationError(ConflictError):
+    """A different entry with the same (signer, seq) is already in the log."""
+
+    reason = "equivocation"
+
+
+class StorageError(FarmtraceError):
+    """The store failed, or holds data that contradicts itself."""
+
+    reason = "storage"

@@ -1,0 +1,63 @@
+"""Appending to a log: blocks from verified entries, then a signed checkpoint.
+
+The gateway calls this after it has verified entries; tools and tests use it to
+build logs directly. Time is passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from chain.block import BlockHeader, build_header
+from chain.checkpoint import Checkpoint, sign_checkpoint
+from chain.entries import Entry
+from chain.store import Store
+
+__all__ = ["LogWriter"]
+
+
+class LogWriter:
+    """Commits blocks to a :class:`~chain.store.Store` and signs checkpoints.
+
+    ``log_signer_key`` is the log's C2SP signed-note signer key, whose name
+    must be the store's origin.
+    """
+
+    def __init__(self, store: Store, log_signer_key: str) -> None:
+        name = log_signer_key.split("+")[2] if log_signer_key.count("+") >= 4 else ""
+        if name != store.origin:
+            raise ValueError(f"log key is for {name!r}, store is {store.origin!r}")
+        self.store = store
+        self._signer_key = log_signer_key
+
+    def commit_block(self, entries: Sequence[Entry], closed_at: int) -> BlockHeader:
+        """Append ``entries`` as the next block, closed at ``closed_at`` (ms).
+
+        Preconditions: every entry's signature and authority were verified.
+
+        Raises:
+            ConflictError: an entry's (signer, seq) is already in the log.
+            StorageError: the store failed; nothing was written.
+        """
+        header = build_header(
+            log=self.store.origin,
+            prev=self.store.head(),
+            entries=[e.raw for e in entries],
+            closed_at=closed_at,
+        )
+        self.store.append_block(header, entries)
+        return header
+
+    def sign_checkpoint(self) -> str:
+        """Sign and store a checkpoint of the log as it is now; return the note.
+
+        Raises:
+            StorageError: the log is empty, or the store failed.
+        """
+        size = self.store.size
+        checkpoint = Checkpoint(
+            origin=self.store.origin, size=size, root_hash=self.store.root(size)
+        )
+        note = sign_checkpoint(checkpoint, self._signer_key)
+        self.store.put_checkpoint(size, note)
+        return note

@@ -1,0 +1,463 @@
+"""The LevelDB store of a log: blocks, entries, Merkle nodes, indexes, checkpoints.
+
+This is the only module that imports plyvel. A block and every record that
+depends on it are written in one synced ``WriteBatch``, so a crash (even
+``kill -9`` or power loss) leaves the whole block or none of it, and reopening
+needs no repair step. LevelDB admits one process per database; inside that
+process the store is safe for concurrent readers (every read goes through a
+snapshot) and one writer at a time (a lock).
+
+Key layout (all integers 8-byte big-endian, so keys sort numerically)::
+
+    m:<name>                      meta: format, origin, block and entry counts,
+                                  latest checkpoint size
+    b:<height>                    block header bytes (the log leaf)
+    h:<hash 32>                   height of the block with that hash
+    e:<index>                     exact entry bytes
+    n:<level 1><index>            RFC 6962 node hash of a perfect subtree
+    d:<signer>\\0<seq>             global index of the entry (signer, seq)
+    s:<subject>\\0<ts><index>      entries about a subject, by time
+    g:<index>                     registration and revocation entries
+    c:<size>                      signed checkpoint note for that tree size
+"""
+
+from __future__ import annotations
+
+import bisect
+import struct
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import plyvel
+
+from chain import merkle
+from chain.block import BlockHeader, verify_block_entries, verify_link
+from chain.entries import Entry
+from chain.errors import (
+    DuplicateEntryError,
+    EquivocationError,
+    FarmtraceError,
+    StorageError,
+)
+
+__all__ = ["FORMAT", "Store", "entry_subjects"]
+
+FORMAT = b"farmtrace-store/1"
+_U64 = struct.Struct(">Q")
+
+
+def _u64(n: int) -> bytes:
+    return _U64.pack(n)
+
+
+def _node_key(level: int, index: int) -> bytes:
+    return b"n:" + bytes([level]) + _u64(index)
+
+
+def _dedup_key(signer: str, seq: int) -> bytes:
+    return b"d:" + signer.encode() + b"\0" + _u64(seq)
+
+
+def _subject_prefix(subject: str) -> bytes:
+    return b"s:" + subject.encode() + b"\0"
+
+
+def entry_subjects(entry: Entry) -> tuple[str, ...]:
+    """The subjects an entry is about, for the subject/time index."""
+    payload = entry.payload
+    if entry.type == "reading":
+        return (str(payload["subject"]),)
+    if entry.type == "event":
+        return tuple(str(s) for s in payload["subjects"])
+    if entry.type == "device":
+        return (f"device:{payload['dev']}",)
+    return (f"operator:{payload['op']}",)
+
+
+class Store:
+    """A log's LevelDB store. Open with :meth:`open`; use as a context manager.
+
+    Raises :class:`~chain.errors.StorageError` for any LevelDB failure (for
+    instance, the database is locked by another process).
+    """
+
+    def __init__(self, db: Any, path: Path) -> None:
+        self._db = db
+        self.path = path
+        self._lock = threading.Lock()
+        self.origin = self._meta_str(db, b"origin")
+        # Both are loaded on first use, so that a store with a corrupt record
+        # still opens and the audit can name what is wrong.
+        self._first_indexes: list[int] | None = None
+        self._frontier: merkle.Frontier | None = None
+
+    # -- opening -------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | Path, *, origin: str | None = None) -> Store:
+        """Open the store at ``path``; with ``origin``, create it if missing.
+
+        Raises:
+            StorageError: the directory is not a farmtrace store (or is one for
+                another origin), does not exist and no origin was given, or
+                LevelDB cannot open it (locked by another process, corrupt).
+        """
+        path = Path(path)
+        try:
+            db = plyvel.DB(str(path), create_if_missing=origin is not None)
+        except plyvel.Error as exc:
+            hint = (
+                " (is another process, e.g. the gateway, using it?)" if "lock" in str(exc) else ""
+            )
+            raise StorageError(f"cannot open store {path}: {exc}{hint}") from exc
+        try:
+            fmt = db.get(b"m:format")
+            if fmt is None:
+                if origin is None or any(True for _ in db.iterator(include_value=False)):
+                    raise StorageError(f"{path} is not a farmtrace store")
+                with db.write_batch(sync=True) as wb:
+                    wb.put(b"m:format", FORMAT)
+                    wb.put(b"m:origin", origin.encode())
+                    wb.put(b"m:blocks", b"0")
+                    wb.put(b"m:entries", b"0")
+            elif fmt != FORMAT:
+                raise StorageError(f"{path}: unsupported store format {fmt!r}")
+            stored_origin = cls._meta_str(db, b"origin")
+            if origin is not None and stored_origin != origin:
+                raise StorageError(f"{path} holds log {stored_origin!r}, not {origin!r}")
+            return cls(db, path)
+        except BaseException:
+            db.close()
+            raise
+
+    def close(self) -> None:
+        """Close the database. The store must not be used afterwards."""
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- meta ----------------------------------------------------------------
+
+    @staticmethod
+    def _meta_str(db: Any, name: bytes) -> str:
+        value = db.get(b"m:" + name)
+        if value is None:
+            raise StorageError(f"store meta {name.decode()!r} is missing")
+        try:
+            return bytes(value).decode()
+        except UnicodeDecodeError as exc:
+            raise StorageError(f"store meta {name.decode()!r} is not text") from exc
+
+    def _meta_int(self, db: Any, name: bytes) -> int:
+        text = self._meta_str(db, name)
+        if not text.isdigit():
+            raise StorageError(f"store meta {name.decode()!r} is not a count: {text!r}")
+        return int(text)
+
+    @property
+    def size(self) -> int:
+        """Number of committed blocks (the log's tree size)."""
+        return self._meta_int(self._db, b"blocks")
+
+    @property
+    def entry_count(self) -> int:
+        """Number of committed entries."""
+        return self._meta_int(self._db, b"entries")
+
+    def _loaded_first_indexes(self) -> list[int]:
+        if self._first_indexes is None:
+            with self._lock:
+                if self._first_indexes is None:
+                    self._first_indexes = [self.block(h).first_index for h in range(self.size)]
+        return self._first_indexes
+
+    # -- writing -------------------------------------------------------------
+
+    def append_block(self, header: BlockHeader, entries: Sequence[Entry]) -> None:
+        """Commit a block with its entries, nodes and indexes, atomically and durably.
+
+        Preconditions: each entry's signature and authority were verified.
+
+        Raises:
+            ChainLinkError: ``header`` does not follow the current head.
+            ProofError: ``entries`` are not the ones ``header`` commits to.
+            DuplicateEntryError, EquivocationError: an entry's (signer, seq) is
+                already in the log or twice in this block.
+            StorageError: LevelDB failed; nothing was written.
+        """
+        with self._lock:
+            head = self.head()
+            if header.log != self.origin:
+                raise StorageError(f"block for log {header.log!r} in store of {self.origin!r}")
+            verify_link(head, header)
+            verify_block_entries(header, [e.raw for e in entries])
+            self._check_conflicts(entries, header.first_index)
+            if self._frontier is None:
+                self._frontier = merkle.Frontier.from_nodes(self._node_getter(self._db), self.size)
+            frontier = self._frontier.copy()
+            firsts = self._first_indexes
+            if firsts is not None:
+                # Readers bound their search by the committed entry count, so
+                # an index listed before its block commits is never returned.
+                firsts.append(header.first_index)
+            try:
+                with self._db.write_batch(transaction=True, sync=True) as wb:
+                    raw = header.raw
+                    wb.put(b"b:" + _u64(header.height), raw)
+                    wb.put(b"h:" + bytes.fromhex(header.hash), _u64(header.height))
+                    for level, index, node in frontier.append(merkle.leaf_hash(raw)):
+                        wb.put(_node_key(level, index), node)
+                    for offset, entry in enumerate(entries):
+                        self._put_entry(wb, header.first_index + offset, entry)
+                    wb.put(b"m:blocks", str(header.height + 1).encode())
+                    wb.put(b"m:entries", str(header.next_index).encode())
+            except BaseException as exc:
+                if firsts is not None:
+                    firsts.pop()
+                if isinstance(exc, plyvel.Error):
+                    raise StorageError(f"writing block {header.height} failed: {exc}") from exc
+                raise
+            self._frontier = frontier
+
+    @staticmethod
+    def _put_entry(wb: Any, index: int, entry: Entry) -> None:
+        key_index = _u64(index)
+        wb.put(b"e:" + key_index, entry.raw)
+        wb.put(_dedup_key(entry.kid, entry.seq), key_index)
+        for subject in entry_subjects(entry):
+            wb.put(_subject_prefix(subject) + _u64(entry.ts) + key_index, b"")
+        if entry.type in ("device", "operator"):
+            wb.put(b"g:" + key_index, b"")
+
+    def _check_conflicts(self, entries: Sequence[Entry], first_index: int) -> None:
+        seen: dict[tuple[str, int], Entry] = {}
+        for entry in entries:
+            key = (entry.kid, entry.seq)
+            earlier = seen.get(key)
+            existing_index = self.lookup(entry.kid, entry.seq)
+            if earlier is None and existing_index is not None:
+                earlier_raw = self.entry(existing_index)
+            elif earlier is not None:
+                earlier_raw, existing_index = earlier.raw, first_index
+            else:
+                seen[key] = entry
+                continue
+            assert existing_index is not None
+            cls = DuplicateEntryError if earlier_raw == entry.raw else EquivocationError
+            raise cls(
+                f"({entry.kid}, seq {entry.seq}) is already entry {existing_index}",
+                signer=entry.kid,
+                seq=entry.seq,
+                existing_index=existing_index,
+            )
+
+    def put_checkpoint(self, size: int, note: str) -> None:
+        """Store the signed checkpoint note for tree ``size`` and make it the latest.
+
+        Preconditions: the note was signed over this store's root at ``size``.
+
+        Raises:
+            StorageError: ``size`` is beyond the store, or LevelDB failed.
+        """
+        if not 0 < size <= self.size:
+            raise StorageError(f"checkpoint size {size} outside the log (size {self.size})")
+        try:
+            with self._db.write_batch(transaction=True, sync=True) as wb:
+                wb.put(b"c:" + _u64(size), note.encode())
+                latest = self._db.get(b"m:checkpoint")
+                if latest is None or int(latest) <= size:
+                    wb.put(b"m:checkpoint", str(size).encode())
+        except (plyvel.Error, ValueError) as exc:
+            raise StorageError(f"writing checkpoint {size} failed: {exc}") from exc
+
+    # -- reading -------------------------------------------------------------
+
+    @staticmethod
+    def _parse_header(raw: bytes) -> BlockHeader:
+        try:
+            return BlockHeader.from_bytes(bytes(raw))
+        except FarmtraceError as exc:
+            raise StorageError(f"stored block header is corrupt: {exc}") from exc
+
+    def _node_getter(self, db: Any) -> merkle.NodeGetter:
+        def get(level: int, index: int) -> bytes:
+            node = db.get(_node_key(level, index))
+            if node is None or len(node) != 32:
+                raise StorageError(f"Merkle node ({level}, {index}) is missing or corrupt")
+            return bytes(node)
+
+        return get
+
+    def head(self) -> BlockHeader | None:
+        """The newest block's header, or None for an empty log."""
+        size = self.size
+        return None if size == 0 else self.block(size - 1)
+
+    def block(self, height: int) -> BlockHeader:
+        """The header of block ``height``.
+
+        Raises:
+            KeyError: no such block.
+            StorageError: the stored header is corrupt.
+        """
+        raw = self._db.get(b"b:" + _u64(height)) if 0 <= height < self.size else None
+        if raw is None:
+            raise KeyError(f"no block {height}")
+        return self._parse_header(raw)
+
+    def block_raw(self, height: int) -> bytes:
+        """The stored header bytes of block ``height`` (KeyError if none)."""
+        raw = self._db.get(b"b:" + _u64(height)) if 0 <= height < self.size else None
+        if raw is None:
+            raise KeyError(f"no block {height}")
+        return bytes(raw)
+
+    def height_of(self, block_hash: str) -> int:
+        """The height of the block with hex hash ``block_hash`` (KeyError if none)."""
+        try:
+            key = b"h:" + bytes.fromhex(block_hash)
+        except ValueError as exc:
+            raise KeyError(f"not a block hash: {block_hash!r}") from exc
+        value = self._db.get(key) if len(key) == 34 else None
+        if value is None:
+            raise KeyError(f"no block with hash {block_hash}")
+        return int(_U64.unpack(value)[0])
+
+    def block_entries(self, height: int) -> list[bytes]:
+        """The entries of block ``height``, in order (KeyError if no such block)."""
+        header = self.block(height)
+        start, stop = b"e:" + _u64(header.first_index), b"e:" + _u64(header.next_index)
+        return [bytes(v) for v in self._db.iterator(start=start, stop=stop, include_key=False)]
+
+    def entry(self, index: int) -> bytes:
+        """The exact bytes of entry ``index`` (KeyError if none)."""
+        raw = self._db.get(b"e:" + _u64(index)) if index >= 0 else None
+        if raw is None:
+            raise KeyError(f"no entry {index}")
+        return bytes(raw)
+
+    def block_of_entry(self, index: int) -> int:
+        """The height of the block holding entry ``index`` (KeyError if none)."""
+        if not 0 <= index < self.entry_count:
+            raise KeyError(f"no entry {index}")
+        return bisect.bisect_right(self._loaded_first_indexes(), index) - 1
+
+    def lookup(self, signer: str, seq: int) -> int | None:
+        """The global index of the entry (signer, seq), or None."""
+        value = self._db.get(_dedup_key(signer, seq))
+        return None if value is None else int(_U64.unpack(value)[0])
+
+    def subject_entries(
+        self, subject: str, start_ts: int = 0, end_ts: int = 2**63
+    ) -> Iterator[int]:
+        """Indexes of entries about ``subject`` with ``start_ts <= ts < end_ts``, by time."""
+        prefix = _subject_prefix(subject)
+        start, stop = prefix + _u64(start_ts), prefix + _u64(min(end_ts, 2**64 - 1))
+        for key in self._db.iterator(start=start, stop=stop, include_value=False):
+            yield int(_U64.unpack(key[-8:])[0])
+
+    def registration_indexes(self) -> list[int]:
+        """Global indexes of every registration and revocation entry, in log order."""
+        return [
+            int(_U64.unpack(k[2:])[0]) for k in self._db.iterator(prefix=b"g:", include_value=False)
+        ]
+
+    def latest_checkpoint(self) -> tuple[int, str] | None:
+        """The latest stored checkpoint as (tree size, signed note), or None."""
+        size = self._db.get(b"m:checkpoint")
+        if size is None:
+            return None
+        return int(size), self.checkpoint(int(size))
+
+    def checkpoint(self, size: int) -> str:
+        """The stored checkpoint note for tree ``size`` (KeyError if none)."""
+        note = self._db.get(b"c:" + _u64(size))
+        if note is None:
+            raise KeyError(f"no checkpoint for size {size}")
+        return bytes(note).decode("utf-8", errors="replace")
+
+    def checkpoint_sizes(self) -> list[int]:
+        """Tree sizes for which a checkpoint is stored, ascending."""
+        return [
+            int(_U64.unpack(k[2:])[0]) for k in self._db.iterator(prefix=b"c:", include_value=False)
+        ]
+
+    # -- proofs --------------------------------------------------------------
+
+    def _check_size(self, size: int) -> None:
+        if not 0 < size <= self.size:
+            raise ValueError(f"tree size {size} outside 1..{self.size}")
+
+    def root(self, size: int | None = None) -> bytes:
+        """The log's RFC 6962 root at ``size`` blocks (default: now), in O(log n) reads.
+
+        Raises:
+            ValueError: ``size`` is not in 0..current size.
+        """
+        size = self.size if size is None else size
+        if size == 0:
+            return merkle.EMPTY_ROOT
+        self._check_size(size)
+        with self._db.snapshot() as snap:
+            return merkle.root_from_nodes(self._node_getter(snap), size)
+
+    def inclusion_proof(self, height: int, size: int) -> list[bytes]:
+        """Audit path of block ``height`` in the tree of ``size`` blocks, in O(log n) reads.
+
+        Raises:
+            ValueError: not ``0 <= height < size <= current size``.
+        """
+        self._check_size(size)
+        if not 0 <= height < size:
+            raise ValueError(f"block {height} is not in a tree of size {size}")
+        with self._db.snapshot() as snap:
+            return merkle.inclusion_proof_from_nodes(self._node_getter(snap), height, size)
+
+    def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
+        """Consistency proof from ``size1`` to ``size2`` blocks, in O(log n) reads.
+
+        Raises:
+            ValueError: not ``0 < size1 <= size2 <= current size``.
+        """
+        self._check_size(size2)
+        if not 0 < size1 <= size2:
+            raise ValueError(f"consistency needs 0 < size1 <= size2, got {size1}, {size2}")
+        with self._db.snapshot() as snap:
+            return merkle.consistency_proof_from_nodes(self._node_getter(snap), size1, size2)
+
+    def entry_proof(self, index: int) -> tuple[int, list[bytes]]:
+        """(block height, audit path of entry ``index`` inside its block).
+
+        Reads the block's entries: O(block size), bounded by the gateway's block limit.
+
+        Raises:
+            KeyError: no such entry.
+        """
+        height = self.block_of_entry(index)
+        entries = self.block_entries(height)
+        first = self.block(height).first_index
+        return height, merkle.inclusion_proof(entries, index - first)
+
+    # -- raw access for the audit ----------------------------------------------
+
+    def iterate(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """Every (key, value) under a raw key ``prefix`` (see the module docstring)."""
+        for key, value in self._db.iterator(prefix=prefix):
+            yield bytes(key), bytes(value)
+
+    def get_raw(self, key: bytes) -> bytes | None:
+        """The raw value at ``key``, or None."""
+        value = self._db.get(key)
+        return None if value is None else bytes(value)

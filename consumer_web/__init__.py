@@ -1,0 +1,1 @@
+"""farmtrace consumer_web (see README)."""

@@ -1,0 +1,1 @@
+"""The `farmtrace` command line: one entry point, many subcommands."""

@@ -1,0 +1,7 @@
+"""``python -m farmtrace``: the same as the ``farmtrace`` command."""
+
+import sys
+
+from farmtrace.cli import main
+
+sys.exit(main())

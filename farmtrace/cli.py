@@ -1,0 +1,69 @@
+"""The ``farmtrace`` command: one entry point, a subcommand per job.
+
+Each subcommand lives in its own module and registers itself through
+``add_parser(subparsers)``; its handler returns the process exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from farmtrace import _cmd_audit, _cmd_demo, _cmd_gateway, _cmd_keygen
+
+__all__ = ["build_parser", "main"]
+
+_DESCRIPTION = """\
+farmtrace: tamper-evident farm-to-table traceability.
+
+Devices sign every sensor reading with their own Ed25519 key; the gateway
+batches verified entries into hash-linked blocks whose headers are the leaves
+of an RFC 6962 Merkle log with signed checkpoints. Anyone holding the log's
+trust root can check all of it offline.
+"""
+
+_EPILOG = """\
+examples:
+  farmtrace demo --data-dir demo-data        build a demo farm's log and audit it
+  farmtrace keygen --id barn1-temp           a device key (barn1-temp.key, mode 0600)
+  farmtrace audit --data-dir demo-data       verify a whole log offline
+
+Run 'farmtrace COMMAND --help' for a command's options and examples.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="farmtrace",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in (_cmd_demo, _cmd_keygen, _cmd_gateway, _cmd_audit):
+        module.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code (0 ok, 1 failed check, 2 usage error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        code: int = args.handler(args)
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""farmtrace firmware_sim (see README)."""
