@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import nacl.signing
 
+from chain import jws
 from chain._encoding import b64url_decode, b64url_encode
 from chain.errors import MalformedError
 
-__all__ = ["ID_PATTERN", "SignerKey", "load_key", "save_key"]
-
-ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+__all__ = ["SignerKey", "load_key", "save_key"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,11 +40,10 @@ class SignerKey:
         Raises:
             MalformedError: the id is not a valid signer id, or the seed is not 32 bytes.
         """
-        if not ID_PATTERN.fullmatch(signer_id):
-            raise MalformedError(
-                f"signer id {signer_id!r} must match {ID_PATTERN.pattern} "
-                "(it is an MQTT topic level)"
-            )
+        try:
+            jws.check_id(signer_id, "signer id")
+        except MalformedError as exc:
+            raise MalformedError(f"{exc} (it is an MQTT topic level)") from exc
         signing = nacl.signing.SigningKey.generate() if seed is None else _signing_key(seed)
         return cls(signer_id, bytes(signing), bytes(signing.verify_key))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 
 import pytest
@@ -42,7 +43,7 @@ def test_header_is_canonical_json_with_sorted_keys() -> None:
 
 def test_chain_links_heights_indexes_and_hashes() -> None:
     headers = _chain(4)
-    for prev, header in zip(headers, headers[1:], strict=False):
+    for prev, header in itertools.pairwise(headers):
         verify_link(prev, header)
         assert header.prev == prev.hash
         assert header.first_index == prev.first_index + prev.count
