@@ -1,0 +1,89 @@
+"""One device's firmware core: sample, sign, keep, and forget on receipt.
+
+This is the piece every transport (MQTT, serial) plugs into; it does no
+network I/O itself. The order of operations is what makes delivery end to
+end (design.md section 4):
+
+1. :meth:`Device.record` checks the outbox has room, signs the reading with
+   the next seq (durably reserved, :mod:`firmware_sim.identity`), and puts it
+   in the outbox (durable, :mod:`firmware_sim.outbox`). Only then may a
+   transport send it.
+2. A transport sends :meth:`Device.unsent` entries, in seq order, after a
+   cursor it keeps in memory; after a reconnect it restarts from
+   :attr:`Device.acknowledged` and resends everything still kept.
+3. When the gateway's receipt arrives, :meth:`Device.receipt` deletes what it
+   covers.
+"""
+
+from __future__ import annotations
+
+from chain.errors import StorageError
+from firmware_sim.errors import OutboxFullError
+from firmware_sim.identity import DeviceIdentity
+from firmware_sim.outbox import Outbox, OutboxEntry
+
+__all__ = ["Device"]
+
+
+class Device:
+    """A device's identity and outbox, used together.
+
+    Raises (constructor):
+        StorageError: the outbox holds seqs the identity has not reserved
+            (state restored from an old backup: signing would reuse seqs).
+    """
+
+    def __init__(self, identity: DeviceIdentity, outbox: Outbox) -> None:
+        if outbox.highest_seq > identity.reserved:
+            raise StorageError(
+                f"{identity.id}: expected the seq state to cover the outbox, found reserved "
+                f"{identity.reserved} below outbox seq {outbox.highest_seq}"
+            )
+        self.identity = identity
+        self.outbox = outbox
+        self._held: OutboxEntry | None = None
+
+    @property
+    def id(self) -> str:
+        """The device id."""
+        return self.identity.id
+
+    @property
+    def acknowledged(self) -> int:
+        """The highest seq the gateway's receipts have covered."""
+        return self.outbox.acknowledged
+
+    def record(self, kind: str, subject: str, value: float, unit: str, ts: int) -> int:
+        """Sign a reading and keep it in the outbox; return its seq.
+
+        If the outbox refused an already signed entry (the disk filled up),
+        that entry is held in memory and put again first, before anything
+        new is signed.
+
+        Raises:
+            OutboxFullError: the outbox is full; nothing new was signed and no
+                seq used. Stop sampling until a receipt frees space.
+            MalformedEntryError: the fields would not make a valid reading
+                (no seq was used).
+            StorageError: the seq state or the outbox failed.
+        """
+        if self._held is not None:
+            self.outbox.put(self._held.seq, self._held.raw)
+            self._held = None
+        self.outbox.check_room()
+        raw = self.identity.sign_reading(kind, subject, value, unit, ts)
+        seq = self.identity.last_seq
+        try:
+            self.outbox.put(seq, raw)
+        except OutboxFullError:
+            self._held = OutboxEntry(seq, raw)
+            raise
+        return seq
+
+    def unsent(self, after_seq: int = 0, limit: int = 100) -> list[OutboxEntry]:
+        """Kept entries with seq > ``after_seq`` (default: all), in seq order, at most ``limit``."""
+        return self.outbox.pending(after_seq, limit)
+
+    def receipt(self, up_to_seq: int) -> int:
+        """Apply the gateway's cumulative receipt; return how many entries it released."""
+        return self.outbox.acknowledge(up_to_seq)
