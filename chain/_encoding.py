@@ -13,6 +13,14 @@ import binascii
 import re
 
 _B64URL_NOPAD = re.compile(r"[A-Za-z0-9_-]*")
+# URL-safe to standard alphabet; "+", "/" and "=" become "!", which strict
+# binascii decoding rejects, as it rejects every other stray character.
+_URLSAFE_TO_STD = bytes.maketrans(b"-_+/=", b"+/!!!")
+_PADDING = (b"", b"", b"==", b"=")
+# The last character of a canonical encoding leaves no unused bit set: with 2
+# (or 3) characters in the final group, its 6-bit value is a multiple of 16 (4).
+_B64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_CANONICAL_LAST = ("", "", _B64URL_ALPHABET[::16], _B64URL_ALPHABET[::4])
 _B64_STD = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
 
 
@@ -28,15 +36,16 @@ def b64url_decode(text: str) -> bytes:
         ValueError: on padding, characters outside the URL-safe alphabet, an
             impossible length, or non-zero unused trailing bits.
     """
-    if not _B64URL_NOPAD.fullmatch(text):
-        raise ValueError("not unpadded base64url")
-    if len(text) % 4 == 1:
-        raise ValueError("impossible base64url length")
-    try:
-        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except binascii.Error as exc:  # pragma: no cover - the regex admits only valid input
-        raise ValueError(str(exc)) from exc
-    if b64url_encode(data) != text:
+    try:  # the common, valid case in one pass; a failure is explained below
+        rest = len(text) % 4
+        data = binascii.a2b_base64(
+            text.encode("ascii").translate(_URLSAFE_TO_STD) + _PADDING[rest], strict_mode=True
+        )
+    except (TypeError, AttributeError, UnicodeEncodeError, binascii.Error):
+        if not _B64URL_NOPAD.fullmatch(text):  # raises TypeError for a non-string
+            raise ValueError("not unpadded base64url") from None
+        raise ValueError("impossible base64url length") from None
+    if rest and text[-1] not in _CANONICAL_LAST[rest]:
         raise ValueError("non-canonical base64url (unused bits set)")
     return data
 

@@ -30,9 +30,9 @@ from chain._encoding import b64url_decode, b64url_encode
 from chain.errors import MalformedEntryError
 from chain.jws import (
     ID_PATTERN,
+    _parse_compact_fields,
     check_id,
     loads_json_object,
-    parse_compact,
     sign_compact,
     verify_signature,
 )
@@ -128,18 +128,18 @@ def parse_entry(raw: bytes) -> Entry:
         MalformedEntryError: if the JWS is malformed (see :func:`chain.jws.parse_compact`)
             or the payload breaks its type's rules; the message names the member.
     """
-    jws = parse_compact(raw)
-    payload = loads_json_object(jws.payload, "payload")
-    _validate(payload, jws.kid)
+    kid, _, payload_bytes, signing_input, signature = _parse_compact_fields(raw)
+    payload = loads_json_object(payload_bytes, "payload")
+    _validate(payload, kid)
     return Entry(
         raw,
-        jws.kid,
+        kid,
         payload["type"],
         payload["seq"],
         payload["ts"],
         _freeze(payload),
-        jws.signing_input,
-        jws.signature,
+        signing_input,
+        signature,
     )
 
 
@@ -400,19 +400,25 @@ def _validate(payload: Mapping[str, Any], kid: str) -> None:
         if name not in payload:
             raise MalformedEntryError(f"{name}: required in {entry_type} payloads, missing")
         check(payload[name], name)
-    for name, value in payload.items():
-        if name in schema.optional:
-            schema.optional[name](value, name)
-        elif name not in schema.required and not schema.open:
-            expected = ", ".join([*schema.required, *schema.optional])
-            raise MalformedEntryError(
-                f"{name}: not a member of {entry_type} payloads; expected only {expected}"
-            )
+    # Every required member is present, so without optional members the loop
+    # below has nothing to check when the schema is open or no member is extra.
+    if schema.optional or not (schema.open or payload.keys() == schema.required.keys()):
+        for name, value in payload.items():
+            if name in schema.optional:
+                schema.optional[name](value, name)
+            elif name not in schema.required and not schema.open:
+                expected = ", ".join([*schema.required, *schema.optional])
+                raise MalformedEntryError(
+                    f"{name}: not a member of {entry_type} payloads; expected only {expected}"
+                )
     schema.rules(payload, kid)
 
 
 def _freeze(payload: dict[str, Any]) -> Mapping[str, Any]:
-    # A validated payload nests nothing but arrays of strings.
+    # A validated payload nests nothing but arrays of strings, and a reading
+    # (a closed schema of scalars) not even those: it needs no copy.
+    if payload["type"] == "reading":
+        return MappingProxyType(payload)
     return MappingProxyType(
         {name: tuple(v) if isinstance(v, list) else v for name, v in payload.items()}
     )

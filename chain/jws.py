@@ -64,6 +64,8 @@ _JSON_TYPES: dict[type, str] = {
     type(None): "null",
 }
 _ID = re.compile(ID_PATTERN)
+# ParsedJws's fields, in order: kid, header, payload, signing_input, signature.
+_JwsFields = tuple[str, tuple[tuple[str, str], ...], bytes, bytes, bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,11 +105,10 @@ def loads_json_object(data: bytes, what: str) -> dict[str, Any]:
         MalformedEntryError: naming ``what`` and the defect.
     """
     try:
-        value = json.loads(
-            data.decode("utf-8"),
-            object_pairs_hook=_unique_members,
-            parse_constant=_reject_constant,
-        )
+        text = data.decode("utf-8")
+        if text.startswith("\ufeff"):  # as json.loads words it
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        value = _JSON_DECODER.decode(text)
     except UnicodeDecodeError as exc:
         raise MalformedEntryError(f"{what}: expected UTF-8, found {exc.reason}") from exc
     except RecursionError as exc:
@@ -158,6 +159,12 @@ def parse_compact(raw: bytes) -> ParsedJws:
             parts, its header is not exactly ``alg`` = ``"EdDSA"`` plus an id
             ``kid``, or its signature is not 64 bytes.
     """
+    return ParsedJws(*_parse_compact_fields(raw))
+
+
+def _parse_compact_fields(raw: bytes) -> _JwsFields:
+    # parse_compact's work, as ParsedJws's fields: chain.entries takes them
+    # without building a ParsedJws for every entry.
     if len(raw) > MAX_ENTRY_BYTES:
         raise MalformedEntryError(
             f"entry: expected at most {MAX_ENTRY_BYTES} bytes, found {len(raw)}"
@@ -176,7 +183,7 @@ def parse_compact(raw: bytes) -> ParsedJws:
             f"signature: expected {_SIGNATURE_BYTES} bytes, found {len(signature)}"
         )
     signing_input = raw[: len(header_b64) + 1 + len(payload_b64)]
-    return ParsedJws(kid, header, payload, signing_input, signature)
+    return kid, header, payload, signing_input, signature
 
 
 def verify_compact(parsed: ParsedJws, public_key: bytes) -> None:
@@ -238,6 +245,11 @@ def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _reject_constant(name: str) -> Any:
     raise _JsonDefect(f"expected a finite number, found {name}")
+
+
+# What json.loads(text, object_pairs_hook=..., parse_constant=...) would build
+# on every call; one shared (stateless) decoder saves that per entry.
+_JSON_DECODER = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_reject_constant)
 
 
 def _decode_part(text: str, what: str) -> bytes:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from chain import note
 from chain.block import BlockHeader, build_header
 from chain.checkpoint import Checkpoint, sign_checkpoint
 from chain.entries import Entry
+from chain.errors import MalformedNoteError
 from chain.store import Store
 
 __all__ = ["LogWriter"]
@@ -24,11 +26,14 @@ class LogWriter:
     """
 
     def __init__(self, store: Store, log_signer_key: str) -> None:
-        name = log_signer_key.split("+")[2] if log_signer_key.count("+") >= 4 else ""
-        if name != store.origin:
-            raise ValueError(f"log key is for {name!r}, store is {store.origin!r}")
+        """Raises MalformedNoteError if the key is malformed or not named after the origin."""
+        key = note.parse_signer_key(log_signer_key)
+        if key.name != store.origin:
+            raise MalformedNoteError(
+                f"log key is named {key.name!r}, expected the store's origin {store.origin!r}"
+            )
         self.store = store
-        self._signer_key = log_signer_key
+        self._signer_key = key
 
     def commit_block(self, entries: Sequence[Entry], closed_at: int) -> BlockHeader:
         """Append ``entries`` as the next block, closed at ``closed_at`` (ms).

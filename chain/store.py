@@ -3,9 +3,11 @@
 This is the only module that imports plyvel. A block and every record that
 depends on it are written in one synced ``WriteBatch``, so a crash (even
 ``kill -9`` or power loss) leaves the whole block or none of it, and reopening
-needs no repair step. LevelDB admits one process per database; inside that
-process the store is safe for concurrent readers (every read goes through a
-snapshot) and one writer at a time (a lock).
+needs no repair step (a store opened with ``sync=False``, for bulk builds
+only, keeps the atomicity but not the durability). LevelDB admits one process
+per database; inside that process the store is safe for concurrent readers
+(committed records never change, and multi-record reads such as proofs go
+through a snapshot) and one writer at a time (a lock).
 
 Key layout (all integers 8-byte big-endian, so keys sort numerically)::
 
@@ -26,7 +28,7 @@ from __future__ import annotations
 import bisect
 import struct
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -84,9 +86,10 @@ class Store:
     instance, the database is locked by another process).
     """
 
-    def __init__(self, db: Any, path: Path) -> None:
+    def __init__(self, db: Any, path: Path, *, sync: bool = True) -> None:
         self._db = db
         self.path = path
+        self._sync = sync
         self._lock = threading.Lock()
         self.origin = self._meta_str(db, b"origin")
         # Both are loaded on first use, so that a store with a corrupt record
@@ -97,8 +100,13 @@ class Store:
     # -- opening -------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | Path, *, origin: str | None = None) -> Store:
+    def open(cls, path: str | Path, *, origin: str | None = None, sync: bool = True) -> Store:
         """Open the store at ``path``; with ``origin``, create it if missing.
+
+        ``sync=False`` skips the fsync of every write batch. Only for bulk
+        builds, such as a benchmark's: a batch still lands whole or not at all,
+        but an OS crash or power loss may lose the newest committed blocks. The
+        gateway, and anything else that acknowledges a write, keeps the default.
 
         Raises:
             StorageError: the directory is not a farmtrace store (or is one for
@@ -118,7 +126,7 @@ class Store:
             if fmt is None:
                 if origin is None or any(True for _ in db.iterator(include_value=False)):
                     raise StorageError(f"{path} is not a farmtrace store")
-                with db.write_batch(sync=True) as wb:
+                with db.write_batch(sync=sync) as wb:
                     wb.put(b"m:format", FORMAT)
                     wb.put(b"m:origin", origin.encode())
                     wb.put(b"m:blocks", b"0")
@@ -128,7 +136,7 @@ class Store:
             stored_origin = cls._meta_str(db, b"origin")
             if origin is not None and stored_origin != origin:
                 raise StorageError(f"{path} holds log {stored_origin!r}, not {origin!r}")
-            return cls(db, path)
+            return cls(db, path, sync=sync)
         except BaseException:
             db.close()
             raise
@@ -213,7 +221,7 @@ class Store:
                 # an index listed before its block commits is never returned.
                 firsts.append(header.first_index)
             try:
-                with self._db.write_batch(transaction=True, sync=True) as wb:
+                with self._db.write_batch(transaction=True, sync=self._sync) as wb:
                     raw = header.raw
                     wb.put(b"b:" + _u64(header.height), raw)
                     wb.put(b"h:" + bytes.fromhex(header.hash), _u64(header.height))
@@ -274,7 +282,7 @@ class Store:
         if not 0 < size <= self.size:
             raise StorageError(f"checkpoint size {size} outside the log (size {self.size})")
         try:
-            with self._db.write_batch(transaction=True, sync=True) as wb:
+            with self._db.write_batch(transaction=True, sync=self._sync) as wb:
                 wb.put(b"c:" + _u64(size), note.encode())
                 latest = self._db.get(b"m:checkpoint")
                 if latest is None or int(latest) <= size:
@@ -453,11 +461,19 @@ class Store:
     # -- raw access for the audit ----------------------------------------------
 
     def iterate(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-        """Every (key, value) under a raw key ``prefix`` (see the module docstring)."""
-        for key, value in self._db.iterator(prefix=prefix):
-            yield bytes(key), bytes(value)
+        """Every (key, value) under a raw key ``prefix`` (see the module docstring).
+
+        LevelDB's own iterator, in key order: the audit reads every record
+        through it, so no Python layer sits between.
+        """
+        records: Iterator[tuple[bytes, bytes]] = self._db.iterator(prefix=prefix)
+        return records
 
     def get_raw(self, key: bytes) -> bytes | None:
         """The raw value at ``key``, or None."""
-        value = self._db.get(key)
-        return None if value is None else bytes(value)
+        value: bytes | None = self._db.get(key)
+        return value
+
+    def get_many(self, keys: Iterable[bytes]) -> list[bytes | None]:
+        """The raw value at each of ``keys`` (None where there is none), in order."""
+        return list(map(self._db.get, keys))

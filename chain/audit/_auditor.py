@@ -5,10 +5,14 @@ Order of work:
 1. Replay the registration entries (found through the ``g:`` index) into a
    :class:`~chain.registry.Registry`; whether that index is complete is checked
    in step 3.
-2. Check every block on its own, on all cores (:mod:`chain.audit._blocks`).
-3. In log order: hash links, the ``h:``/``d:``/``s:``/``g:`` indexes, duplicate
-   and equivocating ``(signer, seq)`` pairs, the stored Merkle nodes against
-   the recomputed log tree, and every stored checkpoint's signature and root.
+2. Stream the blocks and their entries out of the store
+   (:mod:`chain.audit._stream`) and check every block on its own
+   (:mod:`chain.audit._blocks`), on every core, this process included
+   (:mod:`chain.audit._parallel`).
+3. In log order: hash links, the ``h:``/``d:``/``s:``/``g:`` indexes
+   (:mod:`chain.audit._indexes`), duplicate and equivocating ``(signer, seq)``
+   pairs, the stored Merkle nodes against the recomputed log tree, and every
+   stored checkpoint's signature and root.
 4. Count every key family, so that no extra record hides anywhere, and
    report per-signer sequence gaps.
 """
@@ -17,21 +21,21 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import multiprocessing
 import os
 import time
 from array import array
-from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from chain import merkle
-from chain.audit._blocks import BlockResult, BlockTask, check_blocks, init_worker
+from chain.audit._blocks import BatchResult, BlockResult, BlockTask
+from chain.audit._indexes import check_index_records
+from chain.audit._parallel import check_in_order
 from chain.audit._report import AuditReport, Finding, find_gaps
+from chain.audit._stream import StoreReader
 from chain.block import BlockHeader, verify_link
 from chain.checkpoint import open_checkpoint
 from chain.entries import parse_entry, verify_entry
-from chain.errors import FarmtraceError
+from chain.errors import FarmtraceError, StorageError
 from chain.registry import Registry
 from chain.store import Store
 from chain.trust import TrustRoot
@@ -55,9 +59,9 @@ def audit_store(
 ) -> AuditReport:
     """Verify everything in ``store`` against ``trust``, offline.
 
-    ``jobs`` worker processes check signatures (default: one per core;
-    small logs are checked in this process). ``progress`` is called with the
-    number of entries each time a batch is done.
+    ``jobs`` processes check blocks: this one and ``jobs - 1`` workers
+    (default: one per core; small logs are checked in this process alone).
+    ``progress`` is called with the number of entries each time a batch is done.
 
     Never raises for what it finds: every problem is a :class:`Finding` in
     the returned report's ``failures``.
@@ -95,10 +99,11 @@ class _Audit:
                 )
             )
         registry = self._replay_registrations()
-        for result, task in self._check_all(registry, jobs):
-            self._in_order(result, task)
-            self.progress(len(task.entries))
-        self._final_counts()
+        reader = StoreReader(self.store, self.fail)
+        for result, tasks in self._check_all(reader, registry, jobs):
+            self._in_order(result, tasks)
+            self.progress(sum(len(task.entries) for task in tasks))
+        self._final_counts(reader)
         self._latest_checkpoint()
         self.report.blocks = self.frontier.size
         self.report.signers = len(self.seqs)
@@ -129,80 +134,38 @@ class _Audit:
 
     # -- step 2 ----------------------------------------------------------------
 
-    def _stored_blocks(self) -> Iterator[BlockTask]:
-        headers = self.store.iterate(b"b:")
-        following = next(headers, None)
-        next_index = 0
-        expected_height = 0
-        while following is not None:
-            key, raw = following
-            following = next(headers, None)
-            height = int.from_bytes(key[2:], "big")
-            if height != expected_height:
-                self.fail(
-                    Finding(
-                        "missing_block",
-                        f"expected block {expected_height}, next stored is {height}",
-                        block=expected_height,
-                    )
-                )
-            expected_height = height + 1
-            count = _field(raw, "count")
-            if count is None:
-                nxt = None if following is None else _field(following[1], "first_index")
-                count = max(0, (nxt if nxt is not None else next_index) - next_index)
-            entries = []
-            for index in range(next_index, next_index + count):
-                value = self.store.get_raw(b"e:" + _u64(index))
-                if value is None:
-                    self.fail(
-                        Finding("missing_entry", "entry is not stored", block=height, entry=index)
-                    )
-                    value = b""
-                entries.append(value)
-            yield BlockTask(height, raw, next_index, tuple(entries))
-            next_index += count
-
-    def _batches(self) -> Iterator[list[BlockTask]]:
-        batch: list[BlockTask] = []
-        size = 0
-        for task in self._stored_blocks():
-            batch.append(task)
-            size += len(task.entries) + 1
-            if size >= _TASK_ENTRIES:
-                yield batch
-                batch, size = [], 0
-        if batch:
-            yield batch
-
     def _check_all(
-        self, registry: Registry, jobs: int | None
-    ) -> Iterator[tuple[BlockResult, BlockTask]]:
+        self, reader: StoreReader, registry: Registry, jobs: int | None
+    ) -> Iterator[tuple[BatchResult, list[BlockTask]]]:
         jobs = jobs or os.cpu_count() or 1
-        if jobs <= 1 or self.store.entry_count < _INLINE_BELOW:
-            init_worker(registry.grants())
-            for batch in self._batches():
-                yield from zip(check_blocks(batch), batch, strict=True)
-            return
-        ctx = multiprocessing.get_context("forkserver")
-        with ctx.Pool(jobs, initializer=init_worker, initargs=(registry.grants(),)) as pool:
-            pending: deque[tuple[Any, list[BlockTask]]] = deque()
-            for batch in self._batches():
-                pending.append((pool.apply_async(check_blocks, (batch,)), batch))
-                if len(pending) >= 3 * jobs:
-                    done, tasks = pending.popleft()
-                    yield from zip(done.get(), tasks, strict=True)
-            while pending:
-                done, tasks = pending.popleft()
-                yield from zip(done.get(), tasks, strict=True)
+        try:
+            expected = self.store.entry_count
+        except StorageError:  # a corrupt count is reported at the end
+            expected = 0
+        if expected < _INLINE_BELOW:
+            jobs = 1
+        batches = reader.batches(_TASK_ENTRIES, expected)
+        # The record counts need no result: take them while the workers finish.
+        return check_in_order(batches, registry.grants(), jobs, reader.record_counts)
 
     # -- step 3 ----------------------------------------------------------------
 
-    def _in_order(self, result: BlockResult, task: BlockTask) -> None:
+    def _in_order(self, batch: BatchResult, tasks: list[BlockTask]) -> None:
+        for task, result in zip(tasks, batch.blocks, strict=True):
+            self._block_in_order(task, result)
+        for signer, seqs in batch.seqs.items():
+            known = self.seqs.get(signer)
+            if known is None:
+                known = self.seqs[signer] = array("Q")
+            known.extend(seqs)
+        self.registrations_seen.update(batch.registrations)
+        self.subject_keys += batch.subject_keys
+
+    def _block_in_order(self, task: BlockTask, result: BlockResult) -> None:
         height = task.height
         self.report.failures.extend(result.findings)
         self.block_firsts.append(task.first_index)
-        self._check_link(result.header, task)
+        self._check_link(task.header, task)
         block_hash = hashlib.sha256(task.header_raw).digest()
         if self.store.get_raw(b"h:" + block_hash) != _u64(height):
             self.fail(
@@ -219,10 +182,9 @@ class _Audit:
                 )
         if self.frontier.size in self.checkpoint_sizes:
             self._check_checkpoint(self.frontier.size, self.frontier.root())
-        for facts in result.facts:
-            self._check_entry_indexes(height, *facts)
+        check_index_records(self.store, height, result, self.fail)
         self.report.entries += len(task.entries)
-        self.prev_header, self.prev_raw = result.header, task.header_raw
+        self.prev_header, self.prev_raw = task.header, task.header_raw
 
     def _check_link(self, header: BlockHeader | None, task: BlockTask) -> None:
         if header is None:
@@ -249,66 +211,6 @@ class _Audit:
         except FarmtraceError as exc:
             self.fail(Finding(exc.reason, str(exc), block=task.height))
 
-    def _check_entry_indexes(
-        self,
-        height: int,
-        index: int,
-        signer: str,
-        seq: int,
-        ts: int,
-        kind: str,
-        subjects: tuple[str, ...],
-    ) -> None:
-        self.seqs.setdefault(signer, array("Q")).append(seq)
-        pointer = self.store.get_raw(b"d:" + signer.encode() + b"\0" + _u64(seq))
-        if pointer != _u64(index):
-            self._explain_dedup_mismatch(height, index, signer, seq, pointer)
-        for subject in subjects:
-            self.subject_keys += 1
-            key = b"s:" + subject.encode() + b"\0" + _u64(ts) + _u64(index)
-            if self.store.get_raw(key) is None:
-                self.fail(
-                    Finding("index", f"subject index lacks {subject!r}", block=height, entry=index)
-                )
-        if kind in ("device", "operator"):
-            self.registrations_seen.add(index)
-            if self.store.get_raw(b"g:" + _u64(index)) is None:
-                self.fail(
-                    Finding(
-                        "index",
-                        "registration index lacks this registration",
-                        block=height,
-                        entry=index,
-                    )
-                )
-
-    def _explain_dedup_mismatch(
-        self, height: int, index: int, signer: str, seq: int, pointer: bytes | None
-    ) -> None:
-        other = None if pointer is None or len(pointer) != 8 else int.from_bytes(pointer, "big")
-        other_raw = None if other is None else self.store.get_raw(b"e:" + _u64(other))
-        try:
-            other_entry = None if other_raw is None else parse_entry(other_raw)
-        except FarmtraceError:
-            other_entry = None
-        if other_entry is not None and (other_entry.kid, other_entry.seq) == (signer, seq):
-            mine = self.store.get_raw(b"e:" + _u64(index))
-            reason = "duplicate" if mine == other_raw else "equivocation"
-            self.fail(
-                Finding(
-                    reason, f"{signer} seq {seq} is also entry {other}", block=height, entry=index
-                )
-            )
-        else:
-            self.fail(
-                Finding(
-                    "index",
-                    f"(signer, seq) index for {signer} seq {seq} points to {other}, not here",
-                    block=height,
-                    entry=index,
-                )
-            )
-
     def _check_checkpoint(self, size: int, root: bytes) -> None:
         note = self.store.get_raw(b"c:" + _u64(size)) or b""
         try:
@@ -333,10 +235,8 @@ class _Audit:
 
     # -- step 4 ----------------------------------------------------------------
 
-    def _count(self, prefix: bytes) -> int:
-        return sum(1 for _ in self.store.iterate(prefix))
-
-    def _final_counts(self) -> None:
+    def _final_counts(self, reader: StoreReader) -> None:
+        counts = reader.record_counts()
         blocks, entries = self.frontier.size, self.report.entries
         expected = {
             b"b:": blocks,
@@ -348,7 +248,7 @@ class _Audit:
             b"n:": _node_count(blocks),
         }
         for prefix, want in expected.items():
-            found = self._count(prefix)
+            found = counts[prefix]
             if found != want:
                 self.fail(
                     Finding("index", f"{found} records under {prefix.decode()!r}, expected {want}")
@@ -420,11 +320,3 @@ def _node_count(size: int) -> int:
         total += size
         size //= 2
     return total
-
-
-def _field(raw: bytes, name: str) -> int | None:
-    try:
-        value = getattr(BlockHeader.from_bytes(raw), name)
-    except FarmtraceError:
-        return None
-    return value if isinstance(value, int) else None

@@ -1,0 +1,54 @@
+"""Run every ledger-core benchmark and print one summary (``make bench``).
+
+Usage: ``.venv/bin/python bench/run_all.py [--quick]``. Benchmarks are not
+part of the test run. Built stores are cached in ``bench/.cache/`` (the first
+full run builds a 10^6-block store, a few minutes; later runs reuse it).
+Results of a full run on the reference machine are in ``bench/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import audit_bench
+import proof_bench
+import store_bench
+from _common import Figure, print_machine
+
+_BENCHMARKS = (
+    ("store append rate (synced writes)", store_bench.run),
+    ("proof time", proof_bench.run),
+    ("audit rate vs. raw Ed25519 verify rate", audit_bench.run),
+)
+
+
+def main() -> int:
+    """Run the benchmarks; exit 0 (missed goals are reported, not failures)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds each")
+    args = parser.parse_args()
+    print(f"farmtrace ledger-core benchmarks{' (quick)' if args.quick else ''}")
+    print_machine()
+    figures: list[Figure] = []
+    started = time.perf_counter()
+    for title, run in _BENCHMARKS:
+        print(f"== {title}")
+        t0 = time.perf_counter()
+        figures += run(quick=args.quick)
+        print(f"   ({time.perf_counter() - t0:.0f} s)\n")
+    print(f"== summary ({time.perf_counter() - started:.0f} s)")
+    print_machine()
+    for figure in figures:
+        print(figure.line())
+    checked = [f for f in figures if f.met is not None]
+    missed = [f.name for f in checked if not f.met]
+    if not checked:
+        print("\nno goal checked (the goals are for a full run)")
+    else:
+        print(f"\ngoals missed: {', '.join(missed)}" if missed else "\nevery goal met")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
