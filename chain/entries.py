@@ -19,17 +19,22 @@ received bytes: nothing is ever re-serialised.
 from __future__ import annotations
 
 import json
-import math
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, NoReturn
+from typing import Any
 
 from chain._encoding import b64url_decode, b64url_encode
+from chain._payloads import (
+    ENTRY_TYPES,
+    EVENTS,
+    KIND_UNITS,
+    ROLES,
+    SENML_UNITS,
+    _validate,
+)
 from chain.errors import MalformedEntryError
 from chain.jws import (
-    ID_PATTERN,
     _parse_compact_fields,
     check_id,
     loads_json_object,
@@ -52,43 +57,6 @@ __all__ = [
     "sign_entry",
     "verify_entry",
 ]
-
-ENTRY_TYPES = ("reading", "event", "device", "operator")
-"""The accepted values of a payload's ``type`` member."""
-
-KIND_UNITS: Mapping[str, frozenset[str]] = MappingProxyType(
-    {
-        "temperature": frozenset({"Cel"}),
-        "humidity": frozenset({"%RH"}),
-        "feed": frozenset({"kg", "g"}),
-        "water": frozenset({"l"}),
-        "activity": frozenset({"count"}),
-        "weight": frozenset({"kg", "g"}),
-    }
-)
-"""The known reading kinds and the SenML units each may be reported in."""
-
-SENML_UNITS = frozenset(
-    {"Cel", "K", "%RH", "%EL", "kg", "g", "l", "m3", "l/s", "m3/s", "count", "Pa", "lx"}
-    | {"m", "m/s", "s", "V", "A", "W", "J", "Hz", "pH", "1/s", "1/min", "beat/min"}
-)
-"""RFC 8428 units accepted for extension kinds (kinds not in :data:`KIND_UNITS`)."""
-
-EVENTS = frozenset(
-    {"hatched", "placed", "moved", "vaccinated", "inspected", "died", "slaughtered"}
-    | {"packed", "shipped", "received", "recalled"}
-)
-"""The accepted values of an event's ``event`` member."""
-
-ROLES = frozenset({"admin", "hatchery", "farm", "vet", "plant", "distributor", "retailer"})
-"""The roles an operator registration may grant."""
-
-_INT_LIMIT = 2**53
-_TEXT_MAX = 200
-_KEY_BYTES = 32
-_KIND = re.compile(r"[a-z][a-z0-9_]{0,31}")
-_READING_SUBJECT = re.compile(rf"(?:barn|feeder|bird):{ID_PATTERN}")
-_SUBJECT = re.compile(rf"[a-z][a-z0-9_]{{0,31}}:{ID_PATTERN}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,189 +197,6 @@ def operator_payload(
     optional = {"pubkey": key, "roles": None if roles is None else list(roles), "name": name}
     base = {"type": "operator", "seq": seq, "ts": ts, "action": action, "op": op}
     return _with_optional(base, optional)
-
-
-# --- validation -------------------------------------------------------------------------
-
-_Check = Callable[[object, str], object]
-
-
-def _fail(name: str, expected: str, value: object) -> NoReturn:
-    try:
-        shown = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        shown = repr(value)
-    shown = shown if len(shown) <= 72 else shown[:69] + "..."
-    raise MalformedEntryError(f"{name}: expected {expected}, found {shown}")
-
-
-def _int(lo: int) -> _Check:
-    def check(value: object, name: str) -> None:
-        if type(value) is not int or not lo <= value < _INT_LIMIT:
-            _fail(name, f"an integer in [{lo}, 2**53)", value)
-
-    return check
-
-
-def _text(value: object, name: str) -> None:
-    if not isinstance(value, str) or len(value) > _TEXT_MAX:
-        _fail(name, f"a string of at most {_TEXT_MAX} characters", value)
-
-
-def _one_of(choices: frozenset[str] | tuple[str, ...]) -> _Check:
-    def check(value: object, name: str) -> None:
-        if not isinstance(value, str) or value not in choices:
-            _fail(name, "one of " + ", ".join(sorted(choices)), value)
-
-    return check
-
-
-def _matching(pattern: re.Pattern[str], what: str) -> _Check:
-    def check(value: object, name: str) -> None:
-        if not isinstance(value, str) or not pattern.fullmatch(value):
-            _fail(name, what, value)
-
-    return check
-
-
-def _list_of(item: _Check, what: str) -> _Check:
-    def check(value: object, name: str) -> None:
-        if not isinstance(value, list) or not value:
-            _fail(name, f"a non-empty array of {what}", value)
-        for index, element in enumerate(value):
-            item(element, f"{name}[{index}]")
-        if len(set(value)) != len(value):
-            _fail(name, f"distinct {what}", value)
-
-    return check
-
-
-def _number(value: object, name: str) -> None:
-    if type(value) is int:
-        if -_INT_LIMIT < value < _INT_LIMIT:
-            return
-    elif type(value) is float and math.isfinite(value):
-        return
-    _fail(name, "a finite number (integer within +-2**53)", value)
-
-
-def _pubkey(value: object, name: str) -> None:
-    try:
-        if isinstance(value, str) and len(b64url_decode(value)) == _KEY_BYTES:
-            return
-    except ValueError:
-        pass
-    _fail(name, "a base64url raw 32-byte Ed25519 public key", value)
-
-
-def _event_member(value: object, name: str) -> None:
-    if isinstance(value, str) or (type(value) is int and -_INT_LIMIT < value < _INT_LIMIT):
-        return
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return
-    _fail(name, "a string, an integer or an array of strings", value)
-
-
-_kind = _matching(_KIND, "a kind matching [a-z][a-z0-9_]{0,31}")
-_member_name = _matching(_KIND, "a member name matching [a-z][a-z0-9_]{0,31}")
-_action = _one_of(frozenset({"register", "revoke"}))
-
-
-@dataclass(frozen=True, slots=True)
-class _Schema:
-    required: Mapping[str, _Check]
-    optional: Mapping[str, _Check]
-    rules: Callable[[Mapping[str, Any], str], None]
-    open: bool = False  # other members allowed (and checked by ``rules``)
-
-
-def _reading_rules(payload: Mapping[str, Any], kid: str) -> None:
-    if payload["dev"] != kid:
-        _fail("dev", f"the signer kid {kid!r}", payload["dev"])
-    kind, unit = payload["kind"], payload["unit"]
-    units = KIND_UNITS.get(kind, SENML_UNITS)
-    if unit not in units:
-        _fail("unit", f"a unit for kind {kind!r}: one of {', '.join(sorted(units))}", unit)
-
-
-# Event-specific members with their own check; any other member is checked by
-# _event_member. Tighten the rules for an event by adding its members here.
-_EVENT_FIELDS: Mapping[str, Mapping[str, _Check]] = {event: {} for event in EVENTS}
-_EVENT_COMMON = frozenset({"type", "seq", "ts", "event", "subjects"})
-
-
-def _event_rules(payload: Mapping[str, Any], kid: str) -> None:
-    fields = _EVENT_FIELDS[payload["event"]]
-    for name, value in payload.items():
-        if name not in _EVENT_COMMON:
-            _member_name(name, "event member name")
-            fields.get(name, _event_member)(value, name)
-
-
-def _registration_rules(*register_only: str) -> Callable[[Mapping[str, Any], str], None]:
-    def rules(payload: Mapping[str, Any], kid: str) -> None:
-        for name in register_only:
-            present = name in payload
-            if present != (payload["action"] == "register"):
-                need = "required" if not present else "forbidden"
-                raise MalformedEntryError(f"{name}: {need} when action is {payload['action']!r}")
-
-    return rules
-
-
-_COMMON = {"type": _one_of(ENTRY_TYPES), "seq": _int(1), "ts": _int(0)}
-_SCHEMAS: Mapping[str, _Schema] = {
-    "reading": _Schema(
-        _COMMON
-        | {"dev": check_id, "kind": _kind, "value": _number, "unit": _one_of(SENML_UNITS)}
-        | {"subject": _matching(_READING_SUBJECT, "barn:<id>, feeder:<id> or bird:<id>")},
-        {},
-        _reading_rules,
-    ),
-    "event": _Schema(
-        _COMMON
-        | {
-            "event": _one_of(EVENTS),
-            "subjects": _list_of(_matching(_SUBJECT, "<kind>:<id>"), "subjects"),
-        },
-        {},
-        _event_rules,
-        open=True,
-    ),
-    "device": _Schema(
-        _COMMON | {"action": _action, "dev": check_id},
-        {"pubkey": _pubkey, "farm": check_id, "kinds": _list_of(_kind, "kinds"), "label": _text},
-        _registration_rules("pubkey"),
-    ),
-    "operator": _Schema(
-        _COMMON | {"action": _action, "op": check_id},
-        {"pubkey": _pubkey, "roles": _list_of(_one_of(ROLES), "roles"), "name": _text},
-        _registration_rules("pubkey", "roles"),
-    ),
-}
-
-
-def _validate(payload: Mapping[str, Any], kid: str) -> None:
-    entry_type = payload.get("type")
-    schema = _SCHEMAS.get(entry_type) if isinstance(entry_type, str) else None
-    if schema is None:
-        _fail("type", "one of " + ", ".join(ENTRY_TYPES), entry_type)
-    for name, check in schema.required.items():
-        if name not in payload:
-            raise MalformedEntryError(f"{name}: required in {entry_type} payloads, missing")
-        check(payload[name], name)
-    # Every required member is present, so without optional members the loop
-    # below has nothing to check when the schema is open or no member is extra.
-    if schema.optional or not (schema.open or payload.keys() == schema.required.keys()):
-        for name, value in payload.items():
-            if name in schema.optional:
-                schema.optional[name](value, name)
-            elif name not in schema.required and not schema.open:
-                expected = ", ".join([*schema.required, *schema.optional])
-                raise MalformedEntryError(
-                    f"{name}: not a member of {entry_type} payloads; expected only {expected}"
-                )
-    schema.rules(payload, kid)
 
 
 def _freeze(payload: dict[str, Any]) -> Mapping[str, Any]:
