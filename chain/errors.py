@@ -8,7 +8,8 @@ tell a garbled input from a forged one catch the branches separately::
     ├── MalformedError              input does not parse or breaks its format
     │   ├── MalformedEntryError     a JWS entry or its payload
     │   ├── MalformedNoteError      a signed note, checkpoint or key string
-    │   └── MalformedBlockError     a block header
+    │   ├── MalformedBlockError     a block header
+    │   └── MalformedWireError      an MQTT topic, status or receipt
     ├── VerificationError           well-formed, but not what it claims to be
     │   ├── SignatureError          a signature does not verify
     │   ├── UnknownSignerError      no trusted key for the signer
@@ -37,6 +38,7 @@ __all__ = [
     "MalformedEntryError",
     "MalformedError",
     "MalformedNoteError",
+    "MalformedWireError",
     "ProofError",
     "SignatureError",
     "StorageError",
@@ -82,6 +84,12 @@ class MalformedBlockError(MalformedError):
     """A block header is not canonical JSON of the expected shape."""
 
     reason = "malformed_block"
+
+
+class MalformedWireError(MalformedError):
+    """An MQTT topic, device status or gateway receipt breaks design.md section 4."""
+
+    reason = "malformed_wire"
 
 
 class VerificationError(FarmtraceError):

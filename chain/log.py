@@ -6,7 +6,7 @@ build logs directly. Time is passed in.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from chain import note
 from chain.block import BlockHeader, build_header
@@ -35,8 +35,13 @@ class LogWriter:
         self.store = store
         self._signer_key = key
 
-    def commit_block(self, entries: Sequence[Entry], closed_at: int) -> BlockHeader:
+    def commit_block(
+        self, entries: Sequence[Entry], closed_at: int, *, release: Iterable[int] = ()
+    ) -> BlockHeader:
         """Append ``entries`` as the next block, closed at ``closed_at`` (ms).
+
+        ``release``: ids of pending records the block takes (see
+        :meth:`chain.store.Store.append_block`).
 
         Preconditions: every entry's signature and authority were verified.
 
@@ -50,7 +55,7 @@ class LogWriter:
             entries=[e.raw for e in entries],
             closed_at=closed_at,
         )
-        self.store.append_block(header, entries)
+        self.store.append_block(header, entries, release=release)
         return header
 
     def sign_checkpoint(self) -> str:

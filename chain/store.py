@@ -9,24 +9,12 @@ per database; inside that process the store is safe for concurrent readers
 (committed records never change, and multi-record reads such as proofs go
 through a snapshot) and one writer at a time (a lock).
 
-Key layout (all integers 8-byte big-endian, so keys sort numerically)::
-
-    m:<name>                      meta: format, origin, block and entry counts,
-                                  latest checkpoint size
-    b:<height>                    block header bytes (the log leaf)
-    h:<hash 32>                   height of the block with that hash
-    e:<index>                     exact entry bytes
-    n:<level 1><index>            RFC 6962 node hash of a perfect subtree
-    d:<signer>\\0<seq>             global index of the entry (signer, seq)
-    s:<subject>\\0<ts><index>      entries about a subject, by time
-    g:<index>                     registration and revocation entries
-    c:<size>                      signed checkpoint note for that tree size
+The key layout is in :mod:`chain._store_keys`.
 """
 
 from __future__ import annotations
 
 import bisect
-import struct
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -35,6 +23,7 @@ from typing import Any
 
 import plyvel
 
+from chain import _store_keys as keys
 from chain import merkle
 from chain.block import BlockHeader, verify_block_entries, verify_link
 from chain.entries import Entry
@@ -48,23 +37,6 @@ from chain.errors import (
 __all__ = ["FORMAT", "Store", "entry_subjects"]
 
 FORMAT = b"farmtrace-store/1"
-_U64 = struct.Struct(">Q")
-
-
-def _u64(n: int) -> bytes:
-    return _U64.pack(n)
-
-
-def _node_key(level: int, index: int) -> bytes:
-    return b"n:" + bytes([level]) + _u64(index)
-
-
-def _dedup_key(signer: str, seq: int) -> bytes:
-    return b"d:" + signer.encode() + b"\0" + _u64(seq)
-
-
-def _subject_prefix(subject: str) -> bytes:
-    return b"s:" + subject.encode() + b"\0"
 
 
 def entry_subjects(entry: Entry) -> tuple[str, ...]:
@@ -193,8 +165,14 @@ class Store:
 
     # -- writing -------------------------------------------------------------
 
-    def append_block(self, header: BlockHeader, entries: Sequence[Entry]) -> None:
+    def append_block(
+        self, header: BlockHeader, entries: Sequence[Entry], *, release: Iterable[int] = ()
+    ) -> None:
         """Commit a block with its entries, nodes and indexes, atomically and durably.
+
+        ``release`` names pending records (:meth:`put_pending`) that the block
+        takes: they are deleted in the same batch, so an entry is always
+        either pending or in the log, never both and never neither.
 
         Preconditions: each entry's signature and authority were verified.
 
@@ -223,14 +201,16 @@ class Store:
             try:
                 with self._db.write_batch(transaction=True, sync=self._sync) as wb:
                     raw = header.raw
-                    wb.put(b"b:" + _u64(header.height), raw)
-                    wb.put(b"h:" + bytes.fromhex(header.hash), _u64(header.height))
+                    wb.put(b"b:" + keys.u64(header.height), raw)
+                    wb.put(b"h:" + bytes.fromhex(header.hash), keys.u64(header.height))
                     for level, index, node in frontier.append(merkle.leaf_hash(raw)):
-                        wb.put(_node_key(level, index), node)
+                        wb.put(keys.node_key(level, index), node)
                     for offset, entry in enumerate(entries):
                         self._put_entry(wb, header.first_index + offset, entry)
                     wb.put(b"m:blocks", str(header.height + 1).encode())
                     wb.put(b"m:entries", str(header.next_index).encode())
+                    for pending_id in release:
+                        wb.delete(keys.pending_key(pending_id))
             except BaseException as exc:
                 if firsts is not None:
                     firsts.pop()
@@ -241,11 +221,11 @@ class Store:
 
     @staticmethod
     def _put_entry(wb: Any, index: int, entry: Entry) -> None:
-        key_index = _u64(index)
+        key_index = keys.u64(index)
         wb.put(b"e:" + key_index, entry.raw)
-        wb.put(_dedup_key(entry.kid, entry.seq), key_index)
+        wb.put(keys.dedup_key(entry.kid, entry.seq), key_index)
         for subject in entry_subjects(entry):
-            wb.put(_subject_prefix(subject) + _u64(entry.ts) + key_index, b"")
+            wb.put(keys.subject_prefix(subject) + keys.u64(entry.ts) + key_index, b"")
         if entry.type in ("device", "operator"):
             wb.put(b"g:" + key_index, b"")
 
@@ -283,7 +263,7 @@ class Store:
             raise StorageError(f"checkpoint size {size} outside the log (size {self.size})")
         try:
             with self._db.write_batch(transaction=True, sync=self._sync) as wb:
-                wb.put(b"c:" + _u64(size), note.encode())
+                wb.put(b"c:" + keys.u64(size), note.encode())
                 latest = self._db.get(b"m:checkpoint")
                 if latest is None or int(latest) <= size:
                     wb.put(b"m:checkpoint", str(size).encode())
@@ -301,7 +281,7 @@ class Store:
 
     def _node_getter(self, db: Any) -> merkle.NodeGetter:
         def get(level: int, index: int) -> bytes:
-            node = db.get(_node_key(level, index))
+            node = db.get(keys.node_key(level, index))
             if node is None or len(node) != 32:
                 raise StorageError(f"Merkle node ({level}, {index}) is missing or corrupt")
             return bytes(node)
@@ -320,14 +300,14 @@ class Store:
             KeyError: no such block.
             StorageError: the stored header is corrupt.
         """
-        raw = self._db.get(b"b:" + _u64(height)) if 0 <= height < self.size else None
+        raw = self._db.get(b"b:" + keys.u64(height)) if 0 <= height < self.size else None
         if raw is None:
             raise KeyError(f"no block {height}")
         return self._parse_header(raw)
 
     def block_raw(self, height: int) -> bytes:
         """The stored header bytes of block ``height`` (KeyError if none)."""
-        raw = self._db.get(b"b:" + _u64(height)) if 0 <= height < self.size else None
+        raw = self._db.get(b"b:" + keys.u64(height)) if 0 <= height < self.size else None
         if raw is None:
             raise KeyError(f"no block {height}")
         return bytes(raw)
@@ -341,17 +321,17 @@ class Store:
         value = self._db.get(key) if len(key) == 34 else None
         if value is None:
             raise KeyError(f"no block with hash {block_hash}")
-        return int(_U64.unpack(value)[0])
+        return int(keys.U64.unpack(value)[0])
 
     def block_entries(self, height: int) -> list[bytes]:
         """The entries of block ``height``, in order (KeyError if no such block)."""
         header = self.block(height)
-        start, stop = b"e:" + _u64(header.first_index), b"e:" + _u64(header.next_index)
+        start, stop = b"e:" + keys.u64(header.first_index), b"e:" + keys.u64(header.next_index)
         return [bytes(v) for v in self._db.iterator(start=start, stop=stop, include_key=False)]
 
     def entry(self, index: int) -> bytes:
         """The exact bytes of entry ``index`` (KeyError if none)."""
-        raw = self._db.get(b"e:" + _u64(index)) if index >= 0 else None
+        raw = self._db.get(b"e:" + keys.u64(index)) if index >= 0 else None
         if raw is None:
             raise KeyError(f"no entry {index}")
         return bytes(raw)
@@ -364,23 +344,21 @@ class Store:
 
     def lookup(self, signer: str, seq: int) -> int | None:
         """The global index of the entry (signer, seq), or None."""
-        value = self._db.get(_dedup_key(signer, seq))
-        return None if value is None else int(_U64.unpack(value)[0])
+        value = self._db.get(keys.dedup_key(signer, seq))
+        return None if value is None else int(keys.U64.unpack(value)[0])
 
     def subject_entries(
         self, subject: str, start_ts: int = 0, end_ts: int = 2**63
     ) -> Iterator[int]:
         """Indexes of entries about ``subject`` with ``start_ts <= ts < end_ts``, by time."""
-        prefix = _subject_prefix(subject)
-        start, stop = prefix + _u64(start_ts), prefix + _u64(min(end_ts, 2**64 - 1))
+        prefix = keys.subject_prefix(subject)
+        start, stop = prefix + keys.u64(start_ts), prefix + keys.u64(min(end_ts, 2**64 - 1))
         for key in self._db.iterator(start=start, stop=stop, include_value=False):
-            yield int(_U64.unpack(key[-8:])[0])
+            yield int(keys.U64.unpack(key[-8:])[0])
 
     def registration_indexes(self) -> list[int]:
         """Global indexes of every registration and revocation entry, in log order."""
-        return [
-            int(_U64.unpack(k[2:])[0]) for k in self._db.iterator(prefix=b"g:", include_value=False)
-        ]
+        return self._indexed(b"g:")
 
     def latest_checkpoint(self) -> tuple[int, str] | None:
         """The latest stored checkpoint as (tree size, signed note), or None."""
@@ -391,15 +369,50 @@ class Store:
 
     def checkpoint(self, size: int) -> str:
         """The stored checkpoint note for tree ``size`` (KeyError if none)."""
-        note = self._db.get(b"c:" + _u64(size))
+        note = self._db.get(b"c:" + keys.u64(size))
         if note is None:
             raise KeyError(f"no checkpoint for size {size}")
         return bytes(note).decode("utf-8", errors="replace")
 
     def checkpoint_sizes(self) -> list[int]:
         """Tree sizes for which a checkpoint is stored, ascending."""
+        return self._indexed(b"c:")
+
+    def _indexed(self, prefix: bytes) -> list[int]:
+        """The integers that follow ``prefix`` in its records' keys, ascending."""
+        start = len(prefix)
+        records = self._db.iterator(prefix=prefix, include_value=False)
+        return [int(keys.U64.unpack(k[start : start + 8])[0]) for k in records]
+
+    def signer_seqs(self, signer: str) -> Iterator[int]:
+        """The seqs of ``signer``'s committed entries, ascending."""
+        prefix = keys.dedup_prefix(signer)
+        start = len(prefix)
+        for key in self._db.iterator(prefix=prefix, include_value=False):
+            yield int(keys.U64.unpack(key[start:])[0])
+
+    # -- pending entries (a gateway's, not part of the log) -------------------
+
+    def put_pending(self, items: Sequence[tuple[int, bytes]]) -> None:
+        """Durably keep ``(id, raw)`` entries that a gateway accepted but has not yet blocked.
+
+        One synced batch: when this returns, the entries survive a crash.
+        Pending records are not part of the log; the audit ignores them.
+
+        Raises:
+            StorageError: LevelDB failed; nothing was written.
+        """
+        try:
+            with self._db.write_batch(transaction=True, sync=self._sync) as wb:
+                for pending_id, raw in items:
+                    wb.put(keys.pending_key(pending_id), raw)
+        except plyvel.Error as exc:
+            raise StorageError(f"writing {len(items)} pending entries failed: {exc}") from exc
+
+    def pending(self) -> list[tuple[int, bytes]]:
+        """Every pending ``(id, raw)``, by id."""
         return [
-            int(_U64.unpack(k[2:])[0]) for k in self._db.iterator(prefix=b"c:", include_value=False)
+            (int(keys.U64.unpack(k[2:])[0]), bytes(v)) for k, v in self._db.iterator(prefix=b"p:")
         ]
 
     # -- proofs --------------------------------------------------------------

@@ -1,0 +1,26 @@
+"""The gateway's HTTP server: the read API of design.md section 5, plus ``/metrics``.
+
+The read API reads the live store (safe for concurrent readers while the
+ingest thread appends).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response
+
+from chain.store import Store
+from chain.trust import TrustRoot
+from gateway.metrics import CONTENT_TYPE, GatewayMetrics
+
+__all__ = ["create_app"]
+
+
+def create_app(store: Store, trust: TrustRoot, metrics: GatewayMetrics) -> Flask:
+    """The gateway's Flask app over a live ``store``."""
+    app = Flask("farmtrace-gateway")
+
+    @app.get("/metrics")
+    def prometheus_metrics() -> Response:
+        return Response(metrics.render(), mimetype=None, content_type=CONTENT_TYPE)
+
+    return app

@@ -1,0 +1,345 @@
+"""The gateway's MQTT side: one thread owns the paho client and the ingest pipeline.
+
+paho is not thread-safe (notes §1), so nothing else touches the client. The
+thread runs its own select loop over the client's socket, which lets it read
+messages in batches and act between batches::
+
+    read what has arrived → offer each to the Ingest → flush (one synced batch)
+      → PUBACK those messages, in arrival order → close due blocks
+      → publish retained receipts for the devices in them
+
+The session is persistent (MQTT 5 ``clean_start=False`` with a session
+expiry): messages the gateway never acknowledged, because it crashed or was
+offline, are redelivered by the broker when it comes back.
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from chain.errors import FarmtraceError
+from chain.wire import parse_status, parse_topic, receipt_topic, subscription
+from gateway.admission import Decision, Verdict
+from gateway.ingest import CommittedBlock, Ingest
+from gateway.metrics import GatewayMetrics
+
+__all__ = ["MqttIngest", "MqttSettings"]
+
+_logger = logging.getLogger(__name__)
+_REPEAT_LOG_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class MqttSettings:
+    """Where and as whom the gateway connects.
+
+    ``receive_maximum`` bounds the messages the broker sends before the
+    gateway acknowledges (MQTT 5 Receive Maximum): a larger window lets one
+    synced batch cover more messages.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str | None = None
+    password: str | None = None
+    client_id: str = "farmtrace-gateway"
+    keepalive: int = 30
+    session_expiry_s: int = 7 * 24 * 3600
+    receive_maximum: int = 4096
+    reconnect_min_s: float = 0.2
+    reconnect_max_s: float = 10.0
+
+
+class _RejectLog:
+    """Logs a rejection once per (device, reason) per minute, with how many were not logged."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def log(self, device: str, decision: Decision, now: float) -> None:
+        key = (device, str(decision.reason))
+        last, suppressed = self._last.get(key, (0.0, 0))
+        if now - last < _REPEAT_LOG_S and last:
+            self._last[key] = (last, suppressed + 1)
+            return
+        level = logging.ERROR if decision.reason == "equivocation" else logging.WARNING
+        more = f" (and {suppressed} more like it in the last minute)" if suppressed else ""
+        _logger.log(
+            level, "rejected from %s: %s: %s%s", device, decision.reason, decision.message, more
+        )
+        self._last[key] = (now, 0)
+
+
+class MqttIngest:
+    """Runs the ingest loop until :meth:`stop`; see the module docstring.
+
+    ``clock`` returns the time in ms (the gateway's clock, used for admission
+    and block times).
+    """
+
+    def __init__(
+        self,
+        ingest: Ingest,
+        farm: str,
+        settings: MqttSettings,
+        metrics: GatewayMetrics,
+        clock: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    ) -> None:
+        self.ingest = ingest
+        self.farm = farm
+        self.settings = settings
+        self.metrics = metrics
+        self._clock = clock
+        self._stop = threading.Event()
+        self._inbox: list[tuple[int, mqtt.MQTTMessage]] = []
+        self._session = 0  # bumped on every disconnect: acks belong to one connection
+        self._received = 0
+        self._online: dict[str, bool] = {}
+        self._reject_log = _RejectLog()
+        self._connected = False
+        self.connected = threading.Event()
+        """Set while subscribed (tests and the demo wait on it)."""
+        self._client = self._make_client()
+
+    # -- client --------------------------------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        s = self.settings
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=s.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        if s.username is not None:
+            client.username_pw_set(s.username, s.password)
+        client.max_inflight_messages_set(1000)  # our receipts; before connecting
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_socket_open = _no_delay
+        return client
+
+    def _connect_properties(self) -> Properties:
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = self.settings.session_expiry_s
+        props.ReceiveMaximum = self.settings.receive_maximum
+        return props
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            _logger.error("broker refused the connection: %s", reason)
+            return
+        client.subscribe(
+            [(subscription(self.farm, "entry"), 1), (subscription(self.farm, "status"), 1)]
+        )
+        self._connected = True
+        self.metrics.mqtt_connected.set(1)
+        self.connected.set()
+        _logger.info(
+            "connected to %s:%d (session present: %s)",
+            self.settings.host,
+            self.settings.port,
+            flags.session_present,
+        )
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if self._connected:
+            _logger.warning("lost the broker: %s", reason)
+        self._connected = False
+        self._session += 1
+        self.connected.clear()
+        self.metrics.mqtt_connected.set(0)
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        self._received += 1
+        self._inbox.append((self._session, message))
+
+    # -- the loop ------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the loop to finish: it commits what it holds, then disconnects."""
+        self._stop.set()
+
+    def run(self) -> None:
+        """Connect and ingest until :meth:`stop`. Never raises for bad input or a lost broker.
+
+        Raises:
+            StorageError: the store failed; unacknowledged messages stay with
+                the broker and are redelivered after a restart.
+        """
+        delay = self.settings.reconnect_min_s
+        ever_connected = False
+        try:
+            while not self._stop.is_set():
+                if self._client.socket() is None:
+                    if self._try_connect(first=not ever_connected):
+                        if ever_connected:
+                            self.metrics.mqtt_reconnects.inc()
+                        ever_connected = True
+                        delay = self.settings.reconnect_min_s
+                    else:
+                        self._stop.wait(delay)
+                        delay = min(delay * 2, self.settings.reconnect_max_s)
+                        self._commit_due(force=False)
+                        continue
+                self._pump()
+                self._process_inbox()
+                self._commit_due(force=False)
+                self._update_gauges()
+            self._drain()
+        finally:
+            self._client.disconnect()
+            self.metrics.mqtt_connected.set(0)
+
+    def _try_connect(self, first: bool) -> bool:
+        s = self.settings
+        try:
+            if first:
+                self._client.connect(
+                    s.host,
+                    s.port,
+                    keepalive=s.keepalive,
+                    clean_start=False,
+                    properties=self._connect_properties(),
+                )
+            else:
+                self._client.reconnect()
+        except OSError as exc:
+            _logger.warning("cannot reach the broker at %s:%d: %s", s.host, s.port, exc)
+            return False
+        return True
+
+    def _pump(self) -> None:
+        """Wait for network activity (or the next block deadline) and process it."""
+        client = self._client
+        sock = client.socket()
+        if sock is None:
+            return
+        due = self.ingest.ms_until_due(self._clock())
+        timeout = 0.25 if due is None else min(0.25, due / 1000)
+        writers = [sock] if client.want_write() else []
+        try:
+            readable, writable, _ = select.select([sock], writers, [], timeout)
+        except (OSError, ValueError):
+            readable, writable = [], []
+        if readable:
+            for _ in range(self.settings.receive_maximum):
+                before = self._received
+                if client.loop_read() != mqtt.MQTT_ERR_SUCCESS or self._received == before:
+                    break
+        if writable or client.want_write():
+            client.loop_write()
+        client.loop_misc()
+
+    def _process_inbox(self) -> None:
+        inbox, self._inbox = self._inbox, []
+        if not inbox:
+            return
+        now_ms = self._clock()
+        re_receipt: set[str] = set()
+        for _, message in inbox:
+            self._offer(message, now_ms, re_receipt)
+        self.ingest.flush()  # raises StorageError: nothing below is acknowledged
+        for session, message in inbox:
+            # A message read before a disconnect is redelivered in the resumed
+            # session and acknowledged then, as a duplicate.
+            if message.qos == 1 and session == self._session:
+                self._client.ack(message.mid, message.qos)
+        for device in re_receipt:
+            self._publish_receipt(device)
+
+    def _offer(self, message: mqtt.MQTTMessage, now_ms: int, re_receipt: set[str]) -> None:
+        try:
+            parts = parse_topic(message.topic)
+        except FarmtraceError:
+            _logger.warning("ignored a message on unexpected topic %r", message.topic[:200])
+            return
+        if parts.kind == "status":
+            self._note_status(parts.device, bytes(message.payload))
+            return
+        decision = self.ingest.offer(bytes(message.payload), parts.device, now_ms)
+        if decision.verdict is Verdict.ACCEPTED:
+            self.metrics.accepted.inc()
+            if decision.late:
+                self.metrics.late.inc()
+        elif decision.verdict is Verdict.DUPLICATE:
+            self.metrics.duplicate.inc()
+            committed = decision.existing_index is not None and (
+                decision.existing_index < self.ingest.store.entry_count
+            )
+            if committed:
+                re_receipt.add(parts.device)
+        else:
+            self.metrics.rejected.labels(str(decision.reason)).inc()
+            self._reject_log.log(parts.device, decision, time.monotonic())
+
+    def _note_status(self, device: str, payload: bytes) -> None:
+        try:
+            self._online[device] = parse_status(payload) == "online"
+        except FarmtraceError:
+            if payload:  # an empty retained message clears a status
+                _logger.warning("malformed status from %s", device)
+            self._online.pop(device, None)
+        self.metrics.devices_online.set(sum(self._online.values()))
+
+    def _commit_due(self, *, force: bool) -> None:
+        now_ms = self._clock()
+        if not (force or self.ingest.block_due(now_ms)):
+            return
+        for block in self.ingest.close_blocks(now_ms):
+            self._after_commit(block)
+
+    def _after_commit(self, block: CommittedBlock) -> None:
+        now_ms = self._clock()
+        self.metrics.committed.inc(len(block.received_ms))
+        for received in block.received_ms:
+            self.metrics.commit_latency.observe(max(0, now_ms - received) / 1000)
+        _logger.debug("block %d: %d entries", block.header.height, block.header.count)
+        for signer in sorted(block.signers):
+            self._publish_receipt(signer)
+
+    def _publish_receipt(self, device: str) -> None:
+        receipt = self.ingest.receipt(device)
+        self._client.publish(receipt_topic(self.farm, device), receipt.to_json(), 1, retain=True)
+
+    def _update_gauges(self) -> None:
+        store = self.ingest.store
+        self.metrics.block_height.set(store.size)
+        self.metrics.log_entries.set(store.entry_count)
+        self.metrics.pending.set(self.ingest.pending_count)
+        oldest = self.ingest.oldest_pending_ms()
+        self.metrics.lag.set(0 if oldest is None else max(0, self._clock() - oldest) / 1000)
+
+    def _drain(self) -> None:
+        """On stop: commit what is held, acknowledge it, and send the receipts out."""
+        self._process_inbox()
+        self._commit_due(force=True)
+        self._update_gauges()
+        deadline = time.monotonic() + 2.0
+        while self._client.want_write() and time.monotonic() < deadline:
+            if self._client.loop_write() != mqtt.MQTT_ERR_SUCCESS:
+                break
+        _logger.info(
+            "stopped: log has %d blocks, %d entries",
+            self.ingest.store.size,
+            self.ingest.store.entry_count,
+        )
+
+
+def _no_delay(_client: mqtt.Client, _userdata: Any, sock: Any) -> None:
+    """Turn off Nagle: a receipt round trip otherwise stalls ~40 ms (notes §2)."""
+    if isinstance(sock, socket.socket):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -1,0 +1,147 @@
+"""A running gateway: store, MQTT ingest thread and HTTP server, started and stopped together.
+
+:meth:`Gateway.stop` (the CLI calls it on SIGTERM and Ctrl-C) lets the ingest
+thread commit the open block, acknowledge it and publish its receipts before
+the store closes; a restart after any stop, or a ``kill -9``, recovers from
+the store alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from chain.store import Store
+from chain.trust import TrustRoot
+from gateway.datadir import DataDir
+from gateway.http_app import create_app
+from gateway.ingest import Ingest, IngestConfig
+from gateway.init import read_log_signer
+from gateway.metrics import GatewayMetrics
+from gateway.mqtt_ingest import MqttIngest, MqttSettings
+
+__all__ = ["Gateway", "GatewayConfig"]
+
+_logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    """Everything a gateway needs to run. ``http_port`` 0 picks a free port."""
+
+    data_dir: DataDir
+    farm: str
+    mqtt: MqttSettings = field(default_factory=MqttSettings)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+
+
+class Gateway:
+    """Owns a data directory while running. Use :meth:`start`/:meth:`stop`, or ``with``.
+
+    Raises (from :meth:`start`):
+        StorageError: the store cannot be opened (e.g. another gateway holds it).
+        OSError: the data directory's files are unreadable, or the HTTP port is taken.
+        FarmtraceError: the trust root, log key or stored registrations are invalid.
+    """
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        clock: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    ) -> None:
+        self.config = config
+        self._clock = clock
+        self.metrics = GatewayMetrics()
+        self.store: Store | None = None
+        self.mqtt: MqttIngest | None = None
+        self._http: BaseWSGIServer | None = None
+        self._threads: list[threading.Thread] = []
+        self.error: BaseException | None = None
+        """Set if the ingest thread died (only a store failure can do that)."""
+
+    @property
+    def http_port(self) -> int:
+        """The port the HTTP server listens on."""
+        assert self._http is not None, "gateway not started"
+        return int(self._http.server_port)
+
+    def start(self) -> None:
+        """Open the store, recover, and start the ingest and HTTP threads."""
+        data_dir = self.config.data_dir
+        trust = TrustRoot.from_json(data_dir.trust.read_text())
+        signer_key = read_log_signer(data_dir)
+        self.store = Store.open(data_dir.log)
+        try:
+            ingest = Ingest.open(
+                self.store, trust, signer_key, self.config.ingest, now_ms=self._clock()
+            )
+            self.mqtt = MqttIngest(
+                ingest, self.config.farm, self.config.mqtt, self.metrics, clock=self._clock
+            )
+            app: Flask = create_app(self.store, trust, self.metrics)
+            self._http = make_server(
+                self.config.http_host, self.config.http_port, app, threaded=True
+            )
+        except BaseException:
+            self.store.close()
+            raise
+        self._threads = [
+            threading.Thread(target=self._run_ingest, name="ingest", daemon=True),
+            threading.Thread(target=self._http.serve_forever, name="http", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+        _logger.info(
+            "gateway for farm %r: log %s, HTTP on http://%s:%d",
+            self.config.farm,
+            trust.origin,
+            self.config.http_host,
+            self.http_port,
+        )
+
+    def _run_ingest(self) -> None:
+        assert self.mqtt is not None
+        try:
+            self.mqtt.run()
+        except BaseException as exc:  # a store failure: stop serving, keep the reason
+            _logger.exception("ingest stopped")
+            self.error = exc
+
+    @property
+    def running(self) -> bool:
+        """Whether the ingest thread is alive."""
+        return bool(self._threads) and self._threads[0].is_alive()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Commit the open block, publish its receipts, stop both threads, close the store."""
+        if self.mqtt is not None:
+            self.mqtt.stop()
+        if self._threads:
+            self._threads[0].join(timeout)
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    def __enter__(self) -> Gateway:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

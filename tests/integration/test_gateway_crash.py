@@ -1,0 +1,65 @@
+"""kill -9 the gateway again and again during a stream: every reading ends up in the log once."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from gateway_harness import (
+    GatewayProcess,
+    Publisher,
+    Signer,
+    committed_entries,
+    device_keys,
+    new_data_dir,
+)
+from mqtt_broker import Broker
+from test_gateway_ingest import audit_ok
+
+from chain.entries import parse_entry
+
+DEVICES = 4
+READINGS = 600  # per device
+
+
+def test_kill_9_during_a_stream_loses_and_duplicates_nothing(
+    tmp_path: Path, broker: Broker
+) -> None:
+    data_dir, admin = new_data_dir(tmp_path / "gw")
+    devices = [Signer(k) for k in device_keys(DEVICES)]
+    gateway = GatewayProcess(data_dir, broker.url, ["--block-interval-ms", "50"])
+    gateway.start()
+    pub = Publisher(broker.port, "stream")
+    pub.watch(admin.id)
+    pub.publish(admin.id, [admin.register(d.key) for d in devices])
+    pub.wait_receipt(admin.id, lambda r: r.seq == 1 + DEVICES)
+    for device in devices:
+        pub.watch(device.id)
+    sent = {d.id: [d.reading(float(i)) for i in range(READINGS)] for d in devices}
+
+    def stream() -> None:
+        for i in range(0, READINGS, 20):
+            for device in devices:
+                pub.publish(device.id, sent[device.id][i : i + 20])
+            time.sleep(0.01)
+
+    streamer = threading.Thread(target=stream)
+    streamer.start()
+    kills = 0
+    while streamer.is_alive() or kills < 3:
+        time.sleep(0.4)
+        gateway.kill()
+        kills += 1
+        gateway.start()
+    streamer.join()
+    for device in devices:
+        pub.wait_receipt(device.id, lambda r: r.seq == READINGS, timeout=60)
+    pub.close()
+    assert gateway.terminate() == 0
+    assert kills >= 3
+    log = committed_entries(data_dir)
+    readings = [e for e in log if parse_entry(e).type == "reading"]
+    assert len(readings) == len(set(readings)) == DEVICES * READINGS
+    assert set(readings) == {raw for raws in sent.values() for raw in raws}
+    audit_ok(data_dir)

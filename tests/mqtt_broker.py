@@ -1,0 +1,171 @@
+"""A real Mosquitto broker for tests, and a small synchronous MQTT 5 client to probe it.
+
+Integration tests use a real broker rather than a mock: design.md's delivery
+rules (PUBACK is not durability, silent queue drops, persistent sessions,
+ACLs) are properties of Mosquitto. The config is the one
+:mod:`gateway.broker_config` renders for production, except that it saves
+its state on every change and, when the tests run as root, keeps running as
+root (Mosquitto otherwise drops to the ``mosquitto`` user, which cannot read
+pytest's private tmp directories: persistence then fails with only a log line).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from gateway.broker_config import BrokerSettings, write_broker_files
+from gateway.mosquitto import MosquittoProcess
+
+RUN_AS = "root" if os.geteuid() == 0 else None
+TIMEOUT = 10.0
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def broker_settings(root: Path, **overrides: Any) -> BrokerSettings:
+    """Settings for a test broker in ``root``: free port, anonymous, save on every change."""
+    base = BrokerSettings(
+        farm="farm1",
+        state_dir=root / "state",
+        port=free_port(),
+        autosave_interval=1,
+        autosave_on_changes=True,
+        run_as=RUN_AS,
+    )
+    return replace(base, **overrides)
+
+
+class Broker(MosquittoProcess):
+    """One Mosquitto process with its own config, state directory and port.
+
+    The port stays the same across :meth:`restart`. Without ``settings`` the
+    broker is anonymous (no password or ACL file) with ``max_queued_messages
+    0`` and persistence on.
+    """
+
+    def __init__(self, root: Path, settings: BrokerSettings | None = None) -> None:
+        self.root = root
+        self.settings = settings or broker_settings(root)
+        files = write_broker_files(self.settings, root)
+        super().__init__(files.config, port=self.settings.port, log=root / "mosquitto.log")
+
+    def password(self, user: str) -> str:
+        """The password of ``user`` (KeyError if the broker has no such user)."""
+        return self.settings.users[user]
+
+
+class Probe:
+    """A paho MQTT 5 client driven synchronously: every call waits for the broker's answer.
+
+    Received messages queue up in :attr:`messages` as ``(topic, payload)``.
+    """
+
+    def __init__(self, broker: MosquittoProcess, client_id: str = "") -> None:
+        self.broker = broker
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+        )
+        self.messages: queue.Queue[tuple[str, bytes]] = queue.Queue()
+        self._lock = threading.Lock()
+        self._acks: dict[int, Any] = {}
+        self._connack: queue.Queue[Any] = queue.Queue()
+        self.client.on_connect = lambda _c, _u, _f, rc, _p: self._connack.put(rc)
+        self.client.on_publish = self._on_ack
+        self.client.on_subscribe = lambda _c, _u, mid, rcs, _p: self._on_ack(_c, _u, mid, rcs, _p)
+        self.client.on_message = lambda _c, _u, msg: self.messages.put((msg.topic, msg.payload))
+
+    def _on_ack(self, _c: Any, _u: Any, mid: int, reason: Any, _p: Any) -> None:
+        with self._lock:
+            self._acks[mid] = reason
+
+    def connect(
+        self,
+        username: str | None = None,
+        password: str | None = None,
+        *,
+        clean_start: bool = True,
+        session_expiry: int = 0,
+    ) -> Any:
+        """Connect and return the CONNACK reason code (``.is_failure`` when refused)."""
+        if username is not None:
+            self.client.username_pw_set(username, password)
+        props = Properties(PacketTypes.CONNECT)
+        if session_expiry:
+            props.SessionExpiryInterval = session_expiry
+        self.client.connect(
+            "127.0.0.1", self.broker.port, clean_start=clean_start, properties=props
+        )
+        self.client.loop_start()
+        reason = self._connack.get(timeout=TIMEOUT)
+        if reason.is_failure:
+            self.close()
+        return reason
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> Any:
+        """Publish and return the PUBACK reason code (QoS 1), or None for QoS 0."""
+        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        return None if qos == 0 else self._wait(info.mid)
+
+    def subscribe(self, topic: str, qos: int = 1) -> Any:
+        """Subscribe and return the SUBACK reason code."""
+        _, mid = self.client.subscribe(topic, qos)
+        return self._wait(mid)[0]
+
+    def _wait(self, mid: int) -> Any:
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            with self._lock:
+                if mid in self._acks:
+                    return self._acks.pop(mid)
+            time.sleep(0.002)
+        raise TimeoutError(f"no acknowledgement for message id {mid}")
+
+    def receive(self, count: int, timeout: float = TIMEOUT) -> list[tuple[str, bytes]]:
+        """Wait for ``count`` messages (fewer if ``timeout`` runs out) and return them."""
+        got: list[tuple[str, bytes]] = []
+        deadline = time.monotonic() + timeout
+        while len(got) < count:
+            try:
+                got.append(self.messages.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        return got
+
+    def close(self) -> None:
+        """Disconnect cleanly and stop the network thread."""
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def secured_settings(
+    root: Path,
+    *,
+    farm: str = "farm1",
+    devices: tuple[str, ...] = ("dev-a", "dev-b"),
+    gateway_user: str = "gateway",
+    passwords: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> BrokerSettings:
+    """Test settings with a password per user (``<user>-secret`` unless given) and the ACL."""
+    users = {user: f"{user}-secret" for user in (gateway_user, *devices)}
+    users.update(passwords or {})
+    return broker_settings(root, farm=farm, users=users, gateway_user=gateway_user, **overrides)
