@@ -1,4 +1,4 @@
-"""Every kind of bad message reaches a real gateway; each is counted by reason and none crashes it."""
+"""Every kind of bad message reaches a real gateway: each is counted by reason, none crashes it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from gateway_harness import FARM, Publisher, Signer, committed_entries, device_keys, new_data_dir
+from gateway_harness import Publisher, Signer, committed_entries, device_keys, new_data_dir
 from mqtt_broker import Broker
 from test_gateway_ingest import audit_ok, start_gateway
 
