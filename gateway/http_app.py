@@ -11,16 +11,19 @@ from flask import Flask, Response
 from chain.store import Store
 from chain.trust import TrustRoot
 from gateway.metrics import CONTENT_TYPE, GatewayMetrics
+from readapi import LogInfo, create_read_api, install_json_errors
 
 __all__ = ["create_app"]
 
 
 def create_app(store: Store, trust: TrustRoot, metrics: GatewayMetrics) -> Flask:
-    """The gateway's Flask app over a live ``store``."""
+    """The gateway's Flask app over a live ``store``: read API, errors as JSON, metrics."""
     app = Flask("farmtrace-gateway")
+    app.register_blueprint(create_read_api(LogInfo(trust.origin, trust.log_key, (), store)))
+    install_json_errors(app)
 
     @app.get("/metrics")
     def prometheus_metrics() -> Response:
-        return Response(metrics.render(), mimetype=None, content_type=CONTENT_TYPE)
+        return Response(metrics.render(), content_type=CONTENT_TYPE)
 
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from gateway_harness import (
 from mqtt_broker import Broker
 
 from chain.audit import audit_store
+from chain.proof_bundle import EntryProof, verify_entry_proof
 from chain.store import Store
 from chain.trust import TrustRoot
 from gateway.datadir import DataDir
@@ -175,3 +177,36 @@ def test_sigterm_style_stop_commits_the_open_block(
     with Store.open(data_dir.log) as store:
         assert store.pending() == []
     assert json.loads(data_dir.trust.read_text())["origin"]
+
+
+def test_read_api_serves_verifiable_proofs_of_live_entries(
+    farm: tuple[DataDir, Signer], broker: Broker, publisher: Publisher
+) -> None:
+    data_dir, admin = farm
+    device = Signer(device_keys(1)[0])
+    gateway = start_gateway(data_dir, broker)
+    base = f"http://127.0.0.1:{gateway.http_port}"
+    try:
+        publisher.watch(device.id)
+        publisher.publish(admin.id, [admin.register(device.key)])
+        raws = [device.reading(float(i)) for i in range(12)]
+        publisher.publish(device.id, raws)
+        publisher.wait_receipt(device.id, lambda r: r.seq == 12)
+        assert gateway.store is not None
+        index = gateway.store.lookup(device.id, 7)
+        assert index is not None
+        bundle = urllib.request.urlopen(f"{base}/api/v1/entries/{index}/proof").read()
+        proof = EntryProof.from_json(bundle)
+        checkpoint = verify_entry_proof(
+            proof, TrustRoot.from_json(data_dir.trust.read_text()).log_key
+        )
+        assert proof.entry == raws[6]
+        assert checkpoint.size >= proof.block_path.leaf_index + 1
+        note = urllib.request.urlopen(f"{base}/checkpoint").read().decode()
+        assert note.startswith("farm.test/log\n")
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"{base}/api/v1/blocks/999999")
+        assert missing.value.code == 404
+        assert "error" in json.loads(missing.value.read())
+    finally:
+        gateway.stop()

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-OURS = {"chain", "gateway", "firmware_sim", "consumer_web", "farmtrace"}
+OURS = {"chain", "gateway", "firmware_sim", "consumer_web", "farmtrace", "readapi"}
 # package -> the packages of ours it may import
 ALLOWED = {
     "chain": set(),
-    "gateway": {"chain"},
-    "consumer_web": {"chain"},
+    "readapi": {"chain"},
+    "gateway": {"chain", "readapi"},
+    "consumer_web": {"chain", "readapi"},
     "firmware_sim": {"chain"},
     "farmtrace": OURS,
 }
