@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from farmtrace import _cmd_audit, _cmd_demo, _cmd_gateway, _cmd_keygen
+from farmtrace import _cmd_audit, _cmd_broker, _cmd_demo, _cmd_gateway, _cmd_keygen
 
 __all__ = ["build_parser", "main"]
 
@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (_cmd_demo, _cmd_keygen, _cmd_gateway, _cmd_audit):
+    for module in (_cmd_demo, _cmd_keygen, _cmd_gateway, _cmd_broker, _cmd_audit):
         module.add_parser(commands)
     return parser
 
