@@ -1,8 +1,9 @@
-"""Run every ledger-core benchmark and print one summary (``make bench``).
+"""Run every benchmark (ledger core and gateway ingest) and print one summary (``make bench``).
 
 Usage: ``.venv/bin/python bench/run_all.py [--quick]``. Benchmarks are not
 part of the test run. Built stores are cached in ``bench/.cache/`` (the first
-full run builds a 10^6-block store, a few minutes; later runs reuse it).
+full run builds a 10^6-block store, a few minutes, and signs the ingest
+benchmark's 1.3M readings, about 40 s; later runs reuse them).
 Results of a full run on the reference machine are in ``bench/RESULTS.md``.
 """
 
@@ -12,6 +13,7 @@ import argparse
 import time
 
 import audit_bench
+import ingest
 import proof_bench
 import store_bench
 from _common import Figure, print_machine
@@ -20,6 +22,7 @@ _BENCHMARKS = (
     ("store append rate (synced writes)", store_bench.run),
     ("proof time", proof_bench.run),
     ("audit rate vs. raw Ed25519 verify rate", audit_bench.run),
+    ("gateway ingest vs. raw MQTT transport", ingest.run),
 )
 
 
@@ -28,7 +31,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds each")
     args = parser.parse_args()
-    print(f"farmtrace ledger-core benchmarks{' (quick)' if args.quick else ''}")
+    print(f"farmtrace benchmarks{' (quick)' if args.quick else ''}")
     print_machine()
     figures: list[Figure] = []
     started = time.perf_counter()

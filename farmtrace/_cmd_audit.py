@@ -33,7 +33,7 @@ Exit status: 0 clean, 1 something failed (listed with its block and entry),
 
 _EXAMPLES = """\
 examples:
-  farmtrace audit --data-dir demo-data
+  farmtrace audit --data-dir demo-data/gateway
   farmtrace audit --data-dir /backup/farm --trust pinned-trust.json --json > report.json
 """
 

@@ -1,35 +1,39 @@
-"""``farmtrace demo``: a demo farm's log, built and audited in one go."""
+"""``farmtrace demo``: a live demo farm (Mosquitto, the gateway, simulated devices)."""
 
 from __future__ import annotations
 
 import argparse
 import shutil
-import time
+import signal
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
-from chain.audit import audit_store
-from chain.store import Store
-from chain.trust import TrustRoot
-from farmtrace.demo import DemoFarm, build_demo_log
-from gateway.datadir import DataDir
+from farmtrace.live_demo import DemoPorts, LiveDemo
+from gateway.mosquitto import MosquittoError
 
 _HELP = """\
-Build a demo farm's signed history and audit it.
+Run a live demo farm on this machine: a Mosquitto broker (started for you,
+with a password and an ACL entry per device), the gateway, and a simulated
+farm of 2 barns (temperature, humidity, feeder and water meter each: 8
+environment sensors) and 100 tagged birds (activity and weight), every
+device with its own Ed25519 key, seq counter and durable outbox.
 
-The farm has barns with temperature and humidity sensors, each with its own
-Ed25519 key, registered in the log by the farm administrator. Six weeks of
-readings every ten minutes are signed, committed in blocks with a signed
-checkpoint each, and then the whole log is audited offline. (The live demo,
-with MQTT devices streaming into a running gateway, replaces this.)
+On the first run the devices backfill six weeks of history (as if they had
+been offline) and then stream live; the gateway verifies every reading,
+commits blocks, signs checkpoints and sends receipts. Later runs continue
+from where the last one stopped. Ctrl-C stops everything cleanly.
 """
 
 _EXAMPLES = """\
 examples:
-  farmtrace demo --data-dir demo-data
-  farmtrace demo --data-dir /tmp/farm --barns 4 --days 7 --fresh
-then:
-  farmtrace audit --data-dir demo-data
+  farmtrace demo                                   everything in ./demo-data
+  farmtrace demo --data-dir /tmp/farm --mqtt-port 1884 --gateway-port 8081
+  farmtrace demo --fresh                           start over with a new farm
+then, in another terminal:
+  curl http://127.0.0.1:8080/checkpoint
+  farmtrace audit --data-dir demo-data/gateway     (after stopping the demo)
 """
 
 
@@ -37,7 +41,7 @@ def add_parser(commands: Any) -> None:
     """Register the ``demo`` subcommand."""
     parser = commands.add_parser(
         "demo",
-        help="build a demo farm's log and audit it",
+        help="run a live demo farm: broker, gateway and simulated devices",
         description=_HELP,
         epilog=_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -45,31 +49,40 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--data-dir", type=Path, default=Path("demo-data"), help="(default: demo-data)"
     )
+    parser.add_argument("--mqtt-port", type=int, default=1883, help="(default: %(default)s)")
+    parser.add_argument("--gateway-port", type=int, default=8080, help="(default: %(default)s)")
     parser.add_argument(
-        "--barns", type=int, default=2, help="barns, each with 2 sensors (default: 2)"
+        "--web-port", type=int, default=8000, help="consumer site port (default: %(default)s)"
     )
-    parser.add_argument("--days", type=int, default=42, help="days of history (default: 42)")
+    parser.add_argument(
+        "--days", type=int, default=42, help="days of history on a new farm (default: 42)"
+    )
     parser.add_argument("--fresh", action="store_true", help="delete DATA_DIR first if it exists")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build (unless already built) and audit the demo log."""
-    data_dir = DataDir(args.data_dir)
-    if args.fresh and data_dir.root.exists():
-        shutil.rmtree(data_dir.root)
-    if data_dir.log.exists():
-        print(f"{data_dir.root} already holds a log; auditing it (use --fresh to rebuild)")
-    else:
-        started = time.monotonic()
-        farm = DemoFarm(barns=args.barns, days=args.days)
-        build_demo_log(data_dir, farm)
-        print(
-            f"built {farm.days} days of {farm.barns * 2} sensors' readings in "
-            f"{data_dir.root} ({time.monotonic() - started:.1f} s)"
-        )
-    with Store.open(data_dir.log) as store:
-        report = audit_store(store, TrustRoot.from_json(data_dir.trust.read_text()))
-    print(report.to_text(), end="")
-    print(f"\nnext: farmtrace audit --data-dir {data_dir.root}   (or --json)")
-    return 0 if report.ok else 1
+    """Run until Ctrl-C or SIGTERM. Exit 0 after a clean stop, 2 if something cannot start."""
+    if args.fresh and args.data_dir.exists():
+        shutil.rmtree(args.data_dir)
+    demo = LiveDemo(
+        args.data_dir, DemoPorts(args.mqtt_port, args.gateway_port, args.web_port),
+        history_days=args.days,
+    )  # fmt: skip
+    if demo.set_up():
+        print(f"created a new demo farm in {args.data_dir} ({args.days} days of history)")
+    stopping = threading.Event()
+
+    def on_signal(*_: object) -> None:
+        stopping.set()
+        demo.stop()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_signal)
+    try:
+        demo.run()
+    except (MosquittoError, RuntimeError, OSError) as exc:
+        print(f"farmtrace demo: {exc}", file=sys.stderr)
+        return 2
+    print("demo stopped cleanly")
+    return 0

@@ -12,7 +12,7 @@ from typing import Any
 
 from chain.errors import FarmtraceError
 from chain.keyfile import SignerKey, load_key, save_key
-from farmtrace._mqtt_url import parse_mqtt_url
+from firmware_sim.mqtt_url import parse_mqtt_url
 from gateway.admission import AdmissionPolicy
 from gateway.datadir import DataDir
 from gateway.ingest import IngestConfig

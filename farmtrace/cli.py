@@ -11,7 +11,15 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from farmtrace import _cmd_audit, _cmd_broker, _cmd_demo, _cmd_gateway, _cmd_keygen
+from farmtrace import (
+    _cmd_audit,
+    _cmd_bridge,
+    _cmd_broker,
+    _cmd_demo,
+    _cmd_device,
+    _cmd_gateway,
+    _cmd_keygen,
+)
 
 __all__ = ["build_parser", "main"]
 
@@ -26,9 +34,9 @@ trust root can check all of it offline.
 
 _EPILOG = """\
 examples:
-  farmtrace demo --data-dir demo-data        build a demo farm's log and audit it
+  farmtrace demo                             a live demo farm: broker, gateway, devices
   farmtrace keygen --id barn1-temp           a device key (barn1-temp.key, mode 0600)
-  farmtrace audit --data-dir demo-data       verify a whole log offline
+  farmtrace audit --data-dir demo-data/gateway   verify the demo log offline
 
 Run 'farmtrace COMMAND --help' for a command's options and examples.
 """
@@ -44,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (_cmd_demo, _cmd_keygen, _cmd_gateway, _cmd_broker, _cmd_audit):
+    modules = (_cmd_demo, _cmd_keygen, _cmd_gateway, _cmd_device, _cmd_bridge, _cmd_broker)
+    for module in (*modules, _cmd_audit):
         module.add_parser(commands)
     return parser
 

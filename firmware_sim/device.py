@@ -11,18 +11,25 @@ end (design.md section 4):
 2. A transport sends :meth:`Device.unsent` entries, in seq order, after a
    cursor it keeps in memory; after a reconnect it restarts from
    :attr:`Device.acknowledged` and resends everything still kept.
-3. When the gateway's receipt arrives, :meth:`Device.receipt` deletes what it
-   covers.
+3. When the gateway's receipt arrives, :meth:`Device.apply_receipt` deletes
+   what it covers.
 """
 
 from __future__ import annotations
 
-from chain.errors import StorageError
+from collections.abc import Sequence
+
+from chain.errors import MalformedWireError, StorageError
+from chain.jws import MAX_ENTRY_BYTES
+from chain.wire import Receipt
 from firmware_sim.errors import OutboxFullError
 from firmware_sim.identity import DeviceIdentity
 from firmware_sim.outbox import Outbox, OutboxEntry
 
-__all__ = ["Device"]
+__all__ = ["Device", "ReadingFields"]
+
+ReadingFields = tuple[str, str, float, str, int]
+"""``(kind, subject, value, unit, ts)``: one reading to sign."""
 
 
 class Device:
@@ -41,7 +48,7 @@ class Device:
             )
         self.identity = identity
         self.outbox = outbox
-        self._held: OutboxEntry | None = None
+        self._held: list[OutboxEntry] = []
 
     @property
     def id(self) -> str:
@@ -67,18 +74,42 @@ class Device:
                 (no seq was used).
             StorageError: the seq state or the outbox failed.
         """
-        if self._held is not None:
-            self.outbox.put(self._held.seq, self._held.raw)
-            self._held = None
+        self._put_held()
         self.outbox.check_room()
         raw = self.identity.sign_reading(kind, subject, value, unit, ts)
         seq = self.identity.last_seq
         try:
             self.outbox.put(seq, raw)
         except OutboxFullError:
-            self._held = OutboxEntry(seq, raw)
+            self._held = [OutboxEntry(seq, raw)]
             raise
         return seq
+
+    def record_many(self, readings: Sequence[ReadingFields]) -> int:
+        """Sign and keep as many of ``readings`` as fit, in order, with one commit.
+
+        For backfills: one durable seq reservation and one outbox transaction
+        for the whole batch. Returns how many were recorded (a prefix of
+        ``readings``); fewer than all means the outbox is full: stop, and
+        give the rest again once receipts have freed space.
+
+        Raises:
+            OutboxFullError: not even the first fits (nothing signed), or the
+                disk is full (the signed batch is held as for :meth:`record`).
+            MalformedEntryError: a reading is invalid (nothing signed).
+            StorageError: the seq state or the outbox failed.
+        """
+        self._put_held()
+        self.outbox.check_room()
+        room = (self.outbox.max_bytes - self.outbox.bytes_used) // MAX_ENTRY_BYTES
+        batch = readings[: max(1, room)]
+        signed = [OutboxEntry(seq, raw) for seq, raw in self.identity.sign_readings(batch)]
+        try:
+            self.outbox.put_many(signed)
+        except OutboxFullError:
+            self._held = signed
+            raise
+        return len(signed)
 
     def unsent(self, after_seq: int = 0, limit: int = 100) -> list[OutboxEntry]:
         """Kept entries with seq > ``after_seq`` (default: all), in seq order, at most ``limit``."""
@@ -87,3 +118,30 @@ class Device:
     def receipt(self, up_to_seq: int) -> int:
         """Apply the gateway's cumulative receipt; return how many entries it released."""
         return self.outbox.acknowledge(up_to_seq)
+
+    def apply_receipt(self, receipt: Receipt) -> int:
+        """Release every kept entry ``receipt`` covers (its seq and its ranges), durably.
+
+        Returns how many entries were released.
+
+        Raises:
+            MalformedWireError: the receipt is for another device, or covers
+                seqs this device never reserved (a receipt left over from an
+                earlier identity under the same id: applying it would make the
+                outbox refuse this device's own next entries).
+            StorageError: the outbox failed (nothing was released).
+        """
+        if receipt.dev != self.id:
+            raise MalformedWireError(f"receipt for {receipt.dev!r} sent to device {self.id!r}")
+        top = max([receipt.seq, *(last for _, last in receipt.ranges)])
+        if top > self.identity.reserved:
+            raise MalformedWireError(
+                f"{self.id}: receipt covers seq {top}, above every seq this device reserved "
+                f"({self.identity.reserved}); a receipt of an earlier identity? ignored"
+            )
+        return self.outbox.release(receipt.seq, receipt.ranges)
+
+    def _put_held(self) -> None:
+        if self._held:
+            self.outbox.put_many(self._held)
+            self._held = []

@@ -26,6 +26,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -173,40 +174,86 @@ class DeviceIdentity:
             StorageError: closed, the seq space is exhausted, or the state
                 could not be written (then no seq was handed out).
         """
-        if self._lock_fd is None:
-            raise StorageError(f"{self.state_dir}: identity is closed")
         seq = self._next
-        if seq > self._reserved:
-            high = min(seq + self._block - 1, _SEQ_LIMIT)
-            if seq > high:
-                raise StorageError(f"{self.id}: seq space exhausted at {self._reserved}")
-            try:
-                _write_seq(self.state_dir, self.id, high)
-            except OSError as exc:
-                raise StorageError(f"{self.state_dir}: cannot persist seq {high}: {exc}") from exc
-            self._reserved = high
+        self._reserve_through(seq)
         self._next = seq + 1
         self._last = seq
         return seq
 
+    def sign_payload(self, make: Callable[[int], Mapping[str, object]]) -> bytes:
+        """Sign ``make(seq)`` with the next seq as this signer; return the compact JWS.
+
+        Any entry type works (a device's reading, an operator's registration
+        or event): every signer has one seq stream. The payload is validated
+        before the seq is reserved, so a bad payload uses no seq; the seq is
+        durable before this returns and is :attr:`last_seq` afterwards.
+
+        Raises:
+            MalformedEntryError: ``make(seq)`` is not a valid entry payload
+                for this signer.
+            StorageError: as for :meth:`next_seq`.
+        """
+        raw = sign_entry(make(self._next), self.id, self.key.seed)
+        self.next_seq()  # reserves exactly the seq signed, or raises having handed out nothing
+        return raw
+
     def sign_reading(self, kind: str, subject: str, value: float, unit: str, ts: int) -> bytes:
         """Sign a ``reading`` entry with the next seq; return the compact JWS.
-
-        The payload is validated before a seq is reserved, so a bad reading
-        uses no seq. The seq is durable before this returns; it is
-        :attr:`last_seq` afterwards.
 
         Raises:
             MalformedEntryError: the fields would not make a valid reading
                 (unknown unit for ``kind``, bad subject, non-finite value ...).
             StorageError: as for :meth:`next_seq`.
         """
-        seq = self._next
-        raw = sign_entry(
-            reading_payload(self.id, seq, ts, kind, subject, value, unit), self.id, self.key.seed
+        return self.sign_payload(
+            lambda seq: reading_payload(self.id, seq, ts, kind, subject, value, unit)
         )
-        self.next_seq()  # reserves exactly ``seq``, or raises having handed out nothing
-        return raw
+
+    def sign_readings(
+        self, readings: Sequence[tuple[str, str, float, str, int]]
+    ) -> list[tuple[int, bytes]]:
+        """Sign many ``(kind, subject, value, unit, ts)`` readings with consecutive seqs.
+
+        For backfills: the seqs are reserved with one durable write for the
+        whole batch (not one per reading). A crash before the entries are
+        stored leaves a gap of up to ``len(readings)`` seqs, never a reuse.
+        Returns ``(seq, jws)`` pairs in order.
+
+        Raises:
+            MalformedEntryError: a reading is invalid; no seq was used.
+            StorageError: as for :meth:`next_seq` (no seq was handed out).
+        """
+        first = self._next
+        signed = [
+            (
+                seq,
+                sign_entry(
+                    reading_payload(self.id, seq, ts, kind, subj, value, unit),
+                    self.id,
+                    self.key.seed,
+                ),
+            )
+            for seq, (kind, subj, value, unit, ts) in enumerate(readings, start=first)
+        ]
+        if signed:
+            self._reserve_through(signed[-1][0])
+            self._next = signed[-1][0] + 1
+            self._last = signed[-1][0]
+        return signed
+
+    def _reserve_through(self, seq: int) -> None:
+        if self._lock_fd is None:
+            raise StorageError(f"{self.state_dir}: identity is closed")
+        if seq <= self._reserved:
+            return
+        high = min(max(seq, self._next + self._block - 1), _SEQ_LIMIT)
+        if seq > high:
+            raise StorageError(f"{self.id}: seq space exhausted at {self._reserved}")
+        try:
+            _write_seq(self.state_dir, self.id, high)
+        except OSError as exc:
+            raise StorageError(f"{self.state_dir}: cannot persist seq {high}: {exc}") from exc
+        self._reserved = high
 
     def close(self) -> None:
         """Release the state directory; later calls to :meth:`next_seq` raise."""

@@ -3,8 +3,9 @@
 design.md section 4: a broker's PUBACK is not durability, so delivery is end
 to end. A device stores each signed entry here *before* sending it, resends
 whatever is still here after a reconnect, and deletes entries only when the
-gateway's receipt (the highest contiguous committed ``seq``) covers them:
-:meth:`Outbox.acknowledge` is cumulative.
+gateway's receipt covers them (:meth:`Outbox.release`: every seq up to the
+highest contiguous committed ``seq``, cumulatively, plus the committed
+``ranges`` above a hole; see :class:`chain.wire.Receipt`).
 
 Storage is SQLite (stdlib :mod:`sqlite3`) in WAL mode with
 ``synchronous=FULL``: every :meth:`Outbox.put` is one transaction whose
@@ -27,7 +28,7 @@ import contextlib
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -200,37 +201,95 @@ class Outbox:
             ).fetchall()
         return [OutboxEntry(seq, bytes(raw)) for seq, raw in rows]
 
+    def put_many(self, entries: Sequence[OutboxEntry]) -> None:
+        """Keep every entry of ``entries`` in one transaction (one fsync): all or none.
+
+        For backfills, where a commit per entry would be far too slow.
+
+        Raises:
+            ValueError: as for :meth:`put`, for any entry (nothing was stored).
+            OutboxFullError: they do not all fit; nothing was stored.
+            StorageError: the database failed (nothing was stored).
+        """
+        for entry in entries:
+            if entry.seq < 1:
+                raise ValueError(f"seq: expected >= 1, found {entry.seq}")
+        with self._lock, _storage_errors(self.path, self):
+            fresh = [e for e in entries if not self._kept(e.seq, e.raw)]
+            if len({e.seq for e in fresh}) != len(fresh):
+                raise ValueError("seq: expected distinct seqs in one put_many")
+            low = min((e.seq for e in fresh), default=self._acked + 1)
+            if low <= self._acked:
+                raise ValueError(f"seq: expected > {self._acked} (acknowledged), found {low}")
+            size = sum(len(e.raw) for e in fresh)
+            self._refuse_if_full(size)
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(
+                    "INSERT INTO entries (seq, raw) VALUES (?, ?)", [(e.seq, e.raw) for e in fresh]
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:  # SQLite may have rolled back itself (e.g. disk full)
+                    conn.execute("ROLLBACK")
+                raise
+            self._count += len(fresh)
+            self._bytes += size
+            self._highest = max([self._highest, *(e.seq for e in fresh)])
+
     def acknowledge(self, up_to_seq: int) -> int:
         """Apply a cumulative receipt: delete every entry with seq <= ``up_to_seq``.
 
-        A receipt at or below :attr:`acknowledged` (a redelivered one) does
-        nothing. Returns how many entries were deleted.
+        The same as :meth:`release` without ranges.
+        """
+        return self.release(up_to_seq)
+
+    def release(self, up_to_seq: int, ranges: Iterable[tuple[int, int]] = ()) -> int:
+        """Apply a receipt: delete every entry it covers, in one durable transaction.
+
+        A receipt covers every seq <= ``up_to_seq`` (cumulative: a redelivered,
+        older one releases nothing new) and every seq inside the inclusive
+        ``(first, last)`` ``ranges`` above it (committed entries past a hole
+        the device will never fill). Only ``up_to_seq`` is remembered as
+        :attr:`acknowledged`. Returns how many entries were deleted.
 
         Raises:
             StorageError: the database failed (then nothing was deleted).
         """
+        spans = [(first, last) for first, last in ranges if first <= last]
         with self._lock, _storage_errors(self.path):
-            if up_to_seq <= self._acked:
+            if up_to_seq > self._acked:
+                spans.append((self._acked + 1, up_to_seq))
+            spans = [(max(first, self._acked + 1), last) for first, last in spans]
+            spans = [(first, last) for first, last in spans if first <= last]
+            if not spans:
                 return 0
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
-                count, size = conn.execute(
-                    "SELECT count(*), coalesce(sum(length(raw)), 0) FROM entries WHERE seq <= ?",
-                    (up_to_seq,),
-                ).fetchone()
-                conn.execute("DELETE FROM entries WHERE seq <= ?", (up_to_seq,))
-                conn.execute(
-                    "INSERT INTO meta (name, value) VALUES ('acked', ?) "
-                    "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                    (up_to_seq,),
-                )
+                count = size = 0
+                for first, last in spans:
+                    row = conn.execute(
+                        "SELECT count(*), coalesce(sum(length(raw)), 0) FROM entries "
+                        "WHERE seq BETWEEN ? AND ?",
+                        (first, last),
+                    ).fetchone()
+                    count, size = count + row[0], size + row[1]
+                    conn.execute("DELETE FROM entries WHERE seq BETWEEN ? AND ?", (first, last))
+                if up_to_seq > self._acked:
+                    conn.execute(
+                        "INSERT INTO meta (name, value) VALUES ('acked', ?) "
+                        "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                        (up_to_seq,),
+                    )
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite may have rolled back itself (e.g. disk full)
+                    conn.execute("ROLLBACK")
                 raise
-            self._acked = up_to_seq
-            self._highest = max(self._highest, up_to_seq)
+            self._acked = max(self._acked, up_to_seq)
+            self._highest = max(self._highest, self._acked)
             self._count -= count
             self._bytes -= size
             if self._full_warned and self.has_room():

@@ -123,6 +123,7 @@ class MosquittoProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
+                start_new_session=True,  # a terminal's Ctrl-C goes to the owner, who stops us last
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -129,6 +129,7 @@ class MqttIngest:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         client.on_socket_open = _no_delay
         return client
 
@@ -147,7 +148,6 @@ class MqttIngest:
         )
         self._connected = True
         self.metrics.mqtt_connected.set(1)
-        self.connected.set()
         _logger.info(
             "connected to %s:%d (session present: %s)",
             self.settings.host,
@@ -155,8 +155,15 @@ class MqttIngest:
             flags.session_present,
         )
 
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, reasons: Any, _p: Any) -> None:
+        failed = [r for r in reasons if r.is_failure]
+        if failed:  # e.g. the ACL does not let this user read the farm's entries
+            _logger.error("broker refused the subscription: %s", failed)
+            return
+        self.connected.set()  # only now is nothing published to the farm missed
+
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        if self._connected:
+        if self._connected and not self._stop.is_set():
             _logger.warning("lost the broker: %s", reason)
         self._connected = False
         self._session += 1
@@ -236,7 +243,9 @@ class MqttIngest:
         except (OSError, ValueError):
             readable, writable = [], []
         if readable:
-            for _ in range(self.settings.receive_maximum):
+            # Bounded by messages held, not by calls: one loop_read may read many
+            # packets, and Mosquitto 2.0.11 does not always honour Receive Maximum.
+            while len(self._inbox) < self.settings.receive_maximum:
                 before = self._received
                 if client.loop_read() != mqtt.MQTT_ERR_SUCCESS or self._received == before:
                     break

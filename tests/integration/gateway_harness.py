@@ -122,6 +122,16 @@ class Publisher:
                     raise AssertionError(f"no receipt for {device} in time; last: {receipt}")
                 self._cond.wait(left)
 
+    def register(self, admin: Signer, keys: Iterable[SignerKey]) -> None:
+        """Publish the admin's registrations of ``keys`` and wait until they are committed.
+
+        MQTT orders messages only per topic: a device's first reading could
+        otherwise overtake its registration and be rejected as unknown.
+        """
+        self.watch(admin.id)
+        self.publish(admin.id, [admin.register(key) for key in keys])
+        self.wait_receipt(admin.id, lambda r, seq=admin.seq: r.seq >= seq)
+
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()

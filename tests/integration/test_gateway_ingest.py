@@ -102,7 +102,7 @@ def test_receipt_block_is_the_block_holding_the_seq(
     try:
         publisher.watch(admin.id)
         publisher.watch(device.id)
-        publisher.publish(admin.id, [admin.register(device.key)])
+        publisher.register(admin, [device.key])
         publisher.wait_receipt(admin.id, lambda r: r.seq == 2)
         publisher.publish(device.id, [device.reading() for _ in range(30)])
         receipt = publisher.wait_receipt(device.id, lambda r: r.seq == 30)
@@ -123,7 +123,7 @@ def test_gap_in_a_device_stream_shows_as_ranges(
     gateway = start_gateway(data_dir, broker)
     try:
         publisher.watch(device.id)
-        publisher.publish(admin.id, [admin.register(device.key)])
+        publisher.register(admin, [device.key])
         raws = [device.reading() for _ in range(10)]
         del raws[3]  # seq 4 was reserved but never signed: a hole the device can never fill
         del raws[6]  # seq 8 too
@@ -143,7 +143,7 @@ def test_a_duplicate_of_a_committed_entry_is_re_receipted(
     gateway = start_gateway(data_dir, broker)
     try:
         publisher.watch(device.id)
-        publisher.publish(admin.id, [admin.register(device.key)])
+        publisher.register(admin, [device.key])
         raws = [device.reading() for _ in range(5)]
         publisher.publish(device.id, raws)
         publisher.wait_receipt(device.id, lambda r: r.seq == 5)
@@ -164,9 +164,13 @@ def test_sigterm_style_stop_commits_the_open_block(
     data_dir, admin = farm
     device = Signer(device_keys(1)[0])
     gateway = start_gateway(data_dir, broker, block_interval_ms=3_600_000)
-    publisher.publish(admin.id, [admin.register(device.key)])
-    publisher.publish(device.id, [device.reading() for _ in range(20)])
     assert gateway.mqtt is not None
+    publisher.publish(admin.id, [admin.register(device.key)])
+    deadline = time.monotonic() + 10
+    while gateway.mqtt.ingest.pending_count < 1:  # the registration first: MQTT orders per topic
+        assert time.monotonic() < deadline, "the registration never became pending"
+        time.sleep(0.01)
+    publisher.publish(device.id, [device.reading() for _ in range(20)])
     deadline = time.monotonic() + 10
     while gateway.mqtt.ingest.pending_count < 21:
         assert time.monotonic() < deadline, "entries never became pending"
@@ -188,7 +192,7 @@ def test_read_api_serves_verifiable_proofs_of_live_entries(
     base = f"http://127.0.0.1:{gateway.http_port}"
     try:
         publisher.watch(device.id)
-        publisher.publish(admin.id, [admin.register(device.key)])
+        publisher.register(admin, [device.key])
         raws = [device.reading(float(i)) for i in range(12)]
         publisher.publish(device.id, raws)
         publisher.wait_receipt(device.id, lambda r: r.seq == 12)

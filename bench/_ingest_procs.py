@@ -1,0 +1,116 @@
+"""The ingest benchmark's servers: a production-configured Mosquitto and a gateway process.
+
+The broker runs the config ``farmtrace broker config`` writes (no users, on
+loopback, persistence with the default 60 s autosave); the gateway is
+``farmtrace gateway run`` as a child process, watched from outside through
+``/metrics`` and ``/proc/<pid>/status`` (psutil is not a dependency).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from _common import REPO
+
+from gateway.broker_config import BrokerSettings, write_broker_files
+from gateway.mosquitto import MosquittoProcess
+
+__all__ = ["GatewayProcess", "cpu_s", "rss_mb", "start_broker"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_broker(root: Path, farm: str) -> MosquittoProcess:
+    """A running Mosquitto in ``root`` (a fresh directory) with the production settings."""
+    settings = BrokerSettings(
+        farm=farm,
+        state_dir=root / "state",
+        port=_free_port(),
+        run_as="root" if os.geteuid() == 0 else None,
+    )
+    files = write_broker_files(settings, root)
+    broker = MosquittoProcess(files.config, port=settings.port, log=root / "mosquitto.log")
+    broker.start()
+    return broker
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of process ``pid`` in MB (VmRSS), 0.0 once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, every thread) process ``pid`` has used, 0.0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+_RUNNING = re.compile(rb"gateway running: http://[^:]+:(\d+)/")
+_SAMPLE = re.compile(r"^(farmtrace_\w+?)(?:\{([^}]*)\})? (\S+)$", re.M)
+
+
+class GatewayProcess:
+    """``farmtrace gateway run`` on ``data_dir``; its log goes to ``data_dir/gateway.log``."""
+
+    def __init__(self, data_dir: Path, farm: str, broker_url: str, *extra: str) -> None:
+        self.log = data_dir / "gateway.log"
+        command = [sys.executable, "-m", "farmtrace", "gateway", "run", "--data-dir",
+                   str(data_dir), "--farm", farm, "--mqtt", broker_url, "--http-port", "0",
+                   *extra]  # fmt: skip
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                command, stdout=log, stderr=log, cwd=REPO,
+                env={**os.environ, "PYTHONPATH": str(REPO)},
+            )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while (match := _RUNNING.search(self.log.read_bytes())) is None:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the gateway did not start:\n{self.log.read_text()}")
+            time.sleep(0.05)
+        self.metrics_url = f"http://127.0.0.1:{int(match[1])}/metrics"
+        while self.metrics().get("farmtrace_mqtt_connected") != 1:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the gateway did not connect:\n{self.log.read_text()}")
+            time.sleep(0.05)
+
+    @property
+    def pid(self) -> int:
+        """The gateway's process id."""
+        return self.proc.pid
+
+    def metrics(self) -> dict[str, float]:
+        """The gateway's unlabelled metrics, plus histogram buckets as ``name{le="x"}``."""
+        with urllib.request.urlopen(self.metrics_url, timeout=10) as response:
+            text = response.read().decode()
+        values: dict[str, float] = {}
+        for name, labels, value in _SAMPLE.findall(text):
+            key = name if not labels else f"{name}{{{labels}}}"
+            values[key] = float(value)
+        return values
+
+    def stop(self) -> int:
+        """SIGTERM (commit the open block, stop cleanly); return the exit code."""
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(60)

@@ -1,0 +1,78 @@
+"""``farmtrace bridge``: forward devices' signed lines from a serial port to MQTT, and back."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from typing import Any
+
+import serial
+
+from chain.errors import MalformedError
+from chain.jws import check_id
+from firmware_sim.bridge import Bridge
+from firmware_sim.mqtt_url import parse_mqtt_url
+from firmware_sim.serial_link import open_port
+
+__all__ = ["add_parser"]
+
+_HELP = """\
+Read one signed entry (a compact JWS) per line from a serial port and publish
+it unchanged on farmtrace/<farm>/<device>/entry, the device being the JWS
+header's kid; write each receipt the gateway publishes for those devices back
+down the line. The bridge holds no keys and verifies nothing: garbled or
+overlong lines are dropped and counted, and the device sends them again.
+"""
+
+_EXAMPLES = """\
+examples:
+  farmtrace bridge --serial /dev/ttyUSB0 --mqtt mqtt://bridge:secret@localhost --farm farm1
+  farmtrace bridge --serial socket://192.0.2.7:7000 --mqtt mqtt://localhost:1883 --farm demo-farm
+"""
+
+
+def add_parser(commands: Any) -> None:
+    """Register the ``bridge`` subcommand."""
+    parser = commands.add_parser(
+        "bridge",
+        help="forward a serial line's entries to MQTT and receipts back",
+        description=_HELP,
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--serial", required=True, help="serial port or pyserial URL")
+    parser.add_argument("--baud", type=int, default=115200, help="baud rate (115200)")
+    parser.add_argument("--mqtt", required=True, help="mqtt://[user[:password]@]host[:port]")
+    parser.add_argument("--farm", required=True, help="farm id (the MQTT topic level)")
+    parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Bridge until SIGTERM/SIGINT (or --duration). Exit 2 on bad arguments or port."""
+    try:
+        url = parse_mqtt_url(args.mqtt)
+        check_id(args.farm, "farm")
+        port = open_port(args.serial, baudrate=args.baud)
+    except (ValueError, MalformedError, serial.SerialException) as exc:
+        print(f"farmtrace bridge: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+    if args.duration is not None:
+        threading.Timer(args.duration, stop.set).start()
+    bridge = Bridge(port, url, args.farm)
+    try:
+        bridge.run(stop)
+    finally:
+        port.close()
+    dropped = ", ".join(f"{n} {reason}" for reason, n in sorted(bridge.dropped.items()))
+    print(
+        f"forwarded {bridge.forwarded} entries, {bridge.receipts_down} receipts; "
+        f"dropped {dropped or 'nothing'}"
+    )
+    return 0

@@ -1,0 +1,287 @@
+"""``farmtrace device``: create a device's identity, run a device, register a device key."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import signal
+import sys
+import threading
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from chain.entries import device_payload
+from chain.errors import FarmtraceError
+from chain.keyfile import load_key
+from firmware_sim.farm import FarmConfig
+from firmware_sim.hardware.ds18b20 import DS18B20
+from firmware_sim.identity import KEY_FILE, DeviceIdentity
+from firmware_sim.mqtt_url import parse_mqtt_url
+from firmware_sim.sensors import DS18B20Sensor, Sensor, SimSensor, run_sampling
+from firmware_sim.transport import DeviceTransport, operator_identity, publish_and_wait
+
+__all__ = ["add_parser"]
+
+_EXAMPLES_INIT = """\
+examples:
+  farmtrace device init --state-dir /var/lib/farmtrace-device --device-id barn1-temp
+"""
+
+_EXAMPLES_RUN = """\
+examples:
+  farmtrace device run --config /etc/farmtrace/device.toml
+  farmtrace device run --state-dir st/b1-temp --device-id b1-temp \
+      --mqtt mqtt://localhost --farm demo-farm --speed 60
+  farmtrace device run --state-dir st/b1-temp --serial /dev/ttyUSB0 --farm demo-farm
+  farmtrace device run --state-dir /var/lib/farmtrace-device --mqtt mqtt://barn1-temp:pw@gw.local \\
+      --farm farm1 --sensor ds18b20 --subject barn:b1 --interval 60
+
+device.toml holds the same settings (each command-line option overrides it):
+  state_dir = "/var/lib/farmtrace-device"
+  mqtt = "mqtt://barn1-temp:secret@gateway.local:1883"   # or: serial = "/dev/ttyAMA0"
+  farm = "farm1"
+  sensor = "ds18b20"            # "ds18b20:28-0316a2794aff" for one of several, or "sim"
+  subject = "barn:b1"
+  interval = 60                 # seconds between DS18B20 readings
+"""
+
+_EXAMPLES_REGISTER = """\
+examples:
+  farmtrace device register --operator-key admin.key --operator-state ops/admin \\
+      --device-id barn1-temp --pubkey <base64url key> --kind temperature \\
+      --mqtt mqtt://admin:pw@gateway.local --farm farm1
+"""
+
+_CONFIG_KEYS = {"state_dir", "mqtt", "farm", "serial", "sensor", "device_id", "subject"}
+_CONFIG_KEYS |= {"interval", "speed", "duration"}
+
+
+def add_parser(commands: Any) -> None:
+    """Register the ``device`` subcommand group."""
+    parser = commands.add_parser(
+        "device",
+        help="run a device, or register one",
+        description="A device signs each reading with its own key and sends it to the gateway.",
+        epilog=_EXAMPLES_RUN.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    fmt = argparse.RawDescriptionHelpFormatter
+
+    init = actions.add_parser(
+        "init",
+        help="create a device key and seq state; print the public key",
+        description="Create a device's state directory: its key, and its seq counter at 0.",
+        epilog=_EXAMPLES_INIT,
+        formatter_class=fmt,
+    )
+    init.add_argument("--state-dir", type=Path, required=True)
+    init.add_argument("--device-id", required=True, help="e.g. barn1-temp (an MQTT topic level)")
+    init.set_defaults(handler=run_init)
+
+    run = actions.add_parser(
+        "run",
+        help="sample, sign and send readings",
+        description="Run one device: sample its sensor, sign each reading, keep it in the "
+        "outbox and send it over MQTT or a serial line until the gateway's receipt covers it.",
+        epilog=_EXAMPLES_RUN,
+        formatter_class=fmt,
+    )
+    run.add_argument("--config", type=Path, help="a device.toml with the settings below")
+    run.add_argument("--state-dir", type=Path, help="key, seq and outbox directory")
+    run.add_argument("--device-id", help="create the identity with this id if there is none")
+    run.add_argument("--mqtt", help="broker URL mqtt://[user[:password]@]host[:port]")
+    run.add_argument("--serial", help="serial port or pyserial URL (instead of --mqtt)")
+    run.add_argument("--farm", help="farm id (the MQTT topic level)")
+    run.add_argument("--sensor", help="sim (default) | ds18b20 | ds18b20:28-<12 hex>")
+    run.add_argument("--subject", help="subject of DS18B20 readings, e.g. barn:b1")
+    run.add_argument("--interval", type=float, help="seconds between DS18B20 readings (60)")
+    run.add_argument("--speed", type=float, help="simulated time per real second (sim; 1)")
+    run.add_argument("--duration", type=float, help="stop after this many seconds")
+    run.set_defaults(handler=run_device)
+
+    reg = actions.add_parser(
+        "register",
+        help="sign a device registration with an operator key and wait for its receipt",
+        description="Sign a 'device' registration entry as an operator (admin or farm role), "
+        "publish it on the operator's entry topic and wait for the gateway's receipt.",
+        epilog=_EXAMPLES_REGISTER,
+        formatter_class=fmt,
+    )
+    reg.add_argument("--operator-key", type=Path, required=True, help="operator key file")
+    reg.add_argument(
+        "--operator-state", type=Path, required=True, help="the operator's seq state directory"
+    )
+    reg.add_argument("--device-id", required=True)
+    reg.add_argument("--pubkey", required=True, help="the device's base64url public key")
+    reg.add_argument("--kind", action="append", help="a reading kind it may report (repeatable)")
+    reg.add_argument("--label", help="a human label, e.g. 'barn 1 thermometer'")
+    reg.add_argument("--ts", type=int, help="valid from (ms since the epoch; default: now)")
+    reg.add_argument("--mqtt", required=True, help="broker URL")
+    reg.add_argument("--farm", required=True)
+    reg.add_argument("--timeout", type=float, default=30.0, help="seconds to wait (30)")
+    reg.set_defaults(handler=run_register)
+
+
+def run_init(args: argparse.Namespace) -> int:
+    """Create the identity; print id and public key. Exit 2 if one exists or on a bad id."""
+    try:
+        if (args.state_dir / KEY_FILE).exists():
+            raise FileExistsError(0, "already holds a device key", str(args.state_dir))
+        with DeviceIdentity.open_or_create(args.state_dir, args.device_id) as identity:
+            print(f"id      {identity.id}")
+            print(f"pubkey  {identity.key.public_key_b64}")
+        return 0
+    except FileExistsError as exc:
+        print(f"farmtrace device init: {exc.filename} {exc.strerror}", file=sys.stderr)
+    except FarmtraceError as exc:
+        print(f"farmtrace device init: {exc}", file=sys.stderr)
+    return 2
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    if args.config is not None:
+        with open(args.config, "rb") as f:
+            settings = tomllib.load(f)
+        unknown = set(settings) - _CONFIG_KEYS
+        if unknown:
+            raise ValueError(f"{args.config}: unknown settings {sorted(unknown)}")
+    for key in _CONFIG_KEYS:
+        value = getattr(args, key, None)
+        if value is not None:
+            settings[key] = value
+    for key in ("state_dir", "farm"):
+        if key not in settings:
+            raise ValueError(f"--{key.replace('_', '-')} (or {key} in --config) is required")
+    if ("mqtt" in settings) == ("serial" in settings):
+        raise ValueError("give exactly one of --mqtt and --serial")
+    return settings
+
+
+def _sensor(settings: dict[str, Any], device_id: str) -> Sensor:
+    name = str(settings.get("sensor", "sim"))
+    if name == "sim":
+        now = int(time.time() * 1000)
+        return SimSensor(FarmConfig(farm_id=settings["farm"], start_ms=now), device_id)
+    if name == "ds18b20" or name.startswith("ds18b20:"):
+        if "subject" not in settings:
+            raise ValueError("--sensor ds18b20 needs --subject, e.g. barn:b1")
+        found = DS18B20.discover()
+        if ":" in name:
+            found = [DS18B20(name.split(":", 1)[1])]
+        if len(found) != 1:
+            raise ValueError(f"expected one DS18B20, found {len(found)}: name it ds18b20:<id>")
+        interval_ms = int(float(settings.get("interval", 60)) * 1000)
+        return DS18B20Sensor(found[0], settings["subject"], interval_ms)
+    raise ValueError(f"--sensor: expected sim, ds18b20 or ds18b20:<id>, found {name!r}")
+
+
+def run_device(args: argparse.Namespace) -> int:
+    """Run until SIGTERM/SIGINT (or --duration). Exit 2 on a usage or state error."""
+    try:
+        settings = _settings(args)
+        url = parse_mqtt_url(settings["mqtt"]) if "mqtt" in settings else None
+        state = Path(settings["state_dir"])
+        if "device_id" in settings:
+            identity = DeviceIdentity.open_or_create(state, settings["device_id"], reserve_block=16)
+        else:
+            identity = DeviceIdentity.open(state, reserve_block=16)
+    except FileNotFoundError as exc:
+        print(f"farmtrace device run: {exc.strerror}: {exc.filename}", file=sys.stderr)
+        print(
+            "  create one with: farmtrace device init --state-dir DIR --device-id ID",
+            file=sys.stderr,
+        )
+        return 2
+    except (ValueError, OSError, tomllib.TOMLDecodeError, FarmtraceError) as exc:
+        print(f"farmtrace device run: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    with identity:
+        try:
+            sensor = _sensor(settings, identity.id)
+            link = DeviceTransport(identity, settings["farm"], url, settings.get("serial"))
+        except (ValueError, OSError, FarmtraceError) as exc:
+            print(f"farmtrace device run: {exc}", file=sys.stderr)
+            return 2
+        with link:
+            _stop_on_signals(stop, settings.get("duration"))
+            speed = float(settings.get("speed", 1.0))
+            origin, start = time.monotonic(), int(time.time() * 1000)
+
+            def now_ms() -> int:
+                return start + int((time.monotonic() - origin) * 1000 * speed)
+
+            try:
+                stats = run_sampling(
+                    link.device, sensor, stop, now_ms=now_ms, on_recorded=link.wake
+                )
+            except FarmtraceError as exc:
+                print(f"farmtrace device run: {exc}", file=sys.stderr)
+                return 1
+            print(f"recorded {stats.recorded}; kept {link.device.outbox.count} awaiting receipts")
+    return 0
+
+
+def _stop_on_signals(stop: threading.Event, duration: float | None) -> None:
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+    if duration is not None:
+        threading.Timer(float(duration), stop.set).start()
+
+
+def run_register(args: argparse.Namespace) -> int:
+    """Sign, publish, wait for the receipt; print the block. Exit 1 on timeout, 2 on bad input."""
+    try:
+        key = load_key(args.operator_key)
+        url = parse_mqtt_url(args.mqtt)
+        identity = operator_identity(args.operator_state, key)
+    except (ValueError, OSError, FarmtraceError) as exc:
+        print(f"farmtrace device register: {exc}", file=sys.stderr)
+        return 2
+    with identity:
+        ts = args.ts if args.ts is not None else int(time.time() * 1000)
+        try:
+            pubkey = _pubkey(args.pubkey)
+            raw = identity.sign_payload(
+                lambda seq: device_payload(
+                    "register",
+                    args.device_id,
+                    seq,
+                    ts,
+                    pubkey=pubkey,
+                    farm=args.farm,
+                    kinds=args.kind,
+                    label=args.label,
+                )
+            )
+        except (ValueError, FarmtraceError) as exc:
+            print(f"farmtrace device register: {exc}", file=sys.stderr)
+            return 2
+        seq = identity.last_seq
+        print(f"signed device registration of {args.device_id} as {key.id}, seq {seq}")
+        try:
+            receipt = publish_and_wait(raw, seq, key.id, url, args.farm, args.timeout)
+        except (TimeoutError, PermissionError) as exc:
+            print(f"farmtrace device register: {exc}", file=sys.stderr)
+            return 1
+    if receipt.seq >= seq:
+        print(f"committed: receipt up to seq {receipt.seq}, block height {receipt.block}")
+    else:
+        print(f"committed (past a gap in {key.id}'s seqs; receipt up to seq {receipt.seq})")
+    return 0
+
+
+def _pubkey(text: str) -> bytes:
+    try:
+        key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != 32:
+        raise ValueError(f"--pubkey: expected a base64url 32-byte Ed25519 key, found {text!r}")
+    return key

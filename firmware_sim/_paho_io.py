@@ -1,0 +1,33 @@
+"""Driving a paho client from one's own loop: read everything the socket holds.
+
+paho's ``loop_read`` reads at most as many packets as it has messages in
+flight (often one), so a subscriber fed faster than it polls falls behind.
+:func:`read_available` calls it until the socket has nothing more to read.
+"""
+
+from __future__ import annotations
+
+import select
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import MQTTErrorCode
+
+__all__ = ["read_available", "readable"]
+
+
+def read_available(client: mqtt.Client, max_rounds: int = 1000) -> MQTTErrorCode:
+    """``loop_read`` until the socket is drained (at most ``max_rounds`` calls); its last rc."""
+    rc = MQTTErrorCode.MQTT_ERR_SUCCESS
+    for _ in range(max_rounds):
+        rc = client.loop_read()
+        sock = client.socket()
+        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or sock is None or not readable(sock):
+            return rc
+    return rc
+
+
+def readable(sock: object, timeout: float = 0.0) -> bool:
+    """Whether ``sock`` has data (or EOF) within ``timeout`` s; poll(), so any fd number works."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)  # type: ignore[arg-type]
+    return bool(poller.poll(timeout * 1000))
