@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from chain.errors import MalformedWireError, StorageError
+from chain.wire import parse_receipt
 from firmware_sim.device import Device
 from firmware_sim.outbox import OutboxEntry
 
@@ -114,6 +116,27 @@ class Sender:
     def done(self, count: int = 1) -> None:
         """``count`` sends completed (acknowledged or failed): their window room is free."""
         self.in_flight = max(0, self.in_flight - count)
+
+    def apply_receipt(self, payload: bytes) -> bool:
+        """Parse and apply a receipt message; False (logged, counted) if it was not applied.
+
+        Never raises: a malformed receipt, one for another device, or an
+        outbox that cannot be written leaves the entries kept (they are
+        resent), which is always safe.
+        """
+        try:
+            released = self.device.apply_receipt(parse_receipt(payload))
+        except MalformedWireError as exc:
+            self.stats.bad_receipts += 1
+            _logger.warning("%s: ignored a receipt: %s", self.device.id, exc)
+            return False
+        except StorageError as exc:
+            _logger.error("%s: could not apply a receipt: %s", self.device.id, exc)
+            return False
+        self.stats.receipts += 1
+        self.stats.released += released
+        self.released(released)
+        return True
 
     def released(self, count: int) -> None:
         """A receipt released ``count`` entries."""

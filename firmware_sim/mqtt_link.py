@@ -35,8 +35,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
-from chain.errors import MalformedWireError, StorageError
-from chain.wire import entry_topic, parse_receipt, receipt_topic, status_payload, status_topic
+from chain.errors import StorageError
+from chain.wire import entry_topic, receipt_topic, status_payload, status_topic
 from firmware_sim._paho_io import read_available
 from firmware_sim._sender import LinkStats, Sender
 from firmware_sim.device import Device
@@ -257,20 +257,9 @@ class MqttLink:
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         if message.topic != self._receipt_topic:
             return
-        try:
-            released = self.device.apply_receipt(parse_receipt(bytes(message.payload)))
-        except MalformedWireError as exc:
-            self.stats.bad_receipts += 1
-            _logger.warning("%s: ignored a receipt: %s", self.device.id, exc)
-            return
-        except StorageError as exc:
-            _logger.error("%s: could not apply a receipt: %s", self.device.id, exc)
-            return
-        self.stats.receipts += 1
-        self.stats.released += released
-        self.sender.released(released)
-        with self._drained:
-            self._drained.notify_all()
+        if self.sender.apply_receipt(bytes(message.payload)):
+            with self._drained:
+                self._drained.notify_all()
 
     def _check(self, rc: MQTTErrorCode) -> None:
         if rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_AGAIN) and self.client is not None:

@@ -23,8 +23,7 @@ import time
 
 import serial
 
-from chain.errors import MalformedWireError, StorageError
-from chain.wire import parse_receipt
+from chain.errors import StorageError
 from firmware_sim._lines import LineFramer
 from firmware_sim._sender import LinkStats, Sender
 from firmware_sim.device import Device
@@ -113,17 +112,9 @@ class SerialLink:
             self._apply(line)
 
     def _apply(self, line: bytes) -> None:
-        try:
-            released = self.device.apply_receipt(parse_receipt(line))
-        except MalformedWireError as exc:
-            self.stats.bad_receipts += 1
-            _logger.warning("%s: ignored a receipt line: %s", self.device.id, exc)
-            return
-        self.stats.receipts += 1
-        self.stats.released += released
-        self.sender.released(released)
-        with self._drained:
-            self._drained.notify_all()
+        if self.sender.apply_receipt(line):
+            with self._drained:
+                self._drained.notify_all()
 
     def _send(self) -> None:
         batch = self.sender.next_batch()
