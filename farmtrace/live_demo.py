@@ -180,7 +180,7 @@ class LiveDemo:
             fleets.append(fleet)
             fleet.start()
             self._print_urls()
-            self._sample(farm, state, {d.id: d for d in devices[1:]}, fleet)
+            self._sample(farm, state, {d.id: d for d in devices[1:]}, fleet, gateway)
         finally:
             for fleet in fleets:
                 fleet.stop()
@@ -286,14 +286,28 @@ class LiveDemo:
         )
 
     def _sample(
-        self, farm: SimulatedFarm, state: dict[str, Any], devices: dict[str, Device], fleet: Fleet
+        self,
+        farm: SimulatedFarm,
+        state: dict[str, Any],
+        devices: dict[str, Device],
+        fleet: Fleet,
+        gateway: subprocess.Popen[bytes],
     ) -> None:
-        """Backfill up to now in day-sized chunks, then sample every second until stopped."""
+        """Backfill up to now in day-sized chunks, then sample every second until stopped.
+
+        Raises:
+            RuntimeError: the gateway process exited (its log says why).
+        """
         started = time.monotonic()
         backlog = now_ms() - state["sampled_ms"]
         if backlog > 60_000:
             print(f"backfilling {backlog / DAY_MS:.1f} days of readings ...", flush=True)
         while not self._stop.is_set():
+            if gateway.poll() is not None:
+                raise RuntimeError(
+                    f"the gateway exited with status {gateway.returncode}; "
+                    f"see {self.root / 'gateway.log'}"
+                )
             end = min(now_ms(), state["sampled_ms"] + _CHUNK_MS)
             batches: dict[str, list[ReadingFields]] = defaultdict(list)
             for r in farm.readings(state["sampled_ms"], end):

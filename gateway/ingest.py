@@ -261,10 +261,9 @@ class Ingest:
 
     def _close_one(self, now_ms: int) -> CommittedBlock:
         taken = self._pending[: min(self._flushed, self.config.max_block_entries)]
-        release = [p.pending_id for p in taken]
-        release += self._stale
-        self._stale = []
+        release = [p.pending_id for p in taken] + self._stale
         header = self._writer.commit_block([p.entry for p in taken], now_ms, release=release)
+        self._stale = []  # only now: a failed commit keeps them for the next block
         del self._pending[: len(taken)]
         self._log_entries = header.next_index
         self._flushed -= len(taken)

@@ -7,6 +7,7 @@ they exercise the gateway's contract, not the firmware's.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -187,6 +188,20 @@ class GatewayProcess:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(30)
+
+
+def metric(text: str, name: str, reason: str | None = None) -> float:
+    label = "" if reason is None else f'{{reason="{reason}"}}'
+    match = re.search(rf"^{re.escape(name + label)} (\S+)$", text, re.M)
+    return 0.0 if match is None else float(match[1])
+
+
+def wait_metric(text: Callable[[], str], name: str, value: float, timeout: float = 10) -> None:
+    """Wait until metric ``name`` in ``text()`` reaches ``value``."""
+    deadline = time.monotonic() + timeout
+    while metric(text(), name) < value:
+        assert time.monotonic() < deadline, f"{name} stayed below {value}"
+        time.sleep(0.02)
 
 
 def committed_entries(data_dir: DataDir) -> list[bytes]:

@@ -12,9 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gateway_harness import FARM, Publisher, committed_entries, new_data_dir
+from gateway_harness import FARM, Publisher, committed_entries, metric, new_data_dir
 from mqtt_broker import Broker
-from test_gateway_bad_inputs import metric
 from test_gateway_ingest import audit_ok, start_gateway
 
 from chain.entries import parse_entry

@@ -16,7 +16,9 @@ from gateway_harness import (
     Signer,
     committed_entries,
     device_keys,
+    metric,
     new_data_dir,
+    wait_metric,
 )
 from mqtt_broker import Broker
 
@@ -150,8 +152,9 @@ def test_a_duplicate_of_a_committed_entry_is_re_receipted(
         publisher.receipts.clear()
         publisher.publish(device.id, raws[:2])  # a device that missed its receipt resends
         assert publisher.wait_receipt(device.id, lambda r: r.seq == 5).block is not None
-        metrics = gateway.metrics.render().decode()
-        assert "farmtrace_entries_duplicate_total 2.0" in metrics
+        render = lambda: gateway.metrics.render().decode()  # noqa: E731
+        wait_metric(render, "farmtrace_entries_duplicate_total", 2)
+        assert metric(render(), "farmtrace_entries_duplicate_total") == 2
     finally:
         gateway.stop()
     assert len(committed_entries(data_dir)) == 1 + 1 + 5
