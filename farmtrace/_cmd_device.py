@@ -51,7 +51,7 @@ device.toml holds the same settings (each command-line option overrides it):
 _EXAMPLES_REGISTER = """\
 examples:
   farmtrace device register --operator-key admin.key --operator-state ops/admin \\
-      --device-id barn1-temp --pubkey <base64url key> --kind temperature \\
+      --device-id barn1-temp --pubkey=<base64url key> --kind temperature \\
       --mqtt mqtt://admin:pw@gateway.local --farm farm1
 """
 
@@ -116,7 +116,11 @@ def add_parser(commands: Any) -> None:
         "--operator-state", type=Path, required=True, help="the operator's seq state directory"
     )
     reg.add_argument("--device-id", required=True)
-    reg.add_argument("--pubkey", required=True, help="the device's base64url public key")
+    reg.add_argument(
+        "--pubkey",
+        required=True,
+        help="the device's base64url public key; write --pubkey=KEY, as a key may start with -",
+    )
     reg.add_argument("--kind", action="append", help="a reading kind it may report (repeatable)")
     reg.add_argument("--label", help="a human label, e.g. 'barn 1 thermometer'")
     reg.add_argument("--ts", type=int, help="valid from (ms since the epoch; default: now)")

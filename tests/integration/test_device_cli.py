@@ -114,8 +114,7 @@ def test_register_signs_with_the_operators_seq_and_waits_for_the_receipt(
             *base,
             "--device-id",
             "b1-temp",
-            "--pubkey",
-            device_key.public_key_b64,
+            f"--pubkey={device_key.public_key_b64}",
             "--kind",
             "temperature",
             "--timeout",
@@ -146,12 +145,11 @@ def test_register_times_out_without_a_gateway(cli: Cli, broker: Broker, tmp_path
         FARM,
         "--device-id",
         "b1-temp",
-        "--pubkey",
-        SignerKey.generate("x").public_key_b64,
+        f"--pubkey={SignerKey.generate('x').public_key_b64}",
         "--timeout",
         0.5,
     )
-    assert code == 1 and "no receipt" in err
+    assert code == 1 and "no receipt" in err, err
 
 
 def test_bridge_runs_and_reports_what_it_did(cli: Cli, broker: Broker) -> None:
