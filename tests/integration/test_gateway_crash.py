@@ -23,6 +23,27 @@ DEVICES = 4
 READINGS = 600  # per device
 
 
+def resend_until_receipted(pub: Publisher, device: str, raws: list[bytes]) -> None:
+    """Wait for a receipt covering every entry, resending what it does not cover, as devices do.
+
+    Mosquitto 2.0.11 can leave messages queued for a resumed session until
+    the next publish reaches it; a device's resend timer is that publish.
+    """
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            pub.wait_receipt(device, lambda r: r.seq == len(raws), timeout=3)
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+        receipt = pub.receipts.get(device)
+        pub.publish(
+            device,
+            [raw for seq, raw in enumerate(raws, 1) if not (receipt and receipt.covers(seq))],
+        )
+
+
 def test_kill_9_during_a_stream_loses_and_duplicates_nothing(
     tmp_path: Path, broker: Broker
 ) -> None:
@@ -53,10 +74,13 @@ def test_kill_9_during_a_stream_loses_and_duplicates_nothing(
         kills += 1
         gateway.start()
     streamer.join()
-    for device in devices:
-        pub.wait_receipt(device.id, lambda r: r.seq == READINGS, timeout=60)
-    pub.close()
-    assert gateway.terminate() == 0
+    try:
+        for device in devices:
+            resend_until_receipted(pub, device.id, sent[device.id])
+    finally:
+        pub.close()
+        if gateway.proc is not None and gateway.proc.poll() is None:
+            assert gateway.terminate() == 0
     assert kills >= 3
     log = committed_entries(data_dir)
     readings = [e for e in log if parse_entry(e).type == "reading"]
