@@ -109,6 +109,7 @@ class MqttIngest:
         self._online: dict[str, bool] = {}
         self._reject_log = _RejectLog()
         self._connected = False
+        self._delay = settings.reconnect_min_s
         self.connected = threading.Event()
         """Set while subscribed (tests and the demo wait on it)."""
         self._client = self._make_client()
@@ -147,6 +148,7 @@ class MqttIngest:
             [(subscription(self.farm, "entry"), 1), (subscription(self.farm, "status"), 1)]
         )
         self._connected = True
+        self._delay = self.settings.reconnect_min_s
         self.metrics.mqtt_connected.set(1)
         _logger.info(
             "connected to %s:%d (session present: %s)",
@@ -187,21 +189,20 @@ class MqttIngest:
             StorageError: the store failed; unacknowledged messages stay with
                 the broker and are redelivered after a restart.
         """
-        delay = self.settings.reconnect_min_s
-        ever_connected = False
+        ever_connected = attempted = False
         try:
             while not self._stop.is_set():
                 if self._client.socket() is None:
-                    if self._try_connect(first=not ever_connected):
-                        if ever_connected:
-                            self.metrics.mqtt_reconnects.inc()
-                        ever_connected = True
-                        delay = self.settings.reconnect_min_s
-                    else:
-                        self._stop.wait(delay)
-                        delay = min(delay * 2, self.settings.reconnect_max_s)
+                    if attempted:  # back off, whether the TCP connect or the CONNACK failed
+                        self._stop.wait(self._delay)
+                        self._delay = min(self._delay * 2, self.settings.reconnect_max_s)
                         self._commit_due(force=False)
+                    attempted = True
+                    if self._stop.is_set() or not self._try_connect(first=not ever_connected):
                         continue
+                    if ever_connected:
+                        self.metrics.mqtt_reconnects.inc()
+                    ever_connected = True
                 self._pump()
                 self._process_inbox()
                 self._commit_due(force=False)

@@ -217,3 +217,33 @@ def test_read_api_serves_verifiable_proofs_of_live_entries(
         assert "error" in json.loads(missing.value.read())
     finally:
         gateway.stop()
+
+
+def test_gateway_started_before_its_broker_connects_when_it_comes_up(
+    farm: tuple[DataDir, Signer], broker: Broker
+) -> None:
+    data_dir, admin = farm
+    broker.stop()
+    gateway = Gateway(
+        GatewayConfig(
+            data_dir=data_dir,
+            farm=FARM,
+            mqtt=MqttSettings(port=broker.port, client_id="gw-test", reconnect_max_s=0.5),
+            http_port=0,
+        )
+    )
+    gateway.start()
+    try:
+        assert gateway.mqtt is not None
+        assert not gateway.mqtt.connected.wait(1.0)
+        assert gateway.running
+        broker.start()
+        assert gateway.mqtt.connected.wait(10)
+        publisher = Publisher(broker.port, "late-publisher")
+        try:
+            publisher.register(admin, [device_keys(1)[0]])
+        finally:
+            publisher.close()
+    finally:
+        gateway.stop()
+    assert len(committed_entries(data_dir)) == 1 + 1
