@@ -21,6 +21,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from chain.errors import MalformedWireError, StorageError
 from chain.keyfile import SignerKey
 from chain.wire import Receipt, entry_topic, parse_receipt, receipt_topic
+from firmware_sim._paho_io import release_sockets
 from firmware_sim.device import Device
 from firmware_sim.fleet import Fleet
 from firmware_sim.identity import KEY_FILE, DeviceIdentity
@@ -159,6 +160,7 @@ def publish_and_wait(
     finally:
         client.disconnect()
         client.loop_stop()
+        release_sockets(client)
     if refused:
         raise PermissionError(refused[0])
     return found[0]

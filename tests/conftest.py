@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
     mosquitto.start()
     yield mosquitto
     mosquitto.kill()
+    collect_leaks()
 
 
 SecuredBroker = Callable[..., Broker]
@@ -43,3 +45,13 @@ def secured_broker(tmp_path: Path) -> Iterator[SecuredBroker]:
     yield start
     for mosquitto in started:
         mosquitto.kill()
+    collect_leaks()
+
+
+def collect_leaks() -> None:
+    """Collect garbage now, so a socket a broker test left open fails that test.
+
+    Without this, the ResourceWarning surfaces in whichever later test happens
+    to trigger a collection (filterwarnings=error), far from its cause.
+    """
+    gc.collect()

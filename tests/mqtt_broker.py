@@ -26,6 +26,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from firmware_sim._paho_io import release_sockets
 from gateway.broker_config import BrokerSettings, write_broker_files
 from gateway.mosquitto import MosquittoProcess
 
@@ -175,6 +176,7 @@ class Probe:
         """Disconnect cleanly and stop the network thread."""
         self.client.disconnect()
         self.client.loop_stop()
+        release_sockets(self.client)
 
 
 def secured_settings(

@@ -18,7 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from chain.entries import parse_entry
 from chain.wire import Receipt, committed_ranges, receipt_topic, subscription
-from firmware_sim._paho_io import read_available, readable
+from firmware_sim._paho_io import read_available, readable, release_sockets
 
 
 class FakeGateway:
@@ -108,6 +108,7 @@ class FakeGateway:
                 self._dirty.clear()
         self._client.disconnect()
         self._client.loop(timeout=0.1)
+        release_sockets(self._client)
 
     def _receipt(self, dev: str) -> Receipt:
         with self._lock:

@@ -14,6 +14,7 @@ from mqtt_broker import Broker, secured_settings
 from paho.mqtt.enums import CallbackAPIVersion
 
 from chain.wire import parse_status, status_topic
+from firmware_sim._paho_io import release_sockets
 from firmware_sim.device import Device
 from firmware_sim.fleet import Fleet
 from firmware_sim.identity import DeviceIdentity
@@ -51,6 +52,7 @@ def _statuses(port: int, devices: list[str]) -> dict[str, str]:
     while len(seen) < len(devices) and time.monotonic() < deadline:
         client.loop(0.05)
     client.disconnect()
+    release_sockets(client)
     return seen
 
 
