@@ -2,7 +2,8 @@
 
 Private to :mod:`chain.entries` (which re-exports the public constants); kept
 apart so that each file reads in one sitting. The rules follow design.md
-section 2; per-event members are tightened in ``_EVENT_FIELDS``.
+section 2; each event's own subjects and members are in ``_EVENT_SCHEMAS``
+(issue 4 plan, section 1).
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NoReturn
 
 from chain._encoding import b64url_decode
 from chain.errors import MalformedEntryError
+from chain.gs1 import KEY_VALUE_PATTERN, gtin_check_digit
 from chain.jws import ID_PATTERN, check_id
 
 ENTRY_TYPES = ("reading", "event", "device", "operator")
@@ -55,6 +57,9 @@ _KEY_BYTES = 32
 _KIND = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _READING_SUBJECT = re.compile(rf"(?:barn|feeder|bird):{ID_PATTERN}")
 _SUBJECT = re.compile(rf"[a-z][a-z0-9_]{{0,31}}:{ID_PATTERN}")
+_OUTPUT_SUBJECT = re.compile(rf"(?:carcass|cut):{ID_PATTERN}")
+_KEY_VALUE = re.compile(KEY_VALUE_PATTERN)
+_GTIN14 = re.compile(r"[0-9]{14}")
 
 # --- validation -------------------------------------------------------------------------
 
@@ -159,18 +164,91 @@ def _reading_rules(payload: Mapping[str, Any], kid: str) -> None:
         _fail("unit", f"a unit for kind {kind!r}: one of {', '.join(sorted(units))}", unit)
 
 
-# Event-specific members with their own check; any other member is checked by
-# _event_member. Tighten the rules for an event by adding its members here.
-_EVENT_FIELDS: Mapping[str, Mapping[str, _Check]] = {event: {} for event in EVENTS}
+def _gtin14(value: object, name: str) -> None:
+    if not isinstance(value, str) or not _GTIN14.fullmatch(value):
+        _fail(name, "a GTIN-14: 14 ASCII digits (pad a GTIN-8, -12 or -13 with zeros)", value)
+    check = gtin_check_digit(value[:-1])
+    if int(value[-1]) != check:
+        _fail(name, f"a GTIN-14 ending in its GS1 check digit {check}", value)
+
+
+_gs1_value = _matching(_KEY_VALUE, "1 to 20 characters from A-Z a-z 0-9 . _ - (GS1 AI 10/21)")
+_outputs = _list_of(_matching(_OUTPUT_SUBJECT, "carcass:<id> or cut:<id>"), "outputs")
+
+
+def _one_subject(payload: Mapping[str, Any]) -> None:
+    if len(payload["subjects"]) != 1:
+        _fail("subjects", f"exactly one subject in a {payload['event']} event", payload["subjects"])
+
+
+def _serial_or_lot(payload: Mapping[str, Any]) -> None:
+    present = [name for name in ("serial", "lot") if name in payload]
+    if len(present) != 1:
+        found = "both" if present else "neither"
+        raise MalformedEntryError(
+            f"serial, lot: exactly one is required in a {payload['event']} event, found {found}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Event:
+    """One event's rules: its subjects' kinds (empty: any), members, cross-member rule.
+
+    Members in neither ``required`` nor ``optional`` are allowed and checked
+    by ``_event_member``.
+    """
+
+    kinds: frozenset[str]
+    required: Mapping[str, _Check] = field(default_factory=dict)
+    optional: Mapping[str, _Check] = field(default_factory=dict)
+    rule: Callable[[Mapping[str, Any]], None] | None = None
+
+
+_BIRD = frozenset({"bird"})
+_PACK = frozenset({"pack", "lot"})
+_EVENT_SCHEMAS: Mapping[str, _Event] = MappingProxyType(
+    {
+        "hatched": _Event(_BIRD, {"breed": _text}, {"hatchery": _text, "parent_flock": _text}),
+        "placed": _Event(_BIRD, {"barn": check_id}),
+        "moved": _Event(_BIRD, {"barn": check_id}, {"from_barn": check_id}),
+        "vaccinated": _Event(_BIRD, {"vaccine": _text}, {"dose": _text}),
+        "inspected": _Event(
+            frozenset({"bird", "barn"}), {"result": _one_of(("pass", "fail"))}, {"note": _text}
+        ),
+        "died": _Event(_BIRD, {}, {"cause": _text}),
+        "slaughtered": _Event(_BIRD, {"plant": _text, "outputs": _outputs}, {}, _one_subject),
+        "packed": _Event(
+            frozenset({"carcass", "cut", "bird"}),
+            {"gtin": _gtin14},
+            {"serial": _gs1_value, "lot": _gs1_value, "plant": _text, "weight_g": _int(1)},
+            _serial_or_lot,
+        ),
+        "shipped": _Event(_PACK, {"destination": _text}, {"source": _text}),
+        "received": _Event(_PACK, {"location": _text}),
+        "recalled": _Event(frozenset(), {"reason": _text}),
+    }
+)
 _EVENT_COMMON = frozenset({"type", "seq", "ts", "event", "subjects"})
 
 
 def _event_rules(payload: Mapping[str, Any], kid: str) -> None:
-    fields = _EVENT_FIELDS[payload["event"]]
+    event = payload["event"]
+    schema = _EVENT_SCHEMAS[event]
+    for name in schema.required:
+        if name not in payload:
+            raise MalformedEntryError(f"{name}: required in {event} events, missing")
     for name, value in payload.items():
         if name not in _EVENT_COMMON:
             _member_name(name, "event member name")
-            fields.get(name, _event_member)(value, name)
+            check = schema.required.get(name) or schema.optional.get(name, _event_member)
+            check(value, name)
+    if schema.kinds:
+        for index, subject in enumerate(payload["subjects"]):
+            if subject.partition(":")[0] not in schema.kinds:
+                kinds = " or ".join(f"{kind}:<id>" for kind in sorted(schema.kinds))
+                _fail(f"subjects[{index}]", f"a {kinds} subject in a {event} event", subject)
+    if schema.rule is not None:
+        schema.rule(payload)
 
 
 def _registration_rules(*register_only: str) -> Callable[[Mapping[str, Any], str], None]:
@@ -205,7 +283,8 @@ _SCHEMAS: Mapping[str, _Schema] = {
     ),
     "device": _Schema(
         _COMMON | {"action": _action, "dev": check_id},
-        {"pubkey": _pubkey, "farm": check_id, "kinds": _list_of(_kind, "kinds"), "label": _text},
+        {"pubkey": _pubkey, "farm": check_id, "kinds": _list_of(_kind, "kinds"), "label": _text}
+        | {"location": _matching(_SUBJECT, "a subject <kind>:<id>, e.g. barn:b1")},
         _registration_rules("pubkey"),
     ),
     "operator": _Schema(

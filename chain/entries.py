@@ -34,6 +34,7 @@ from chain._payloads import (
     _validate,
 )
 from chain.errors import MalformedEntryError
+from chain.gs1 import DigitalLink, pack_subject
 from chain.jws import (
     _parse_compact_fields,
     check_id,
@@ -50,6 +51,7 @@ __all__ = [
     "SENML_UNITS",
     "Entry",
     "device_payload",
+    "event_outputs",
     "event_payload",
     "operator_payload",
     "parse_entry",
@@ -142,6 +144,28 @@ def sign_entry(payload: Mapping[str, object], kid: str, seed: bytes) -> bytes:
     return sign_compact(data, kid, seed)
 
 
+def event_outputs(payload: Mapping[str, Any]) -> tuple[str, ...]:
+    """The subjects an event brings into being, which its signer does not list in ``subjects``.
+
+    ``slaughtered`` yields its ``outputs`` (``carcass:<id>``, ``cut:<id>``);
+    ``packed`` yields ``pack:<gtin>.<serial>`` or ``lot:<gtin>.<lot>`` (see
+    :func:`chain.gs1.pack_subject`); every other payload yields nothing. The
+    store indexes them alongside ``subjects``, so that a pack leads to its
+    packed event, whose inputs lead to their slaughter, which names the bird.
+
+    Precondition: ``payload`` is valid (e.g. an :attr:`Entry.payload`).
+    """
+    if payload.get("type") != "event":
+        return ()
+    event = payload["event"]
+    if event == "slaughtered":
+        return tuple(payload["outputs"])
+    if event == "packed":
+        link = DigitalLink(payload["gtin"], payload.get("serial"), payload.get("lot"))
+        return (pack_subject(link),)
+    return ()
+
+
 def reading_payload(
     dev: str, seq: int, ts: int, kind: str, subject: str, value: float, unit: str
 ) -> dict[str, object]:
@@ -169,14 +193,19 @@ def device_payload(
     farm: str | None = None,
     kinds: Sequence[str] | None = None,
     label: str | None = None,
+    location: str | None = None,
 ) -> dict[str, object]:
-    """Build (without validating) a ``device`` payload; ``pubkey`` is the raw 32-byte key."""
+    """Build (without validating) a ``device`` payload; ``pubkey`` is the raw 32-byte key.
+
+    ``location`` is the subject where the device is installed, e.g. ``barn:b1``.
+    """
     key = None if pubkey is None else b64url_encode(pubkey)
     optional = {
         "pubkey": key,
         "farm": farm,
         "kinds": None if kinds is None else list(kinds),
         "label": label,
+        "location": location,
     }
     base = {"type": "device", "seq": seq, "ts": ts, "action": action, "dev": dev}
     return _with_optional(base, optional)

@@ -9,17 +9,21 @@ tell a garbled input from a forged one catch the branches separately::
     │   ├── MalformedEntryError     a JWS entry or its payload
     │   ├── MalformedNoteError      a signed note, checkpoint or key string
     │   ├── MalformedBlockError     a block header
+    │   ├── GS1Error                a GTIN, serial, lot or GS1 Digital Link path
     │   └── MalformedWireError      an MQTT topic, status or receipt
     ├── VerificationError           well-formed, but not what it claims to be
     │   ├── SignatureError          a signature does not verify
     │   ├── UnknownSignerError      no trusted key for the signer
     │   ├── AuthorizationError      the signer was not allowed to sign this then
     │   ├── ProofError              a Merkle proof or root mismatch
-    │   └── ChainLinkError          a block does not follow its predecessor
+    │   ├── ChainLinkError          a block does not follow its predecessor
+    │   ├── ForkError               a signed checkpoint contradicts the history already accepted
+    │   └── RollbackError           a signed checkpoint older than the one already accepted
     ├── ConflictError               an entry clashes with the log
     │   ├── DuplicateEntryError     the same (signer, seq) with the same bytes
     │   └── EquivocationError       the same (signer, seq) with different bytes
-    └── StorageError                the store failed or holds inconsistent data
+    ├── StorageError                the store failed or holds inconsistent data
+    └── SourceError                 a remote read API is unreachable or answered badly
 
 Messages say what was expected and what was found, so that they can be shown
 to a user as they are.
@@ -34,13 +38,17 @@ __all__ = [
     "DuplicateEntryError",
     "EquivocationError",
     "FarmtraceError",
+    "ForkError",
+    "GS1Error",
     "MalformedBlockError",
     "MalformedEntryError",
     "MalformedError",
     "MalformedNoteError",
     "MalformedWireError",
     "ProofError",
+    "RollbackError",
     "SignatureError",
+    "SourceError",
     "StorageError",
     "UnknownSignerError",
     "VerificationError",
@@ -84,6 +92,12 @@ class MalformedBlockError(MalformedError):
     """A block header is not canonical JSON of the expected shape."""
 
     reason = "malformed_block"
+
+
+class GS1Error(MalformedError):
+    """A GTIN, serial, lot or GS1 Digital Link path breaks the GS1 rules or ours."""
+
+    reason = "malformed_identifier"
 
 
 class MalformedWireError(MalformedError):
@@ -145,6 +159,28 @@ class ChainLinkError(VerificationError):
     reason = "broken_link"
 
 
+class ForkError(VerificationError):
+    """A checkpoint signed by the log's key contradicts the history already accepted.
+
+    Either it names the same tree size with another root, or it is smaller and
+    its root is not our tree's at that size, or it is bigger and no valid
+    consistency proof links our tree to it. Evidence of a split view when both
+    checkpoints are signed (or of a lying source, when only its proof is bad).
+    """
+
+    reason = "fork"
+
+
+class RollbackError(VerificationError):
+    """A valid checkpoint that is older (smaller) than the one already accepted.
+
+    Its root agrees with our tree at its size, so it is no fork: the source is
+    behind, and accepting it would move our view of the log backwards.
+    """
+
+    reason = "rollback"
+
+
 class ConflictError(FarmtraceError):
     """An entry clashes with one the log already holds for the same (signer, seq)."""
 
@@ -173,3 +209,21 @@ class StorageError(FarmtraceError):
     """The store failed, or holds data that contradicts itself."""
 
     reason = "storage"
+
+
+class SourceError(FarmtraceError):
+    """A remote read API (a gateway or another replica) could not give what was asked.
+
+    ``reason`` is ``"unreachable"`` (no HTTP answer: refused, reset, timed
+    out), ``"http_error"`` (an error status; the message carries the server's
+    JSON error text) or ``"malformed_response"`` (a body that is not what the
+    API promises). ``url`` is the address asked, ``status`` the HTTP status
+    when there was one.
+    """
+
+    reason = "source"
+
+    def __init__(self, message: str, *, reason: str, url: str, status: int | None = None) -> None:
+        super().__init__(message, reason=reason)
+        self.url = url
+        self.status = status

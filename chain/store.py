@@ -26,7 +26,7 @@ import plyvel
 from chain import _store_keys as keys
 from chain import merkle
 from chain.block import BlockHeader, verify_block_entries, verify_link
-from chain.entries import Entry
+from chain.entries import Entry, event_outputs
 from chain.errors import (
     DuplicateEntryError,
     EquivocationError,
@@ -40,12 +40,16 @@ FORMAT = b"farmtrace-store/1"
 
 
 def entry_subjects(entry: Entry) -> tuple[str, ...]:
-    """The subjects an entry is about, for the subject/time index."""
+    """The subjects an entry is about, for the subject/time index.
+
+    An event is indexed under its ``subjects`` and the subjects it derives
+    (:func:`chain.entries.event_outputs`: a slaughter's carcasses, a pack).
+    """
     payload = entry.payload
     if entry.type == "reading":
         return (str(payload["subject"]),)
     if entry.type == "event":
-        return tuple(str(s) for s in payload["subjects"])
+        return tuple(dict.fromkeys([*payload["subjects"], *event_outputs(payload)]))
     if entry.type == "device":
         return (f"device:{payload['dev']}",)
     return (f"operator:{payload['op']}",)

@@ -1,1 +1,32 @@
-"""farmtrace consumer_web (see README)."""
+"""farmtrace consumer_web: the site a shopper reaches by scanning the QR code on a pack.
+
+It keeps a verified replica of the farm's log (:mod:`consumer_web._replica`),
+serves the same read API as the gateway, and tells each bird's story from
+it: identity, timeline, barn conditions, welfare excursions, completeness and
+how to verify all of it. Create it with the factory::
+
+    app = create_app({"SITE_DIR": "/var/lib/farmtrace-site",
+                      "SOURCES": ["http://gateway:8080"]})
+
+or, in tests and tools, over any data shaped like :class:`SiteData`::
+
+    app = create_app({"TESTING": True, "SITE_DATA": data})
+"""
+
+from __future__ import annotations
+
+from consumer_web._app import CSP, SiteConfig, create_app
+from consumer_web._lifecycle import Head, Lifecycle
+from consumer_web._site import SiteData
+from consumer_web._story import BirdStory, PackStory
+
+__all__ = [
+    "CSP",
+    "BirdStory",
+    "Head",
+    "Lifecycle",
+    "PackStory",
+    "SiteConfig",
+    "SiteData",
+    "create_app",
+]

@@ -1,4 +1,4 @@
-"""``farmtrace demo``: a live demo farm (Mosquitto, the gateway, simulated devices)."""
+"""``farmtrace demo``: a live demo farm (Mosquitto, the gateway, the site, simulated devices)."""
 
 from __future__ import annotations
 
@@ -20,9 +20,16 @@ farm of 2 barns (temperature, humidity, feeder and water meter each: 8
 environment sensors) and 100 tagged birds (activity and weight), every
 device with its own Ed25519 key, seq counter and durable outbox.
 
+Six operators (hatchery, farm manager, vet, processing plant, distributor,
+shop), each with their own key, sign the birds' lifecycle events: hatched,
+vaccinated, placed, inspected, moved, and for a few birds slaughtered,
+packed (GTIN + serial, or a lot), shipped and received; one pack is recalled.
+
 On the first run the devices backfill six weeks of history (as if they had
-been offline) and then stream live; the gateway verifies every reading,
-commits blocks, signs checkpoints and sends receipts. Later runs continue
+been offline) and then stream live; the gateway verifies every entry,
+commits blocks, signs checkpoints and sends receipts. The consumer site
+follows the gateway into its own verified replica; the demo prints a pack's
+page (the URL its QR code holds) and the QR code itself. Later runs continue
 from where the last one stopped. Ctrl-C stops everything cleanly.
 """
 
@@ -32,6 +39,7 @@ examples:
   farmtrace demo --data-dir /tmp/farm --mqtt-port 1884 --gateway-port 8081
   farmtrace demo --fresh                           start over with a new farm
 then, in another terminal:
+  open http://127.0.0.1:8000/01/09506000134352/21/S0001   (the printed pack page)
   curl http://127.0.0.1:8080/checkpoint
   farmtrace audit --data-dir demo-data/gateway     (after stopping the demo)
 """
@@ -41,7 +49,7 @@ def add_parser(commands: Any) -> None:
     """Register the ``demo`` subcommand."""
     parser = commands.add_parser(
         "demo",
-        help="run a live demo farm: broker, gateway and simulated devices",
+        help="run a live demo farm: broker, gateway, consumer site and simulated devices",
         description=_HELP,
         epilog=_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -55,7 +63,7 @@ def add_parser(commands: Any) -> None:
         "--web-port", type=int, default=8000, help="consumer site port (default: %(default)s)"
     )
     parser.add_argument(
-        "--days", type=int, default=42, help="days of history on a new farm (default: 42)"
+        "--days", type=int, default=42, help="days of history on a new farm, >= 3 (default: 42)"
     )
     parser.add_argument("--fresh", action="store_true", help="delete DATA_DIR first if it exists")
     parser.set_defaults(handler=run)
@@ -69,8 +77,12 @@ def run(args: argparse.Namespace) -> int:
         args.data_dir, DemoPorts(args.mqtt_port, args.gateway_port, args.web_port),
         history_days=args.days,
     )  # fmt: skip
-    if demo.set_up():
-        print(f"created a new demo farm in {args.data_dir} ({args.days} days of history)")
+    try:
+        if demo.set_up():
+            print(f"created a new demo farm in {args.data_dir} ({args.days} days of history)")
+    except (ValueError, OSError) as exc:
+        print(f"farmtrace demo: {exc}", file=sys.stderr)
+        return 2
     stopping = threading.Event()
 
     def on_signal(*_: object) -> None:

@@ -19,6 +19,8 @@ from farmtrace import (
     _cmd_device,
     _cmd_gateway,
     _cmd_keygen,
+    _cmd_site,
+    _cmd_verify,
 )
 
 __all__ = ["build_parser", "main"]
@@ -34,9 +36,11 @@ trust root can check all of it offline.
 
 _EPILOG = """\
 examples:
-  farmtrace demo                             a live demo farm: broker, gateway, devices
+  farmtrace demo                             a live demo farm: broker, gateway, devices, site
   farmtrace keygen --id barn1-temp           a device key (barn1-temp.key, mode 0600)
   farmtrace audit --data-dir demo-data/gateway   verify the demo log offline
+  farmtrace site run --site-dir S --source http://127.0.0.1:8080   the consumer site
+  farmtrace verify-batch HASH --url URL      verify one block through a site
 
 Run 'farmtrace COMMAND --help' for a command's options and examples.
 """
@@ -53,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     modules = (_cmd_demo, _cmd_keygen, _cmd_gateway, _cmd_device, _cmd_bridge, _cmd_broker)
-    for module in (*modules, _cmd_audit):
+    for module in (*modules, _cmd_site, _cmd_audit, _cmd_verify):
         module.add_parser(commands)
     return parser
 

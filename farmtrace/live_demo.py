@@ -6,9 +6,12 @@ one state directory per device) and then runs:
 * Mosquitto, with a password and an ACL entry per device (a child process);
 * the gateway (``farmtrace gateway run``, a child process, so that it has a
   core of its own);
-* the farm's devices in this process: the administrator's registrations
-  first, then every device's readings, each device with its own MQTT
-  connection, durable outbox and seq counter.
+* the consumer site (``farmtrace site run``, a child process), a verified
+  replica of the gateway's log with a page for every pack;
+* the farm's devices and people in this process: the administrator's
+  registrations first, then every device's readings and the operators'
+  lifecycle events (:mod:`farmtrace._demo_story`), each signer with its own
+  MQTT connection, durable outbox and seq counter.
 
 The farm's history starts ``history_days`` before the first run. The first
 run backfills it (the devices sign weeks of readings as fast as they can, as
@@ -28,18 +31,18 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from chain.entries import device_payload
 from chain.keyfile import SignerKey, load_key, save_key
+from farmtrace._demo_site import print_pack, start_site
+from farmtrace._demo_story import OPERATOR_IDS, DemoStory, demo_farm
 from firmware_sim.device import Device, ReadingFields
 from firmware_sim.errors import OutboxFullError
-from firmware_sim.farm import DeviceSpec, FarmConfig, SimulatedFarm, VentilationFailure
+from firmware_sim.farm import SimulatedFarm
 from firmware_sim.fleet import Fleet
 from firmware_sim.identity import DeviceIdentity
-from firmware_sim.models.daycycle import HOUR_MS, MINUTE_MS
+from firmware_sim.models.daycycle import HOUR_MS
 from firmware_sim.mqtt_link import MqttLink
 from firmware_sim.mqtt_url import MqttUrl
 from firmware_sim.outbox import Outbox
@@ -57,6 +60,7 @@ FARM = "demo-farm"
 ADMIN = "admin"
 GATEWAY_USER = "gateway"
 _STATE = "demo.json"
+_STATE_VERSION = 2  # 2: operators, lifecycle events and the consumer site
 _CHUNK_MS = DAY_MS  # backfill a day at a time, so the gateway starts committing at once
 
 
@@ -71,24 +75,6 @@ class DemoPorts:
     mqtt: int = 1883
     gateway: int = 8080
     web: int = 8000
-
-
-def farm_config(start_ms: int) -> FarmConfig:
-    """The demo farm: 2 barns (8 environment sensors), 100 tagged birds, sampled for a demo.
-
-    Rates are a demo's, chosen so that six weeks backfill through MQTT in well
-    under a minute on two cores: climate every 10 min, activity hourly,
-    weight every 6 h. Barn 2 loses its ventilation for 3 hours on day 30.
-    """
-    failure_start = start_ms + 30 * DAY_MS + 13 * HOUR_MS
-    return FarmConfig(
-        farm_id=FARM,
-        start_ms=start_ms,
-        env_interval_ms=10 * MINUTE_MS,
-        activity_interval_ms=HOUR_MS,
-        weight_interval_ms=6 * HOUR_MS,
-        scenarios=(VentilationFailure("b2", failure_start, failure_start + 3 * HOUR_MS),),
-    )
 
 
 class LiveDemo:
@@ -111,7 +97,13 @@ class LiveDemo:
         return self.root / _STATE
 
     def _load_state(self) -> dict[str, Any]:
+        """The demo's progress (raises RuntimeError for a data dir an older version made)."""
         state: dict[str, Any] = json.loads(self._state_path.read_text())
+        if state.get("version") != _STATE_VERSION:
+            raise RuntimeError(
+                f"{self.root} holds a demo farm of an older farmtrace (no operators or "
+                "consumer site); start a new one with --fresh"
+            )
         return state
 
     def _save_state(self, state: dict[str, Any]) -> None:
@@ -128,13 +120,24 @@ class LiveDemo:
         admin = SignerKey.generate(ADMIN)
         init_data_dir(self.gateway_dir, ORIGIN, [admin], start - DAY_MS)
         save_key(admin, self.gateway_dir.signer_key(ADMIN))
-        self._save_state({"start_ms": start, "seed": random.randrange(2**31), "sampled_ms": start})
+        seed = random.randrange(2**31)
+        demo_farm(FARM, start, self.history_days, seed)  # checks the arguments
+        self._save_state(
+            {
+                "version": _STATE_VERSION,
+                "start_ms": start,
+                "days": self.history_days,
+                "seed": seed,
+                "sampled_ms": start,
+                "planned": 0,
+            }
+        )
         return True
 
     def _credentials(self, device_ids: list[str]) -> dict[str, str]:
         path = self.root / "broker" / "demo-credentials.json"
         known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-        for user in [GATEWAY_USER, ADMIN, *device_ids]:
+        for user in [GATEWAY_USER, ADMIN, *OPERATOR_IDS, *device_ids]:
             known.setdefault(user, new_password())
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -149,49 +152,54 @@ class LiveDemo:
         self._stop.set()
 
     def run(self) -> None:
-        """Start the broker, the gateway and the devices; stream until :meth:`stop`.
+        """Start the broker, the gateway, the site and the signers; stream until :meth:`stop`.
 
         Raises:
             MosquittoError: the broker could not start (e.g. not installed).
-            RuntimeError: the gateway could not start.
+            RuntimeError: the gateway or the site could not start, or the data
+                directory is an older version's.
         """
         state = self._load_state()
-        farm = SimulatedFarm(farm_config(state["start_ms"]), random.Random(state["seed"]))
-        if state["sampled_ms"] > state["start_ms"]:  # replay the models' state, unsigned
-            for _ in farm.readings(state["start_ms"], state["sampled_ms"]):
-                pass
+        story_farm = demo_farm(FARM, state["start_ms"], state["days"], state["seed"])
+        farm = SimulatedFarm(story_farm.sim_config(), random.Random(state["seed"]))
         device_ids = [spec.id for spec in farm.devices]
-        users = self._credentials(device_ids)
+        users = self._credentials([*OPERATOR_IDS, *device_ids])
         broker = self._start_broker(users)
-        gateway: subprocess.Popen[bytes] | None = None
-        devices: list[Device] = []
+        children: list[subprocess.Popen[bytes]] = []
+        signers: dict[str, Device] = {}
         fleets: list[Fleet] = []
         try:
             gateway = self._start_gateway(users[GATEWAY_USER])
-            admin = self._open_device(ADMIN)
-            devices.append(admin)
-            devices += [self._open_device(d) for d in device_ids]
-            self._register(admin, farm, devices[1:], state)
-            admin_fleet = Fleet([self._link(admin, users)])
-            fleets.append(admin_fleet)
-            admin_fleet.start()
-            _fleet_drained(admin_fleet, 60, "the device registrations")
-            fleet = Fleet([self._link(d, users) for d in devices[1:]])
-            fleets.append(fleet)
-            fleet.start()
+            children.append(gateway)
+            children.append(start_site(self.root, self.gateway_dir, self.ports))
+            for signer_id in (ADMIN, *OPERATOR_IDS, *device_ids):
+                signers[signer_id] = self._open_device(signer_id)
+            story = DemoStory(story_farm, farm, signers, ADMIN)
+            if state["sampled_ms"] > state["start_ms"]:  # replay the models' state, unsigned
+                story.see(farm.readings(state["start_ms"], state["sampled_ms"]))
+            # Registrations (and the hatchery's first events) precede every reading.
+            state["planned"] = story.sign_until(state["start_ms"], state["planned"])
+            self._save_state(state)
+            # Registrations first: an entry of a signer not yet registered is refused.
+            for group in ([ADMIN], OPERATOR_IDS, device_ids):
+                fleets.append(Fleet([self._link(signers[i], users) for i in group]))
+                fleets[-1].start()
+                if group == [ADMIN]:
+                    _fleet_drained(fleets[-1], 60, "the registrations")
             self._print_urls()
-            self._sample(farm, state, {d.id: d for d in devices[1:]}, fleet, gateway)
+            self._sample(farm, story, state, signers, tuple(fleets), gateway)
         finally:
             for fleet in fleets:
                 fleet.stop()
-            if gateway is not None:
-                gateway.terminate()
+            for child in reversed(children):  # the site first: it follows the gateway
+                child.terminate()
                 try:
-                    gateway.wait(30)
+                    child.wait(30)
                 except subprocess.TimeoutExpired:
-                    gateway.kill()
+                    child.kill()
+                    child.wait()
             broker.stop()
-            for device in devices:
+            for device in signers.values():
                 device.outbox.close()
                 device.identity.close()
 
@@ -247,39 +255,16 @@ class LiveDemo:
         url = MqttUrl("127.0.0.1", self.ports.mqtt, device.id, users[device.id])
         return MqttLink(device, url, FARM, window=200, resend_after=20.0)
 
-    def _register(
-        self, admin: Device, farm: SimulatedFarm, devices: list[Device], state: dict[str, Any]
-    ) -> None:
-        """Sign a registration for every device that has none yet; it travels with the admin's link.
-
-        A registration once signed sits in the admin's durable outbox until the
-        gateway's receipt covers it, so it is signed once, ever.
-        """
-        done = set(state.get("registered", []))
-        specs = {spec.id: spec for spec in farm.devices}
-        valid_from = farm.config.start_ms - HOUR_MS
-        for device in devices:
-            if device.id in done:
-                continue
-            raw = admin.identity.sign_payload(
-                partial(_registration, specs[device.id], device.identity.key.public_key, valid_from)
-            )
-            admin.outbox.put(admin.identity.last_seq, raw)
-            done.add(device.id)
-        state["registered"] = sorted(done)
-        self._save_state(state)
-
     def _print_urls(self) -> None:
         api = f"http://127.0.0.1:{self.ports.gateway}"
         print(
-            f"farmtrace demo: farm {FARM!r} with 2 barns, 8 environment sensors and 100 tagged "
-            f"birds\n"
+            f"farmtrace demo: farm {FARM!r} with 2 barns, 8 environment sensors, 100 tagged "
+            f"birds and {len(OPERATOR_IDS)} operators (hatchery to shop)\n"
             f"  gateway read API   {api}/checkpoint  {api}/api/v1/log  {api}/api/v1/blocks/1\n"
             f"  metrics            {api}/metrics\n"
             f"  MQTT broker        mqtt://127.0.0.1:{self.ports.mqtt}  (credentials in "
             f"{self.root / 'broker'})\n"
-            f"  consumer site      http://127.0.0.1:{self.ports.web}  (arrives with the consumer "
-            f"site issue)\n"
+            f"  consumer site      http://127.0.0.1:{self.ports.web}/\n"
             f"  audit              farmtrace audit --data-dir {self.gateway_dir.root}\n"
             "Ctrl-C stops everything cleanly.",
             flush=True,
@@ -288,12 +273,16 @@ class LiveDemo:
     def _sample(
         self,
         farm: SimulatedFarm,
+        story: DemoStory,
         state: dict[str, Any],
-        devices: dict[str, Device],
-        fleet: Fleet,
+        signers: dict[str, Device],
+        fleets: tuple[Fleet, ...],
         gateway: subprocess.Popen[bytes],
     ) -> None:
         """Backfill up to now in day-sized chunks, then sample every second until stopped.
+
+        Each chunk's readings are recorded first, then the events planned in
+        it (a pack's weight is its bird's last live weight).
 
         Raises:
             RuntimeError: the gateway process exited (its log says why).
@@ -310,18 +299,21 @@ class LiveDemo:
                 )
             end = min(now_ms(), state["sampled_ms"] + _CHUNK_MS)
             batches: dict[str, list[ReadingFields]] = defaultdict(list)
-            for r in farm.readings(state["sampled_ms"], end):
+            for r in story.see(farm.readings(state["sampled_ms"], end)):
                 batches[r.device].append((r.kind, r.subject, r.value, r.unit, r.ts))
             for device_id, readings in batches.items():
-                self._record(devices[device_id], readings)
-            fleet.wake()
+                self._record(signers[device_id], readings)
+            state["planned"] = story.sign_until(end, state["planned"])
+            for fleet in fleets:
+                fleet.wake()
             state["sampled_ms"] = end
             self._save_state(state)
             caught_up = now_ms() - end < 60_000
-            if not self.ready.is_set() and caught_up and fleet.wait_drained(120):
+            if not self.ready.is_set() and caught_up and all(f.wait_drained(120) for f in fleets):
                 self.backfill_seconds = time.monotonic() - started
                 done = f"backfilled {backlog / DAY_MS:.1f} days in {self.backfill_seconds:.1f} s; "
                 print(f"{done if backlog > 60_000 else ''}streaming live", flush=True)
+                print_pack(self.ports, story.pack_links, self._stop)
                 self.ready.set()
             if self.ready.is_set():
                 self._stop.wait(1.0)
@@ -334,21 +326,6 @@ class LiveDemo:
                 self._stop.wait(0.5)  # the outbox warned; wait for receipts to free space
                 continue
             readings = readings[done:]
-
-
-def _registration(
-    spec: DeviceSpec, public_key: bytes, valid_from: int, seq: int
-) -> dict[str, object]:
-    return device_payload(
-        "register",
-        spec.id,
-        seq,
-        valid_from,
-        pubkey=public_key,
-        farm=FARM,
-        kinds=list(spec.kinds),
-        label=f"{spec.subject} ({', '.join(spec.kinds)})",
-    )
 
 
 def _fleet_drained(fleet: Fleet, timeout: float, what: str) -> None:

@@ -19,7 +19,8 @@ __all__ = ["create_app"]
 def create_app(store: Store, trust: TrustRoot, metrics: GatewayMetrics) -> Flask:
     """The gateway's Flask app over a live ``store``: read API, errors as JSON, metrics."""
     app = Flask("farmtrace-gateway")
-    app.register_blueprint(create_read_api(LogInfo(trust.origin, trust.log_key, (), store)))
+    source = LogInfo(trust.origin, trust.log_key, (), store, admins=trust.admins)
+    app.register_blueprint(create_read_api(source))
     install_json_errors(app)
 
     @app.get("/metrics")

@@ -7,6 +7,9 @@ API as JSON; :func:`create_app` does both for a stand-alone app::
 
     app = create_app(LogInfo(origin, vkey, witnesses, store))
 
+:class:`ReadApiClient` (:mod:`readapi.client`) is the other side: it fetches
+from a read API, for a replica that follows a gateway.
+
 ``readapi`` imports only :mod:`chain` (and Flask), so that both servers can
 use it without importing each other.
 """
@@ -17,11 +20,15 @@ from readapi._app import create_app
 from readapi._errors import API_PATHS, install_json_errors
 from readapi._source import LogInfo, LogSource
 from readapi._views import create_read_api
+from readapi.client import FetchedBlock, ReadApiClient, Transport
 
 __all__ = [
     "API_PATHS",
+    "FetchedBlock",
     "LogInfo",
     "LogSource",
+    "ReadApiClient",
+    "Transport",
     "create_app",
     "create_read_api",
     "install_json_errors",

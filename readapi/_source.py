@@ -8,7 +8,11 @@ from typing import Protocol
 
 from chain.store import Store
 
-__all__ = ["LogInfo", "LogSource"]
+__all__ = ["Admins", "LogInfo", "LogSource", "source_admins"]
+
+Admins = tuple[tuple[str, bytes], ...]
+"""Genesis administrators as ``(operator id, raw 32-byte Ed25519 key)`` pairs, as in
+:attr:`chain.trust.TrustRoot.admins`."""
 
 
 class LogSource(Protocol):
@@ -18,6 +22,10 @@ class LogSource(Protocol):
     verifier key, ``witnesses`` the C2SP verifier keys of the witnesses whose
     cosignatures it collects, and ``store`` the open store to read (safe for
     concurrent readers while one writer appends).
+
+    A source that knows its trust root may also have an ``admins`` attribute
+    (:data:`Admins`, e.g. ``trust.admins``); ``/api/v1/log`` then lists them.
+    It is optional, so it is read with :func:`source_admins`.
     """
 
     @property
@@ -35,9 +43,24 @@ class LogSource(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class LogInfo:
-    """A plain :class:`LogSource`."""
+    """A plain :class:`LogSource`; ``admins`` empty when the trust root is not known."""
 
     origin: str
     verifier_key: str
     witnesses: tuple[str, ...]
     store: Store
+    admins: Admins = ()
+
+
+def source_admins(source: LogSource) -> Admins:
+    """The genesis administrators ``source`` declares (empty if it has no ``admins``).
+
+    Raises:
+        TypeError: ``admins`` is not a sequence of ``(str, bytes)`` pairs.
+    """
+    admins = getattr(source, "admins", ())
+    pairs = tuple(tuple(pair) for pair in admins)
+    for pair in pairs:
+        if len(pair) != 2 or not isinstance(pair[0], str) or not isinstance(pair[1], bytes):
+            raise TypeError(f"{type(source).__name__}.admins: expected (id, key bytes) pairs")
+    return tuple((str(a), bytes(k)) for a, k in pairs)

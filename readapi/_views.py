@@ -4,7 +4,8 @@ Proofs are only ever given for tree sizes up to the latest signed checkpoint:
 an unsigned tree head proves nothing. Blocks are served as soon as they are
 committed. What a height or a fixed tree size names never changes, so it is
 cacheable for good, except that a checkpoint note may still gain witness
-cosignatures; what follows the latest checkpoint must be revalidated.
+cosignatures; what follows the latest checkpoint must be revalidated. A
+block hash names one block for good; a signer's grants may grow.
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ import re
 
 from flask import Blueprint, Response, abort, jsonify, request
 
+from chain.entries import parse_entry
+from chain.jws import ID_PATTERN
 from chain.proof_bundle import build_entry_proof
-from readapi._source import LogSource
+from chain.store import Store
+from readapi._source import LogSource, source_admins
 
 __all__ = ["create_read_api"]
 
@@ -27,6 +31,8 @@ _LIVE = "no-cache"
 _COSIGNABLE = "public, max-age=60"
 
 _UINT = re.compile(r"0|[1-9][0-9]{0,18}")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_ID = re.compile(ID_PATTERN)
 
 
 def _uint(text: str | None, what: str) -> int:
@@ -47,9 +53,58 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
 def _cached(response: Response, policy: str) -> Response:
     response.headers["Cache-Control"] = policy
     return response
+
+
+def _block_body(store: Store, height: int) -> dict[str, object]:
+    """The JSON body of block ``height`` (KeyError if there is no such block)."""
+    raw = store.block_raw(height)
+    entries = store.block_entries(height)
+    return {
+        "hash": hashlib.sha256(raw).hexdigest(),
+        "header": json.loads(raw),
+        "header_b64": _b64(raw),
+        "entries": [e.decode("ascii") for e in entries],
+    }
+
+
+def _grants(store: Store, signer: str) -> list[dict[str, object]]:
+    """Every registration and revocation of ``signer``, in log order.
+
+    The store indexes each registration under the subject ``device:<id>`` or
+    ``operator:<id>``; an event about such a subject is indexed there too, so
+    only registrations of ``signer`` itself are kept.
+    """
+    indexes = {
+        index
+        for kind in ("device", "operator")
+        for index in store.subject_entries(f"{kind}:{signer}")
+    }
+    grants: list[dict[str, object]] = []
+    for index in sorted(indexes):
+        entry = parse_entry(store.entry(index))
+        payload = entry.payload
+        if entry.type not in ("device", "operator"):
+            continue
+        if payload["dev" if entry.type == "device" else "op"] != signer:
+            continue
+        grants.append(
+            {
+                "index": index,
+                "kind": entry.type,
+                "action": payload["action"],
+                "pubkey": payload.get("pubkey"),
+                "ts": entry.ts,
+                "signer": entry.kid,
+            }
+        )
+    return grants
 
 
 def create_read_api(source: LogSource, name: str = "readapi") -> Blueprint:
@@ -85,11 +140,14 @@ def create_read_api(source: LogSource, name: str = "readapi") -> Blueprint:
 
     @api.get("/api/v1/log")
     def log() -> Response:
-        body = {
+        body: dict[str, object] = {
             "origin": source.origin,
             "vkey": source.verifier_key,
             "witnesses": list(source.witnesses),
         }
+        admins = source_admins(source)
+        if admins:
+            body["admins"] = {admin: _b64url(key) for admin, key in admins}
         return _cached(jsonify(body), _LIVE)
 
     @api.get("/api/v1/blocks/<height>")
@@ -97,17 +155,34 @@ def create_read_api(source: LogSource, name: str = "readapi") -> Blueprint:
         number = _uint(height, "height")
         store = source.store
         try:
-            raw = store.block_raw(number)
-            entries = store.block_entries(number)
+            body = _block_body(store, number)
         except KeyError:
             abort(404, f"no block {number} (the log has {store.size} blocks)")
-        body = {
-            "hash": hashlib.sha256(raw).hexdigest(),
-            "header": json.loads(raw),
-            "header_b64": _b64(raw),
-            "entries": [e.decode("ascii") for e in entries],
-        }
         return _cached(jsonify(body), _IMMUTABLE)
+
+    @api.get("/api/v1/batches/<block_hash>")
+    def batch(block_hash: str) -> Response:
+        if not _HEX64.fullmatch(block_hash):
+            found = block_hash[:80]
+            abort(400, f"block hash must be 64 lowercase hex digits: {found!r}")
+        store = source.store
+        try:
+            height = store.height_of(block_hash)
+            body = _block_body(store, height)
+        except KeyError:
+            abort(404, f"no block with hash {block_hash} (the log has {store.size} blocks)")
+        body["height"] = height
+        return _cached(jsonify(body), _IMMUTABLE)
+
+    @api.get("/api/v1/signers/<signer>")
+    def signer(signer: str) -> Response:
+        if not _ID.fullmatch(signer):
+            found = signer[:80]
+            abort(400, f"signer id must match {ID_PATTERN}: {found!r}")
+        grants = _grants(source.store, signer)
+        if not grants:
+            abort(404, f"signer {signer!r} was never registered in this log")
+        return _cached(jsonify({"id": signer, "grants": grants}), _LIVE)
 
     @api.get("/api/v1/blocks/<height>/inclusion")
     def inclusion(height: str) -> Response:

@@ -22,12 +22,13 @@ from chain.trust import TrustRoot
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start_demo(data: Path, mqtt: int, gateway: int, log: Path) -> subprocess.Popen[bytes]:
+def start_demo(data: Path, mqtt: int, gateway: int, web: int, log: Path) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:
         return subprocess.Popen(
             [
                 sys.executable, "-m", "farmtrace", "demo", "--data-dir", str(data),
-                "--mqtt-port", str(mqtt), "--gateway-port", str(gateway), "--days", "3",
+                "--mqtt-port", str(mqtt), "--gateway-port", str(gateway), "--web-port", str(web),
+                "--days", "3",
             ],
             stdout=out,
             stderr=out,
@@ -46,16 +47,24 @@ def wait_for(log: Path, text: str, proc: subprocess.Popen[bytes], timeout: float
 
 def test_demo_backfills_streams_stops_cleanly_and_resumes(tmp_path: Path) -> None:
     data, log = tmp_path / "demo-data", tmp_path / "demo.log"
-    mqtt, gateway = free_port(), free_port()
-    proc = start_demo(data, mqtt, gateway, log)
-    wait_for(log, "streaming live", proc, 90)
+    mqtt, gateway, web = free_port(), free_port(), free_port()
+    proc = start_demo(data, mqtt, gateway, web, log)
+    wait_for(log, "a pack on the shelf: ", proc, 150)
+    # The printed pack page is the consumer site's, served from its verified replica.
+    pack_url = re.search(r"a pack on the shelf: (\S+)", log.read_text())
+    assert pack_url is not None and pack_url[1].startswith(f"http://127.0.0.1:{web}/01/")
+    page = urllib.request.urlopen(pack_url[1]).read().decode()
+    serial = pack_url[1].rsplit("/", 1)[1]
+    assert serial in page and "Riverside Processing Plant" in page
     api = f"http://127.0.0.1:{gateway}"
     info = json.loads(urllib.request.urlopen(f"{api}/api/v1/log").read())
     assert info["origin"] == "demo.farmtrace.example/log"
     assert urllib.request.urlopen(f"{api}/checkpoint").read().startswith(info["origin"].encode())
     metrics = urllib.request.urlopen(f"{api}/metrics").read().decode()
     online = re.search(r"^farmtrace_devices_online (\S+)$", metrics, re.M)
-    assert online is not None and float(online[1]) == 108 + 1  # the devices and the admin
+    assert online is not None and float(online[1]) == 108 + 1 + 6  # devices, admin, operators
+    site_log = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{web}/api/v1/log").read())
+    assert site_log["origin"] == info["origin"] and site_log["vkey"] == info["vkey"]
     proc.send_signal(signal.SIGINT)
     assert proc.wait(60) == 0, log.read_text()
     assert "demo stopped cleanly" in log.read_text()
@@ -72,10 +81,12 @@ def test_demo_backfills_streams_stops_cleanly_and_resumes(tmp_path: Path) -> Non
     assert span_days > 2.9
     assert len({e.kid for e in readings}) == 108
     assert not report.gaps  # every device's seq stream is complete
+    events = {e.payload["event"] for e in entries if e.type == "event"}
+    assert {"hatched", "placed", "slaughtered", "packed", "shipped", "received"} <= events
 
     # A second run continues the same farm (no new keys, no re-registration).
     log = tmp_path / "demo-2.log"
-    proc = start_demo(data, mqtt, gateway, log)
+    proc = start_demo(data, mqtt, gateway, web, log)
     wait_for(log, "streaming live", proc, 90)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(60) == 0, log.read_text()
@@ -84,4 +95,5 @@ def test_demo_backfills_streams_stops_cleanly_and_resumes(tmp_path: Path) -> Non
         again = audit_store(store, trust)
         assert again.ok, again.to_text()
         registrations = [parse_entry(store.entry(i)) for i in store.registration_indexes()]
-        assert len(registrations) == 1 + 108  # the admin's genesis entry, each device once
+        # The admin's genesis entry, each operator and each device once.
+        assert len(registrations) == 1 + 6 + 108

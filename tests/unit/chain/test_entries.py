@@ -209,7 +209,7 @@ BAD_FIELDS: list[tuple[str, dict[str, object], str, str]] = [
     ("event", {"subjects": ["bird"]}, "subjects[0]", "<kind>:<id>"),
     ("event", {"subjects": ["bird:1", "Bird:2"]}, "subjects[1]", "<kind>:<id>"),
     ("event", {"subjects": ["bird:1", "bird:1"]}, "subjects", "distinct subjects"),
-    ("event", {"plant": {"id": "p1"}}, "plant", "a string, an integer or an array of strings"),
+    ("event", {"origin": {"id": "p1"}}, "origin", "a string, an integer or an array of strings"),
     ("event", {"weight": 1.5}, "weight", "a string, an integer"),
     ("event", {"halal": True}, "halal", "a string, an integer"),
     ("event", {"count": None}, "count", "a string, an integer"),
@@ -311,7 +311,7 @@ def test_sign_entry_refuses_what_parse_entry_would_reject() -> None:
         sign_entry(reading, "dev/1", DEV_SEED)
     with pytest.raises(MalformedEntryError, match="expected JSON-serialisable UTF-8"):
         sign_entry(device_payload("revoke", "d", 1, TS, label="\ud800"), "op", OP_SEED)
-    big = event_payload("shipped", 1, TS, [f"bird:{n}" for n in range(400)])
+    big = event_payload("shipped", 1, TS, [f"pack:{n}" for n in range(400)], destination="d")
     with pytest.raises(MalformedEntryError, match="at most 4096 bytes"):
         sign_entry(big, "op", OP_SEED)
     with pytest.raises(ValueError, match="seed"):

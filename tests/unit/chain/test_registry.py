@@ -89,9 +89,12 @@ def test_re_registration_rotates_the_key(registry: Registry) -> None:
 
 
 def test_roles_decide_who_signs_what(registry: Registry) -> None:
-    inspected = _signed(event_payload("inspected", 1, T0 + 1, ["barn:b1"]), VET)
+    inspected = _signed(event_payload("inspected", 1, T0 + 1, ["barn:b1"], result="pass"), VET)
     assert registry.authorize(inspected, 10) == VET.public_key
-    slaughtered = _signed(event_payload("slaughtered", 2, T0 + 1, ["bird:b7"]), VET)
+    slaughtered = _signed(
+        event_payload("slaughtered", 2, T0 + 1, ["bird:b7"], plant="p1", outputs=["carcass:b7"]),
+        VET,
+    )
     with pytest.raises(AuthorizationError, match="plant"):
         registry.authorize(slaughtered, 10)
     rogue = SignerKey.generate("rogue", seed=b"r" * 32)
@@ -104,7 +107,7 @@ def test_roles_decide_who_signs_what(registry: Registry) -> None:
 
 
 def test_a_device_cannot_sign_events(registry: Registry) -> None:
-    event = _signed(event_payload("inspected", 5, T0 + 1, ["barn:b1"]), DEV)
+    event = _signed(event_payload("inspected", 5, T0 + 1, ["barn:b1"], result="pass"), DEV)
     with pytest.raises(AuthorizationError):
         registry.authorize(event, 10)
 

@@ -1,0 +1,182 @@
+"""The application factory: configuration, the site's data, blueprints, headers, errors.
+
+Configuration keys (defaults in :data:`DEFAULTS`)::
+
+    SITE_DIR            the site's data directory (replica/, trust.json, replica-state.json)
+    SOURCES             read API base URLs of the gateways (or replicas) to follow
+    SYNC_INTERVAL       seconds between sync rounds
+    SYNC_IN_BACKGROUND  run the sync rounds in a background thread
+    PUBLIC_URL          origin put in QR codes (default: the request's host URL)
+    WITNESSES           C2SP verifier keys of the witnesses whose cosignatures count
+    CACHE_READINGS      readings the lifecycle cache may hold in memory
+    WARM_CACHE          load barns' and birds' readings into that cache in the background
+                        at start (and every SYNC_INTERVAL), so that first views are fast
+    SITE_DATA           an object shaped like :class:`consumer_web.SiteData` to serve
+                        instead of opening a replica in SITE_DIR (tests, tools)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from werkzeug.wrappers import Response
+
+from chain.errors import StorageError
+from chain.trust import TrustRoot
+from consumer_web import _api, _pages, _qr
+from consumer_web._errors import install_errors
+from consumer_web._i18n import remember_language
+from consumer_web._site import LogView, Site
+from consumer_web._templating import install_templating
+from readapi import create_read_api
+
+__all__ = ["CSP", "DEFAULTS", "SiteConfig", "create_app"]
+
+DEFAULTS: Mapping[str, Any] = {
+    "SITE_DIR": None,
+    "SOURCES": [],
+    "SYNC_INTERVAL": 30.0,
+    "SYNC_IN_BACKGROUND": True,
+    "PUBLIC_URL": None,
+    "WITNESSES": [],
+    "CACHE_READINGS": 2_000_000,
+    "WARM_CACHE": True,
+    "SITE_DATA": None,
+}
+
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+"""The Content-Security-Policy of every response: our own files only, nothing inline."""
+
+
+@dataclass(frozen=True, slots=True)
+class SiteConfig:
+    """The configuration as a typed value (see the module docstring for each key)."""
+
+    site_dir: Path | None = None
+    sources: tuple[str, ...] = ()
+    sync_interval: float = 30.0
+    sync_in_background: bool = True
+    public_url: str | None = None
+    witnesses: tuple[str, ...] = ()
+    cache_readings: int = 2_000_000
+    warm_cache: bool = True
+
+    def as_mapping(self) -> dict[str, Any]:
+        """The configuration keys and values for ``app.config``."""
+        return {
+            "SITE_DIR": self.site_dir,
+            "SOURCES": list(self.sources),
+            "SYNC_INTERVAL": self.sync_interval,
+            "SYNC_IN_BACKGROUND": self.sync_in_background,
+            "PUBLIC_URL": self.public_url,
+            "WITNESSES": list(self.witnesses),
+            "CACHE_READINGS": self.cache_readings,
+            "WARM_CACHE": self.warm_cache,
+        }
+
+
+def _open_site(config: Mapping[str, Any]) -> Site:
+    """The site's data: ``SITE_DATA`` if given, else a replica in ``SITE_DIR``."""
+    data = config["SITE_DATA"]
+    limit = int(config["CACHE_READINGS"])
+    warm = float(config["SYNC_INTERVAL"]) if config["WARM_CACHE"] else None
+    if data is not None:
+        return Site(data, max_readings=limit, warm_every=warm)
+    if config["SITE_DIR"] is None:
+        raise ValueError("SITE_DIR: the site's data directory is required (or SITE_DATA)")
+    from consumer_web._replica import Replica
+
+    site_dir = Path(config["SITE_DIR"])
+    trust_path = site_dir / "trust.json"
+    try:
+        trust = TrustRoot.from_json(trust_path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise StorageError(f"cannot read the pinned trust root {trust_path}: {exc}") from exc
+    replica = Replica(
+        site_dir, list(config["SOURCES"]), trust=trust, witnesses=list(config["WITNESSES"])
+    )
+    try:
+        site = Site(replica, max_readings=limit, warm_every=warm, owned=replica)
+        if config["SYNC_IN_BACKGROUND"]:
+            replica.start(float(config["SYNC_INTERVAL"]))
+    except BaseException:
+        replica.close()
+        raise
+    return site
+
+
+def _secure(response: Response) -> Response:
+    headers = response.headers
+    headers["Content-Security-Policy"] = CSP
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    if response.mimetype == "text/html":
+        headers.setdefault("Cache-Control", "no-cache")
+    return response
+
+
+def create_app(config: SiteConfig | Mapping[str, Any] | None = None) -> Flask:
+    """Create the consumer site.
+
+    ``config`` overrides :data:`DEFAULTS`. Without ``SITE_DATA``, opens (and,
+    with ``SYNC_IN_BACKGROUND``, starts syncing) the replica in ``SITE_DIR``.
+    ``app.extensions["farmtrace_site"].close()`` stops the background threads
+    and closes that replica.
+
+    Raises:
+        ValueError: neither ``SITE_DIR`` nor ``SITE_DATA`` is given.
+        StorageError: the site directory has no readable ``trust.json``, or
+            its replica cannot be opened (see :class:`consumer_web._replica.Replica`).
+        MalformedError: ``trust.json`` is not a trust root.
+    """
+    app = Flask("consumer_web")
+    app.config.from_mapping(DEFAULTS)
+    if isinstance(config, SiteConfig):
+        config = config.as_mapping()
+    if config is not None:
+        app.config.from_mapping(config)
+    site = _open_site(app.config)
+    app.extensions["farmtrace_site"] = site
+
+    app.register_blueprint(create_read_api(LogView(site.data)))
+    app.register_blueprint(_pages.bp)
+    app.register_blueprint(_api.bp)
+    app.register_blueprint(_qr.bp)
+    install_errors(app, lambda reason: site.metrics.not_found.labels(reason).inc())
+    install_templating(app)
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        """The site's metrics, and its replica's when it has any (Prometheus text format)."""
+        body = generate_latest(site.metrics.registry)
+        replica_registry = getattr(site.data, "metrics_registry", None)
+        if replica_registry is not None:
+            body += generate_latest(replica_registry)
+        return Response(body, content_type=CONTENT_TYPE_LATEST)
+
+    @app.after_request
+    def finish(response: Response) -> Response:
+        page = request.endpoint or "none"
+        site.metrics.requests.labels(page, str(response.status_code)).inc()
+        return _secure(remember_language(response))
+
+    return app

@@ -1,0 +1,148 @@
+"""The shopper's pages: search, a bird's story, GS1 Digital Link resolution, batches, labels.
+
+Every page is HTML rendered from templates with autoescaping; every failure
+is a friendly page in the reader's language (:mod:`consumer_web._errors`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NoReturn
+from urllib.parse import quote
+
+from flask import Blueprint, redirect, render_template, request
+from werkzeug.wrappers import Response
+
+from chain.gs1 import AI_LOT, AI_SERIAL, DigitalLink
+from chain.jws import ID_PATTERN
+from consumer_web._batch import batch_view
+from consumer_web._charts import chart_view
+from consumer_web._errors import not_found
+from consumer_web._links import link_of
+from consumer_web._qr import public_url
+from consumer_web._search import resolve
+from consumer_web._site import current_site
+from consumer_web._story import BirdStory, PackStory
+from consumer_web._welfare import HUMIDITY_LIMITS_RH, TEMPERATURE_MARGIN_C
+
+__all__ = ["bp"]
+
+bp = Blueprint("pages", __name__)
+
+_ID = re.compile(ID_PATTERN)
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _unknown(link: DigitalLink) -> NoReturn:
+    if link.serial is not None:
+        not_found("unknown_pack", "error_unknown_pack", gtin=link.gtin, value=link.serial)
+    not_found("unknown_pack", "error_unknown_lot", gtin=link.gtin, value=link.lot)
+
+
+def _bird_page(story: BirdStory, pack: PackStory | None = None) -> str:
+    rules = {
+        "margin": TEMPERATURE_MARGIN_C,
+        "low": HUMIDITY_LIMITS_RH[0],
+        "high": HUMIDITY_LIMITS_RH[1],
+    }
+    key = ("charts", story.identity.bird, story.verification.entry_count)
+    views = current_site().memo.get(key, lambda: [chart_view(c) for c in story.charts])
+    return render_template(
+        "bird.html",
+        story=story,
+        pack=pack,
+        charts=views,
+        rules=rules,
+        recalls=story.recalls + (pack.recalls if pack else ()),
+    )
+
+
+@bp.get("/")
+def index() -> str:
+    """The home page: a search box."""
+    return render_template("index.html", query="", links=(), message=None)
+
+
+@bp.get("/search")
+def search() -> Response | tuple[str, int]:
+    """Resolve the search box's query and redirect, list the choices, or say nothing matched."""
+    query = request.args.get("q", "")[:200]
+    if not query.strip():
+        return render_template("index.html", query="", links=(), message="search_empty"), 200
+    site = current_site()
+    store = site.data.store
+
+    def known(bird: str) -> bool:
+        return next(iter(store.subject_entries(f"bird:{bird}")), None) is not None
+
+    found = resolve(query, store, known)
+    if found.url is not None:
+        return redirect(found.url, code=303)
+    if found.links:
+        page = render_template("index.html", query=query, links=found.links, message=None)
+        return page, 200
+    site.metrics.not_found.labels("no_match").inc()
+    return render_template("index.html", query=query, links=(), message="search_none"), 404
+
+
+@bp.get("/bird/<bird_id>")
+def bird(bird_id: str) -> str:
+    """A bird's lifecycle page."""
+    if not _ID.fullmatch(bird_id):
+        not_found("unknown_bird", "error_unknown_bird", bird=bird_id)
+    story = current_site().lifecycle.bird(bird_id)
+    if story is None:
+        not_found("unknown_bird", "error_unknown_bird", bird=bird_id)
+    return _bird_page(story)
+
+
+def _pack_page(link: DigitalLink) -> Response | str:
+    if request.path != link.path:  # e.g. a GTIN-13 in the path: send to the GTIN-14 form
+        return redirect(link.path, code=301)
+    life = current_site().lifecycle
+    pack = life.pack(link)
+    if pack is None:
+        _unknown(link)
+    if link.serial is not None and len(pack.birds) == 1:
+        story = life.bird(pack.birds[0])
+        if story is not None:
+            return _bird_page(story, pack)
+    return render_template("pack.html", pack=pack)
+
+
+@bp.get("/01/<gtin>/21/<serial>")
+def packed_bird(gtin: str, serial: str) -> Response | str:
+    """GS1 Digital Link of one pack: the bird in it."""
+    return _pack_page(link_of(gtin, AI_SERIAL, serial))
+
+
+@bp.get("/01/<gtin>/10/<lot>")
+def lot(gtin: str, lot: str) -> Response | str:
+    """GS1 Digital Link of a lot: its birds and what happened to it."""
+    return _pack_page(link_of(gtin, AI_LOT, lot))
+
+
+@bp.get("/batch/<block_hash>")
+def batch(block_hash: str) -> Response | str:
+    """A batch (block): header, entries, inclusion in the checkpoint."""
+    if _HEX64.fullmatch(block_hash.lower()) and block_hash != block_hash.lower():
+        return redirect(f"/batch/{block_hash.lower()}", code=301)
+    view = (
+        batch_view(current_site().data.store, block_hash) if _HEX64.fullmatch(block_hash) else None
+    )
+    if view is None:
+        not_found("unknown_batch", "error_unknown_batch", hash=block_hash)
+    return render_template("batch.html", batch=view)
+
+
+@bp.get("/label/01/<gtin>/21/<serial>")
+@bp.get("/label/01/<gtin>/10/<lot>")
+def label(gtin: str, serial: str | None = None, lot: str | None = None) -> str:
+    """A printable label for a pack (or lot): its QR code and what it says."""
+    link = link_of(gtin, AI_SERIAL if serial is not None else AI_LOT, serial or lot or "")
+    pack = current_site().lifecycle.pack(link)
+    if pack is None:
+        _unknown(link)
+    ai, value = (AI_SERIAL, link.serial) if link.serial else (AI_LOT, link.lot)
+    qr = f"/qr/{link.gtin}/{ai}/{quote(value or '', safe='')}.svg"
+    return render_template("label.html", pack=pack, link=link, qr=qr, url=public_url(link))

@@ -1,0 +1,94 @@
+"""What every template may use: the translator, the language switch, the replica's notices.
+
+Templates get ``t(key, **values)`` (the message in the page language),
+``lang``, ``languages`` (``(tag, name, url)`` for the switch), ``notice``
+(sources down or conflicts, see :class:`Notice`), ``head`` (the checkpoint
+the site shows) and the filters ``when`` (a time), ``day`` (a date) and
+``num`` (a number, at most two decimals).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from flask import Flask, request
+
+from consumer_web._charts import HEIGHT, WIDTH
+from consumer_web._i18n import LANGUAGE_NAMES, LANGUAGES, current_language, format_ms, translate
+from consumer_web._messages import CATALOGUE
+from consumer_web._replica_state import Conflict
+from consumer_web._site import current_site
+
+__all__ = ["Notice", "install_templating", "notice_of"]
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """What a page must warn about: ``as_of_ms`` when every source is down, and conflicts."""
+
+    sources_down: bool
+    as_of_ms: int | None
+    conflicts: tuple[Conflict, ...]
+
+
+def notice_of() -> Notice:
+    """The notice for the current replica status."""
+    status = current_site().status()
+    down = bool(status.sources) and not any(s.ok for s in status.sources)
+    return Notice(down, status.as_of_ms, status.conflicts)
+
+
+_UNITS = {"Cel": "°C", "l": "L", "count": ""}
+
+
+def _num(value: float | int | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, int):
+        return str(value)
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def _switch_url(lang: str) -> str:
+    args = {k: v for k, v in request.args.items() if k != "lang"}
+    args["lang"] = lang
+    return f"{quote(request.path, safe='/')}?{urlencode(args)}"
+
+
+def install_templating(app: Flask) -> None:
+    """Register the context processor and filters on ``app``; autoescaping stays on."""
+    app.jinja_env.autoescape = True
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    app.jinja_env.filters["when"] = format_ms
+    app.jinja_env.filters["day"] = lambda ms: format_ms(ms, date_only=True)
+    app.jinja_env.filters["num"] = _num
+    app.jinja_env.filters["unit"] = lambda unit: _UNITS.get(unit, unit)
+
+    @app.context_processor
+    def page_context() -> dict[str, Any]:
+        lang = current_language()
+
+        def t(key: str, **values: object) -> str:
+            return translate(lang, key, **values)
+
+        def word(prefix: str, value: object) -> str:
+            """``value`` translated under ``prefix`` if the catalogue has it, else as it is."""
+            text = str(value)
+            return CATALOGUE[lang].get(prefix + text, text)
+
+        site = current_site()
+        return {
+            "t": t,
+            "lang": lang,
+            "languages": [(tag, LANGUAGE_NAMES[tag], _switch_url(tag)) for tag in LANGUAGES],
+            "notice": notice_of(),
+            "head": site.lifecycle.head(),
+            "origin": site.data.trust.origin,
+            "word": word,
+            "chart_width": WIDTH,
+            "chart_height": HEIGHT,
+        }

@@ -1,0 +1,140 @@
+// Verify-in-browser: tap an element carrying data-entry="<global entry index>"
+// and this module checks that entry itself (verify/entry.js), with WebCrypto,
+// from the site's read API, then reports into the element #verify-result:
+//
+//   data-state       "working", "ok", "fail", or "unsupported" (no WebCrypto
+//                    Ed25519 here, e.g. an old browser or a page not on HTTPS)
+//   data-entry       the entry checked
+//   data-failed      the ids of the failed checks (verify/entry.js CHECKS, or "proof")
+//
+// Texts come from #verify-result's attributes, so the page's language is used:
+// data-msg-working, data-msg-ok, data-msg-fail, data-msg-unsupported
+// (placeholders {entry}, {block}, {size}, {witnesses}, {signer}, {check}), data-msg-expected,
+// data-msg-calculated, data-msg-raw, and data-check-<id> for each check's name.
+// data-api-base overrides the read API's base path ("/api/v1").
+// The panel's content is replaced by a [data-verify-message] element (the
+// message) and a [data-verify-detail] list (the checks and a raw proof link).
+
+import { webCryptoSupported } from "./verify/bytes.js";
+import { readApi, verifyEntry } from "./verify/entry.js";
+
+const DEFAULTS = {
+  msgWorking: "Verifying entry {entry}…",
+  msgOk: "Entry {entry} verified in your browser.",
+  msgFail: "Entry {entry} failed verification: {check}.",
+  msgUnsupported: "This browser cannot verify here (it needs WebCrypto Ed25519 over HTTPS).",
+  msgExpected: "expected",
+  msgCalculated: "calculated",
+  msgRaw: "Raw proof (JSON)",
+  checkProof: "Proof fetched",
+  checkCheckpoint: "Checkpoint signed by the log key",
+  checkWitnesses: "Witness cosignatures",
+  checkBlockHeader: "Block header",
+  checkBlockInclusion: "Block included in the log",
+  checkEntryInclusion: "Entry included in its block",
+  checkSigner: "Signer registered and authorised",
+  checkEntrySignature: "Entry signature",
+};
+
+let latest = 0;
+
+function text(panel, name) {
+  return panel.dataset[name] ?? DEFAULTS[name] ?? name;
+}
+
+function label(panel, id) {
+  return text(panel, `check${id.replace(/(^|-)(\w)/g, (_, __, c) => c.toUpperCase())}`);
+}
+
+function fill(template, values) {
+  return template.replace(/\{(\w+)\}/g, (all, name) => values[name] ?? all);
+}
+
+function child(panel, attribute, tag) {
+  let element = panel.querySelector(`[${attribute}]`);
+  if (!element) {
+    element = document.createElement(tag);
+    element.setAttribute(attribute, "");
+  }
+  return element;
+}
+
+function checkItem(panel, check) {
+  const item = document.createElement("li");
+  item.dataset.check = check.id;
+  item.dataset.ok = String(check.ok);
+  const name = document.createElement("strong");
+  name.textContent = `${check.ok ? "\u2713" : "\u2717"} ${label(panel, check.id)}`;
+  item.append(name, ` ${check.message}`);
+  const values = { msgExpected: check.expected, msgCalculated: check.calculated };
+  for (const [key, value] of Object.entries(values)) {
+    if (value === undefined) continue;
+    const line = document.createElement("div");
+    const code = document.createElement("code");
+    code.textContent = value;
+    line.append(`${text(panel, key)}: `, code);
+    item.append(line);
+  }
+  return item;
+}
+
+function render(panel, state, index, result) {
+  const failed = result ? result.checks.filter((c) => !c.ok) : [];
+  panel.dataset.state = state;
+  panel.dataset.entry = String(index);
+  panel.dataset.failed = failed.map((c) => c.id).join(" ");
+  panel.setAttribute("aria-busy", String(state === "working"));
+  const values = {
+    entry: index,
+    block: result?.block,
+    size: result?.size,
+    witnesses: result?.witnesses,
+    signer: result?.kid,
+    check: failed.map((c) => label(panel, c.id)).join(", "),
+  };
+  const key = `msg${state[0].toUpperCase()}${state.slice(1)}`;
+  const message = child(panel, "data-verify-message", "span");
+  message.textContent = fill(text(panel, key), values);
+  const detail = child(panel, "data-verify-detail", "ul");
+  detail.replaceChildren(...(result?.checks ?? []).map((check) => checkItem(panel, check)));
+  panel.replaceChildren(message, detail);
+  if (result) {
+    const link = document.createElement("a");
+    link.href = `${panel.dataset.apiBase ?? "/api/v1"}/entries/${index}/proof`;
+    link.textContent = text(panel, "msgRaw");
+    const item = document.createElement("li");
+    item.append(link);
+    detail.append(item);
+  }
+}
+
+/** Verify entry `index` and show the outcome in `panel` (#verify-result). */
+export async function verifyInto(panel, index, row = null) {
+  const ticket = ++latest;
+  render(panel, "working", index, null);
+  row?.setAttribute("data-verify-state", "working");
+  if (!(await webCryptoSupported())) {
+    row?.setAttribute("data-verify-state", "unsupported");
+    if (ticket === latest) render(panel, "unsupported", index, null);
+    return null;
+  }
+  const result = await verifyEntry(index, readApi(panel.dataset.apiBase ?? "/api/v1"));
+  row?.setAttribute("data-verify-state", result.ok ? "ok" : "fail");
+  if (ticket === latest) render(panel, result.ok ? "ok" : "fail", index, result);
+  return result;
+}
+
+function onActivate(event) {
+  if (event.type === "keydown" && event.key !== "Enter" && event.key !== " ") return;
+  const row = event.target.closest?.("[data-entry]");
+  const panel = document.getElementById("verify-result");
+  if (!row || !panel || event.target.closest("a, button:not([data-entry])")) return;
+  const index = Number(row.dataset.entry);
+  if (!Number.isSafeInteger(index) || index < 0) return;
+  if (event.type === "keydown") event.preventDefault();
+  panel.scrollIntoView?.({ block: "nearest" });
+  verifyInto(panel, index, row);
+}
+
+document.addEventListener("click", onActivate);
+document.addEventListener("keydown", onActivate);

@@ -1,0 +1,176 @@
+// Verifying one log entry in the browser, from the site's read API alone:
+// the checkpoint's log signature and witness cosignatures, the block header,
+// the block's inclusion in the log, the entry's inclusion in its block, the
+// signer's registration, and the entry's own signature.
+//
+// Every check runs, so that the result names each one that failed; a check
+// that depends on a failed one fails too, saying why.
+
+import { VerifyError, hex } from "./bytes.js";
+import { checkBlockInclusion, checkEntryInclusion, checkHeader, decodeProof } from "./bundle.js";
+import { parseCompact, verifyCompact } from "./jws.js";
+import { openCheckpoint, parseCheckpoint, parseNote, verifyCosignatures } from "./note.js";
+import { checkAllowed, signingKey } from "./signer.js";
+
+/** The checks, in the order they run and are reported. */
+export const CHECKS = [
+  "checkpoint",
+  "witnesses",
+  "block-header",
+  "block-inclusion",
+  "entry-inclusion",
+  "signer",
+  "entry-signature",
+];
+
+/**
+ * A read API client: `get(path)` resolves to the JSON body of `<base><path>`,
+ * or to null on a 404 when `missingOk`; it throws a VerifyError otherwise.
+ * Responses are cached for the client's lifetime (one verification).
+ */
+export function readApi(base = "/api/v1", fetchImpl = (...a) => globalThis.fetch(...a)) {
+  const cache = new Map();
+  async function fetchJson(path, missingOk) {
+    const url = `${base}${path}`;
+    let response;
+    try {
+      response = await fetchImpl(url, { headers: { Accept: "application/json" } });
+    } catch (error) {
+      throw new VerifyError(`${url}: unreachable (${error.message})`);
+    }
+    if (response.status === 404 && missingOk) return null;
+    const body = await response.json().catch(() => undefined);
+    if (!response.ok) {
+      throw new VerifyError(`${url}: HTTP ${response.status} ${body?.error ?? ""}`.trim());
+    }
+    if (body === undefined) throw new VerifyError(`${url}: expected JSON`);
+    return body;
+  }
+  return {
+    get(path, { missingOk = false } = {}) {
+      const key = `${missingOk} ${path}`;
+      if (!cache.has(key)) cache.set(key, fetchJson(path, missingOk));
+      return cache.get(key);
+    },
+  };
+}
+
+function asText(value) {
+  if (value instanceof Uint8Array) return hex(value);
+  return value === undefined ? undefined : String(value);
+}
+
+function failure(id, error) {
+  return {
+    id,
+    ok: false,
+    message: error instanceof VerifyError ? error.message : `unexpected error: ${error}`,
+    expected: asText(error.expected),
+    calculated: asText(error.calculated),
+  };
+}
+
+function decodeLog(json) {
+  const ok =
+    typeof json?.origin === "string" &&
+    typeof json.vkey === "string" &&
+    (json.witnesses === undefined || Array.isArray(json.witnesses)) &&
+    (json.admins === undefined || (typeof json.admins === "object" && json.admins !== null));
+  if (!ok) throw new VerifyError("/log: expected origin, vkey, witnesses and admins");
+  const { origin, vkey, witnesses = [], admins = {} } = json;
+  return { origin, vkey, witnesses, admins };
+}
+
+/**
+ * Verify entry `index` through read API client `api` (see readApi).
+ * Resolves to {index, ok, checks: [{id, ok, message, expected?, calculated?}],
+ * and what was learnt: kid, type, ts, block, size, witnesses, chain}. Never rejects.
+ */
+export async function verifyEntry(index, api = readApi()) {
+  const result = { index, ok: false, checks: [] };
+  let proof;
+  let log;
+  try {
+    const [proofJson, logJson] = await Promise.all([
+      api.get(`/entries/${index}/proof`),
+      api.get("/log"),
+    ]);
+    proof = decodeProof(proofJson, index);
+    log = decodeLog(logJson);
+  } catch (error) {
+    result.checks.push(failure("proof", error));
+    return result;
+  }
+  const run = async (id, check) => {
+    try {
+      const { message, value } = await check();
+      result.checks.push({ id, ok: true, message });
+      return value;
+    } catch (error) {
+      result.checks.push(failure(id, error));
+      return undefined;
+    }
+  };
+  // Inclusion is checked against the checkpoint's root even when its signature
+  // fails, so that each defect is reported on its own.
+  let body;
+  try {
+    body = parseCheckpoint(parseNote(proof.checkpoint).text);
+  } catch {
+    body = undefined;
+  }
+  result.block = proof.block.height;
+  result.size = body?.size;
+  await run("checkpoint", async () => {
+    const checkpoint = await openCheckpoint(proof.checkpoint, log.vkey);
+    if (checkpoint.origin !== log.origin) {
+      throw new VerifyError("checkpoint origin is not the log's", {
+        expected: log.origin,
+        calculated: checkpoint.origin,
+      });
+    }
+    const by = `${checkpoint.origin}+${checkpoint.keyId}`;
+    return { message: `tree of ${checkpoint.size} blocks, signed by the log key ${by}` };
+  });
+  result.witnesses = await run("witnesses", async () => {
+    const cosigned = await verifyCosignatures(proof.checkpoint, log.witnesses);
+    const names = cosigned.map((c) => c.name).join(", ");
+    const message = `${cosigned.length} of ${log.witnesses.length} witnesses cosigned ${names}`;
+    return { message: message.trim(), value: cosigned.length };
+  });
+  await run("block-header", async () => ({ message: await checkHeader(proof, log.origin) }));
+  await run("block-inclusion", async () => ({ message: await checkBlockInclusion(proof, body) }));
+  await run("entry-inclusion", async () => ({ message: await checkEntryInclusion(proof) }));
+  let entry;
+  try {
+    entry = parseCompact(proof.entry);
+    Object.assign(result, { kid: entry.kid, type: entry.payload.type, ts: entry.payload.ts });
+  } catch (error) {
+    entry = error;
+  }
+  // The signature is checked with the key the signer's registrations give,
+  // even when the signer was not allowed to sign this entry.
+  let signer;
+  await run("signer", async () => {
+    if (entry instanceof Error) throw entry;
+    if (!body) throw new VerifyError("cannot check: the checkpoint is unreadable");
+    const ctx = { api, admins: log.admins, checkpoint: body, origin: log.origin };
+    signer = await signingKey(entry, index, ctx);
+    result.chain = signer.chain;
+    checkAllowed(entry, signer);
+    return { message: signer.chain.join("; ") };
+  });
+  await run("entry-signature", async () => {
+    if (entry instanceof Error) throw entry;
+    if (!signer) throw new VerifyError(`cannot check: no registered key of ${entry.kid} found`);
+    if (!(await verifyCompact(entry, signer.key))) {
+      throw new VerifyError(`the signature is not ${entry.kid}'s`, {
+        expected: `a valid Ed25519 signature by ${entry.kid}'s registered key`,
+        calculated: "an invalid signature",
+      });
+    }
+    return { message: `Ed25519 signature by ${entry.kid}` };
+  });
+  result.ok = result.checks.every((c) => c.ok);
+  return result;
+}

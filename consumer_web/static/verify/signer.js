@@ -1,0 +1,130 @@
+// Who signed an entry, and with which right: the signer's registrations,
+// replayed like chain/registry.py, and each registration proven in turn.
+//
+// GET /api/v1/signers/<id> lists {"grants": [{"index", "kind", "action",
+// "pubkey", "ts", "signer"}]} in log order. The genesis administrators (from
+// GET /api/v1/log "admins") hold the admin role from ts 0, before entry 0.
+// A registration takes effect at its ts, for entries after it in the log.
+
+import { VerifyError, b64urlDecode } from "./bytes.js";
+import { checkIncluded, decodeProof } from "./bundle.js";
+import { parseCompact, verifyCompact } from "./jws.js";
+
+const MAX_DEPTH = 8;
+// Who may sign each entry type (chain/registry.py; event roles are not checked here).
+const RULES = {
+  reading: { kind: "device", roles: null },
+  event: { kind: "operator", roles: null },
+  device: { kind: "operator", roles: ["admin", "farm"] },
+  operator: { kind: "operator", roles: ["admin"] },
+};
+
+function grantsOf(info, kid) {
+  if (info === null) return [];
+  if (info?.id !== kid || !Array.isArray(info.grants)) {
+    throw new VerifyError(`signer ${kid}: malformed registration list`);
+  }
+  for (const g of info.grants) {
+    if (!Number.isSafeInteger(g?.index) || !Number.isSafeInteger(g.ts)) {
+      throw new VerifyError(`signer ${kid}: malformed grant`);
+    }
+  }
+  return info.grants;
+}
+
+/** The grant in force for `kid` at time `ts`, for the entry at log `index`. */
+async function grantInForce(kid, ts, index, ctx) {
+  const grants = [];
+  if (Object.hasOwn(ctx.admins, kid)) {
+    grants.push({ index: -1, ts: 0, action: "register", pubkey: ctx.admins[kid], genesis: true });
+  }
+  const info = await ctx.api.get(`/signers/${encodeURIComponent(kid)}`, { missingOk: true });
+  grants.push(...grantsOf(info, kid).filter((g) => g.index < index));
+  if (!grants.length) throw new VerifyError(`${kid} is not registered before entry ${index}`);
+  const inForce = grants.filter((g) => g.ts <= ts);
+  if (!inForce.length) {
+    throw new VerifyError(`${kid} signed at ts ${ts}, before its registration`, {
+      expected: `ts >= ${Math.min(...grants.map((g) => g.ts))}`,
+      calculated: ts,
+    });
+  }
+  const later = (a, b) => b.ts > a.ts || (b.ts === a.ts && b.index > a.index);
+  const grant = inForce.reduce((a, b) => (later(a, b) ? b : a));
+  if (grant.action !== "register" || typeof grant.pubkey !== "string") {
+    throw new VerifyError(`${kid} was revoked at ts ${grant.ts} (entry ${grant.index})`);
+  }
+  return grant;
+}
+
+/**
+ * Return {key, kind, roles, chain} for the key `kid` held at `ts` for entry
+ * `index`, once its registration is proven: the registering entry is in the
+ * log of `ctx.checkpoint`, registers exactly that key, and is validly signed
+ * by a registrar allowed to, and so on back to a genesis administrator.
+ * `ctx`: {api, admins, checkpoint: {size, root}, origin}.
+ */
+export async function registeredKey(kid, ts, index, ctx, depth = 0) {
+  const grant = await grantInForce(kid, ts, index, ctx);
+  const key = b64urlDecode(grant.pubkey, `key of ${kid}`);
+  if (grant.genesis) {
+    return { key, kind: "operator", roles: ["admin"], chain: [`${kid}: genesis administrator`] };
+  }
+  if (depth >= MAX_DEPTH) throw new VerifyError(`registrations nested deeper than ${MAX_DEPTH}`);
+  const where = `/entries/${grant.index}/proof?tree_size=${ctx.checkpoint.size}`;
+  const proof = decodeProof(await ctx.api.get(where), grant.index);
+  await checkIncluded(proof, ctx.checkpoint, ctx.origin);
+  const registration = parseCompact(proof.entry);
+  const p = registration.payload;
+  const subject = p.type === "device" ? p.dev : p.op;
+  const describe = (type, action, id, key, ts, by) =>
+    `${type} ${action} ${id} key ${key} at ts ${ts} by ${by}`;
+  const says = describe(p.type, p.action, subject, p.pubkey, p.ts, registration.kid);
+  const listed = describe(grant.kind, "register", kid, grant.pubkey, grant.ts, grant.signer);
+  if (says !== listed) {
+    throw new VerifyError(`entry ${grant.index} is not the registration listed for ${kid}`, {
+      expected: listed,
+      calculated: says,
+    });
+  }
+  const signer = await signingKey(registration, grant.index, ctx, depth + 1);
+  checkAllowed(registration, signer);
+  if (!(await verifyCompact(registration, signer.key))) {
+    throw new VerifyError(`the registration of ${kid} (entry ${grant.index}) has a bad signature`);
+  }
+  const roles = p.type === "operator" && Array.isArray(p.roles) ? p.roles : [];
+  const by = `${kid}: registered by ${registration.kid} in entry ${grant.index}`;
+  return { key, kind: p.type, roles, chain: [by, ...signer.chain] };
+}
+
+/**
+ * The key that signed parsed entry `entry` (log `index`) as its signer's
+ * registrations say, proven back to a genesis administrator (see registeredKey).
+ */
+export async function signingKey(entry, index, ctx, depth = 0) {
+  const { kid, payload } = entry;
+  if (payload.type === "operator" && payload.op === kid) {
+    // Self-signed: only a genesis administrator, registering its own trust-root key.
+    if (payload.action !== "register" || ctx.admins[kid] !== payload.pubkey) {
+      throw new VerifyError(`${kid} registered itself but is not a genesis administrator`);
+    }
+    const key = b64urlDecode(payload.pubkey, `key of ${kid}`);
+    return { key, kind: "operator", roles: ["admin"], chain: [`${kid}: genesis administrator`] };
+  }
+  return registeredKey(kid, payload.ts, index, ctx, depth);
+}
+
+/** Check that `signer` (from signingKey) may sign an entry of `entry`'s type. */
+export function checkAllowed(entry, signer) {
+  const { kid, payload } = entry;
+  const rule = RULES[payload.type];
+  if (!rule) throw new VerifyError(`unknown entry type ${payload.type}`);
+  const allowed =
+    signer.kind === rule.kind && (!rule.roles || signer.roles.some((r) => rule.roles.includes(r)));
+  if (!allowed) {
+    const need = `a ${rule.kind}${rule.roles ? ` with a role in ${rule.roles}` : ""}`;
+    throw new VerifyError(`a ${payload.type} entry must be signed by ${need}`, {
+      expected: need,
+      calculated: `${kid}: a ${signer.kind} with roles ${signer.roles}`,
+    });
+  }
+}
