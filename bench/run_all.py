@@ -1,9 +1,10 @@
-"""Run every benchmark (ledger core and gateway ingest) and print one summary (``make bench``).
+"""Run every benchmark (ledger core, gateway ingest, consumer site); one summary (``make bench``).
 
 Usage: ``.venv/bin/python bench/run_all.py [--quick]``. Benchmarks are not
 part of the test run. Built stores are cached in ``bench/.cache/`` (the first
-full run builds a 10^6-block store, a few minutes, and signs the ingest
-benchmark's 1.3M readings, about 40 s; later runs reuse them).
+full run builds a 10^6-block store, a few minutes, signs the ingest
+benchmark's 1.3M readings, about 40 s, and builds the site benchmark's
+1M-entry story farm log, about 2 minutes; later runs reuse them).
 Results of a full run on the reference machine are in ``bench/RESULTS.md``.
 """
 
@@ -16,6 +17,7 @@ import audit_bench
 import ingest
 import proof_bench
 import store_bench
+import web
 from _common import Figure, print_machine
 
 _BENCHMARKS = (
@@ -23,6 +25,7 @@ _BENCHMARKS = (
     ("proof time", proof_bench.run),
     ("audit rate vs. raw Ed25519 verify rate", audit_bench.run),
     ("gateway ingest vs. raw MQTT transport", ingest.run),
+    ("consumer site: replica sync, page server time, page weight", web.run),
 )
 
 

@@ -10,7 +10,7 @@ import re
 from typing import NoReturn
 from urllib.parse import quote
 
-from flask import Blueprint, redirect, render_template, request
+from flask import Blueprint, current_app, redirect, render_template, request
 from werkzeug.wrappers import Response
 
 from chain.gs1 import AI_LOT, AI_SERIAL, DigitalLink
@@ -61,6 +61,12 @@ def _bird_page(story: BirdStory, pack: PackStory | None = None) -> str:
 def index() -> str:
     """The home page: a search box."""
     return render_template("index.html", query="", links=(), message=None)
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """The site's icon, for clients that ask for it at the conventional path."""
+    return current_app.send_static_file("favicon.svg")
 
 
 @bp.get("/search")

@@ -285,3 +285,9 @@ def test_metrics(client: FlaskClient) -> None:
     assert 'site_not_found_total{reason="bad_link"} 1.0' in text
     assert "site_story_seconds_count 2.0" in text  # both looked for a story
     assert re.search(r"site_cache_readings \d+", text)
+
+
+def test_the_icon_is_served(client: FlaskClient) -> None:
+    with client.get("/favicon.ico") as response:
+        assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+    assert 'rel="icon" href="/static/favicon.svg"' in client.get("/").get_data(as_text=True)
