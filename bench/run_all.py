@@ -17,6 +17,7 @@ import audit_bench
 import ingest
 import proof_bench
 import store_bench
+import trace_bench
 import web
 from _common import Figure, print_machine
 
@@ -26,6 +27,7 @@ _BENCHMARKS = (
     ("audit rate vs. raw Ed25519 verify rate", audit_bench.run),
     ("gateway ingest vs. raw MQTT transport", ingest.run),
     ("consumer site: replica sync, page server time, page weight", web.run),
+    ("trace on a farm of the demo's size", trace_bench.run),
 )
 
 

@@ -11,6 +11,7 @@ Key layout (all integers 8-byte big-endian, so keys sort numerically)::
     d:<signer>\\0<seq>             global index of the entry (signer, seq)
     s:<subject>\\0<ts><index>      entries about a subject, by time
     g:<index>                     registration and revocation entries
+    v:<index>                     event entries (lifecycle facts)
     c:<size>                      signed checkpoint note for that tree size
     p:<id>                        a gateway's pending entry: verified and acknowledged,
                                   not yet in a block (not part of the log; the

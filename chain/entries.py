@@ -26,11 +26,14 @@ from typing import Any
 
 from chain._encoding import b64url_decode, b64url_encode
 from chain._payloads import (
+    _EVENT_SCHEMAS,
     ENTRY_TYPES,
     EVENTS,
     KIND_UNITS,
     ROLES,
     SENML_UNITS,
+    _Event,
+    _fail,
     _validate,
 )
 from chain.errors import MalformedEntryError
@@ -51,8 +54,10 @@ __all__ = [
     "SENML_UNITS",
     "Entry",
     "device_payload",
+    "event_members",
     "event_outputs",
     "event_payload",
+    "event_subject_kinds",
     "operator_payload",
     "parse_entry",
     "reading_payload",
@@ -164,6 +169,37 @@ def event_outputs(payload: Mapping[str, Any]) -> tuple[str, ...]:
         link = DigitalLink(payload["gtin"], payload.get("serial"), payload.get("lot"))
         return (pack_subject(link),)
     return ()
+
+
+def event_members(event: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The members an ``event`` payload requires, and those it may carry, besides the common ones.
+
+    The common members (``type, seq, ts, event, subjects``) are not listed.
+    Other members are allowed too, as strings, integers or arrays of strings.
+    A rule across members is not shown here: a ``packed`` event carries
+    exactly one of its optional ``serial`` and ``lot``.
+
+    Raises:
+        MalformedEntryError: ``event`` is not one of :data:`EVENTS`.
+    """
+    schema = _event_schema(event)
+    return tuple(schema.required), tuple(schema.optional)
+
+
+def event_subject_kinds(event: str) -> frozenset[str]:
+    """The subject kinds (``bird``, ``pack`` ...) an ``event`` may name; empty: any kind.
+
+    Raises:
+        MalformedEntryError: ``event`` is not one of :data:`EVENTS`.
+    """
+    return _event_schema(event).kinds
+
+
+def _event_schema(event: str) -> _Event:
+    schema = _EVENT_SCHEMAS.get(event)
+    if schema is None:
+        _fail("event", "one of " + ", ".join(sorted(EVENTS)), event)
+    return schema
 
 
 def reading_payload(

@@ -18,7 +18,8 @@ tell a garbled input from a forged one catch the branches separately::
     │   ├── ProofError              a Merkle proof or root mismatch
     │   ├── ChainLinkError          a block does not follow its predecessor
     │   ├── ForkError               a signed checkpoint contradicts the history already accepted
-    │   └── RollbackError           a signed checkpoint older than the one already accepted
+    │   ├── RollbackError           a signed checkpoint older than the one already accepted
+    │   └── LifecycleError          an event contradicts the lifecycle the log records
     ├── ConflictError               an entry clashes with the log
     │   ├── DuplicateEntryError     the same (signer, seq) with the same bytes
     │   └── EquivocationError       the same (signer, seq) with different bytes
@@ -40,6 +41,7 @@ __all__ = [
     "FarmtraceError",
     "ForkError",
     "GS1Error",
+    "LifecycleError",
     "MalformedBlockError",
     "MalformedEntryError",
     "MalformedError",
@@ -179,6 +181,34 @@ class RollbackError(VerificationError):
     """
 
     reason = "rollback"
+
+
+class LifecycleError(VerificationError):
+    """A well-signed event that contradicts what the log already records (see chain.lifecycle).
+
+    For instance packing a carcass no slaughtered event produced, or
+    slaughtering a bird twice. ``subject`` is the subject the rule failed
+    for, ``event`` the event's kind, ``index`` the log index the event has
+    (or would have), ``existing_index`` the earlier entry that contradicts
+    it, when there is one (None when what is missing never happened).
+    """
+
+    reason = "lifecycle_conflict"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        subject: str,
+        event: str,
+        index: int,
+        existing_index: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.subject = subject
+        self.event = event
+        self.index = index
+        self.existing_index = existing_index
 
 
 class ConflictError(FarmtraceError):

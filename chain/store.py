@@ -232,6 +232,8 @@ class Store:
             wb.put(keys.subject_prefix(subject) + keys.u64(entry.ts) + key_index, b"")
         if entry.type in ("device", "operator"):
             wb.put(b"g:" + key_index, b"")
+        elif entry.type == "event":
+            wb.put(b"v:" + key_index, b"")
 
     def _check_conflicts(self, entries: Sequence[Entry], first_index: int) -> None:
         seen: dict[tuple[str, int], Entry] = {}
@@ -363,6 +365,20 @@ class Store:
     def registration_indexes(self) -> list[int]:
         """Global indexes of every registration and revocation entry, in log order."""
         return self._indexed(b"g:")
+
+    def event_indexes(self) -> list[int]:
+        """Global indexes of every ``event`` entry (lifecycle facts), in log order."""
+        return self._indexed(b"v:")
+
+    def subject_events(self, subject: str) -> list[int]:
+        """Global indexes of the ``event`` entries about ``subject``, in log order.
+
+        As :meth:`subject_entries` (so including the subjects an event derives,
+        such as a slaughter's carcasses and a pack), without the readings.
+        """
+        indexes = sorted(self.subject_entries(subject))
+        flags = self.get_many(b"v:" + keys.u64(index) for index in indexes)
+        return [index for index, flag in zip(indexes, flags, strict=True) if flag is not None]
 
     def latest_checkpoint(self) -> tuple[int, str] | None:
         """The latest stored checkpoint as (tree size, signed note), or None."""

@@ -28,7 +28,7 @@ from werkzeug.wrappers import Response
 
 from chain.errors import StorageError
 from chain.trust import TrustRoot
-from consumer_web import _api, _pages, _qr
+from consumer_web import _api, _epcis_api, _pages, _qr, _trace_page
 from consumer_web._errors import install_errors
 from consumer_web._i18n import remember_language
 from consumer_web._site import LogView, Site
@@ -161,6 +161,8 @@ def create_app(config: SiteConfig | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(_pages.bp)
     app.register_blueprint(_api.bp)
     app.register_blueprint(_qr.bp)
+    app.register_blueprint(_trace_page.bp)
+    app.register_blueprint(_epcis_api.bp)
     install_errors(app, lambda reason: site.metrics.not_found.labels(reason).inc())
     install_templating(app)
 

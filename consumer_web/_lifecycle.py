@@ -15,6 +15,10 @@ whose feeders' under ``feeder:<device>`` (devices registered with
 ``cut:`` subjects, a ``packed`` event naming those derives ``pack:`` or
 ``lot:``, under which shipping, receiving and recalls are found.
 
+A pack's or lot's timeline also holds every recall that concerns it
+(:func:`chain.trace.trace`): one naming the pack or lot, its carcasses or
+cuts, its birds, or a barn while one of its birds was there.
+
 Stories are cached per (bird, checkpoint); subjects per
 :class:`~consumer_web._series.SubjectCache`. Safe for concurrent callers:
 one story is built at a time.
@@ -30,9 +34,12 @@ from dataclasses import dataclass
 
 from chain import note
 from chain.checkpoint import open_checkpoint, verify_cosignatures
+from chain.entries import parse_entry
 from chain.errors import FarmtraceError
 from chain.gs1 import DigitalLink, pack_subject
 from chain.store import Store
+from chain.trace import TraceIndex, TraceResult
+from chain.trace import trace as run_trace
 from chain.trust import TrustRoot
 from consumer_web._bird import build_bird
 from consumer_web._blocks import BlockIndex
@@ -86,6 +93,7 @@ class Lifecycle:
         self.cache = SubjectCache(store, max_readings=max_readings)
         self.directory = Directory(store)
         self.blocks = BlockIndex(store)
+        self.events = TraceIndex(store)
         self._lock = threading.Lock()
         self._head: Head | None = None
         self._stories: OrderedDict[tuple[str, int], BirdStory] = OrderedDict()
@@ -131,6 +139,7 @@ class Lifecycle:
         self.blocks.advance(head.size)
         self.cache.advance(head.entry_count)
         self.directory.advance(head.entry_count)
+        self.events.advance(head.entry_count)
 
     # -- stories ------------------------------------------------------------------
 
@@ -173,8 +182,40 @@ class Lifecycle:
                     inputs = [str(s) for s in entry.payload["subjects"]]
             if packed is None:
                 return None
-            rows = self.rows([subject, *inputs])
-            return PackStory(packed, tuple(self.birds_of(inputs)), rows)
+            rows = {row.index: row for row in self.rows([subject, *inputs])}
+            rows |= {row.index: row for row in self._recalls(subject, head)}
+            timeline = tuple(sorted(rows.values(), key=lambda row: (row.ts, row.index)))
+            return PackStory(packed, tuple(self.birds_of(inputs)), timeline)
+
+    def trace(
+        self, start: str, window: tuple[int, int] | None = None
+    ) -> tuple[TraceResult, dict[str, str]] | None:
+        """:func:`chain.trace.trace` of ``start`` up to the checkpoint, and its signers' names.
+
+        None before the first checkpoint. Raises what :func:`~chain.trace.trace` raises.
+        """
+        head = self.head()
+        if head is None:
+            return None
+        with self._lock, self.cache.lock:
+            self._advance(head)
+            result = run_trace(
+                self.store, start, window=window, limit=head.entry_count, index=self.events
+            )
+            items = (*result.downstream, *result.upstream, *result.recalls)
+            names = {i.signer: self.directory.operator_name(i.signer) for i in items}
+        return result, {kid: name for kid, name in names.items() if name is not None}
+
+    def _recalls(self, start: str, head: Head) -> list[EventRow]:
+        """Rows of the recalls that concern ``start`` (callers hold the locks)."""
+        result = run_trace(self.store, start, limit=head.entry_count, index=self.events, feed=False)
+        rows: dict[int, EventRow] = {}
+        for item in result.recalls:
+            if item.index not in rows:
+                entry = parse_entry(self.store.entry(item.index))
+                height = self.blocks.height_of(item.index)
+                rows[item.index] = event_row(entry, item.index, height, self.directory)
+        return list(rows.values())
 
     def warm(self, stop: threading.Event | None = None) -> int:
         """Load the subjects with many readings into the cache before anyone asks.

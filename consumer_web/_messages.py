@@ -175,6 +175,46 @@ _EN = {
     "error_400": "The request was not understood.",
     "error_405": "This address does not accept that kind of request.",
     "error_500": "The site failed to answer. Please try again later.",
+    "recall_signed": "Signed by {signer}.",
+    # trace
+    "trace_title": "Trace and recall",
+    "trace_intro": (
+        "Follow a lot, a pack, a bird or a barn through the log: where its birds came "
+        "from, and where they went."
+    ),
+    "trace_subject": "Start from",
+    "trace_subject_hint": (
+        "lot:<GTIN>.<lot>, pack:<GTIN>.<serial>, bird:<id> or barn:<id>, "
+        "or a pack's GS1 Digital Link."
+    ),
+    "trace_from": "From (UTC)",
+    "trace_to": "To (UTC)",
+    "trace_time_hint": (
+        "For a barn: e.g. 2026-01-01 or 2026-01-01T06:00. Without them, its whole history."
+    ),
+    "trace_button": "Trace",
+    "trace_bad_subject": "“{subject}” is not a lot, pack, bird or barn that can be traced.",
+    "trace_bad_time": "“{value}” is not a date or time (write 2026-01-01 or 2026-01-01T06:00).",
+    "trace_bad_window": "The time window must start before it ends.",
+    "trace_none": "The log (up to its latest checkpoint) says nothing about “{subject}”.",
+    "trace_result": "Trace of {subject}",
+    "trace_window": "Time window: {start} – {end}",
+    "trace_summary": (
+        "{down} facts downstream, {up} upstream and {recalls} recalls, "
+        "from the first {limit} entries of the log."
+    ),
+    "trace_birds": "Birds concerned ({count})",
+    "trace_downstream": "Downstream: where it went",
+    "trace_upstream": "Upstream: where it came from",
+    "trace_recalls_none": "No recall concerns it.",
+    "trace_feed_note": (
+        "The log records no feed deliveries: the closest thing shown is a refill of a "
+        "barn's feeder hopper (its level rising by {kg} kg or more between two readings)."
+    ),
+    "trace_nothing": "Nothing.",
+    "trace_relation": "Relation",
+    "trace_about": "About",
+    "trace_recall_row": "{subject} recalled on {time} by {signer}: {reason}",
     "error_back": "Back to the home page",
 }
 
@@ -321,6 +361,39 @@ _ZH = {
     "error_400": "无法理解该请求。",
     "error_405": "此地址不接受这种请求。",
     "error_500": "网站未能响应，请稍后再试。",
+    "recall_signed": "签名者：{signer}。",
+    "trace_title": "追溯与召回",
+    "trace_intro": "在日志中追踪一个批次、包装、鸡只或鸡舍：其鸡只从何而来，又去往何处。",
+    "trace_subject": "起点",
+    "trace_subject_hint": (
+        "lot:<GTIN>.<批号>、pack:<GTIN>.<序列号>、bird:<编号> 或 barn:<编号>，"
+        "或包装的 GS1 数字链接。"
+    ),
+    "trace_from": "开始（UTC）",
+    "trace_to": "结束（UTC）",
+    "trace_time_hint": "用于鸡舍：例如 2026-01-01 或 2026-01-01T06:00。不填则为其全部历史。",
+    "trace_button": "追溯",
+    "trace_bad_subject": "“{subject}”不是可追溯的批次、包装、鸡只或鸡舍。",
+    "trace_bad_time": "“{value}”不是有效的日期或时间（请写作 2026-01-01 或 2026-01-01T06:00）。",
+    "trace_bad_window": "时间范围的开始必须早于结束。",
+    "trace_none": "日志（截至最新检查点）中没有关于“{subject}”的记录。",
+    "trace_result": "{subject} 的追溯结果",
+    "trace_window": "时间范围：{start} – {end}",
+    "trace_summary": (
+        "下游 {down} 条、上游 {up} 条、召回 {recalls} 条，来自日志的前 {limit} 条记录。"
+    ),
+    "trace_birds": "相关鸡只（{count}）",
+    "trace_downstream": "下游：去往何处",
+    "trace_upstream": "上游：从何而来",
+    "trace_recalls_none": "没有与之相关的召回。",
+    "trace_feed_note": (
+        "日志中没有饲料配送记录：此处显示最接近的信息，即鸡舍料仓的补料"
+        "（两次读数之间料位上升 {kg} 千克或以上）。"
+    ),
+    "trace_nothing": "无。",
+    "trace_relation": "关系",
+    "trace_about": "对象",
+    "trace_recall_row": "{subject} 于 {time} 被 {signer} 召回：{reason}",
     "error_back": "返回首页",
 }
 
@@ -362,6 +435,34 @@ _WORDS_EN = {
     "field_breed": "Breed",
     "field_hatchery": "Hatchery",
     "field_parent_flock": "Parent flock",
+    "ev_device": "Device record",
+    "ev_reading": "Reading",
+    "rel_bird": "In the barn",
+    "rel_output": "Carcass or cut",
+    "rel_pack": "Packed into",
+    "rel_shipment": "Shipping",
+    "rel_packing": "Packing",
+    "rel_input": "Slaughter",
+    "rel_bird_event": "Bird's history",
+    "rel_stay": "Stay in a barn",
+    "rel_barn_event": "Barn",
+    "rel_device": "Device",
+    "rel_feed_refill": "Feed refill",
+    "rel_recall": "Recall",
+    "field_until_ms": "Until",
+    "field_until_index": "Ended by entry",
+    "field_before_kg": "Level before (kg)",
+    "field_after_kg": "Level after (kg)",
+    "field_before_index": "Reading before (entry)",
+    "field_device": "Device",
+    "field_dev": "Device",
+    "field_action": "Action",
+    "field_kinds": "Kinds",
+    "field_farm": "Farm",
+    "field_label": "Label",
+    "field_pubkey": "Public key",
+    "value_register": "registered",
+    "value_revoke": "revoked",
     "value_pass": "pass",
     "value_fail": "fail",
 }
@@ -404,6 +505,34 @@ _WORDS_ZH = {
     "field_breed": "品种",
     "field_hatchery": "孵化场",
     "field_parent_flock": "种鸡群",
+    "ev_device": "设备记录",
+    "ev_reading": "读数",
+    "rel_bird": "在鸡舍中",
+    "rel_output": "胴体或分割肉",
+    "rel_pack": "包装为",
+    "rel_shipment": "运输",
+    "rel_packing": "包装",
+    "rel_input": "屠宰",
+    "rel_bird_event": "鸡只履历",
+    "rel_stay": "在舍饲养",
+    "rel_barn_event": "鸡舍",
+    "rel_device": "设备",
+    "rel_feed_refill": "料仓补料",
+    "rel_recall": "召回",
+    "field_until_ms": "直至",
+    "field_until_index": "结束于记录",
+    "field_before_kg": "补料前料位（千克）",
+    "field_after_kg": "补料后料位（千克）",
+    "field_before_index": "前一读数（记录）",
+    "field_device": "设备",
+    "field_dev": "设备",
+    "field_action": "操作",
+    "field_kinds": "类型",
+    "field_farm": "养殖场",
+    "field_label": "标签",
+    "field_pubkey": "公钥",
+    "value_register": "已注册",
+    "value_revoke": "已撤销",
     "value_pass": "合格",
     "value_fail": "不合格",
 }

@@ -53,7 +53,10 @@ def _bird_page(story: BirdStory, pack: PackStory | None = None) -> str:
         pack=pack,
         charts=views,
         rules=rules,
-        recalls=story.recalls + (pack.recalls if pack else ()),
+        # A pack shows the recalls that concern it (its own, its lot's, its
+        # carcass's, its bird's, its barns' during the bird's stays); a bird
+        # every recall in its story, those of all its packs included.
+        recalls=story.recalls if pack is None else pack.recalls,
     )
 
 

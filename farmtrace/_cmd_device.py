@@ -50,7 +50,7 @@ device.toml holds the same settings (each command-line option overrides it):
 
 _EXAMPLES_REGISTER = """\
 examples:
-  farmtrace device register --operator-key admin.key --operator-state ops/admin \\
+  farmtrace device register --operator-key gw/keys/admin.key --operator-state gw/keys/admin.state \\
       --device-id barn1-temp --pubkey=<base64url key> --kind temperature \\
       --mqtt mqtt://admin:pw@gateway.local --farm farm1
 """

@@ -12,6 +12,7 @@ from typing import Any
 
 from chain.errors import FarmtraceError
 from chain.keyfile import SignerKey, load_key, save_key
+from firmware_sim.identity import DeviceIdentity
 from firmware_sim.mqtt_url import parse_mqtt_url
 from gateway.admission import AdmissionPolicy
 from gateway.datadir import DataDir
@@ -25,6 +26,8 @@ Create a new log in a data directory: the log's checkpoint key (keys/log.key),
 the genesis trust root (trust.json) that auditors pin, and a LevelDB store
 whose first block registers the genesis administrator. The administrator's key
 is the one given with --admin-key, or a new one saved as keys/<admin-id>.key.
+The administrator's seq state (its genesis registration is its seq 1) is
+keys/<admin-id>.state: sign from there ('--operator-state'), or seqs clash.
 """
 
 _INIT_EXAMPLES = """\
@@ -167,6 +170,9 @@ def run_init(args: argparse.Namespace) -> int:
         trust = init_data_dir(data_dir, args.origin, [admin], int(time.time() * 1000))
         if args.admin_key is None:
             save_key(admin, data_dir.signer_key(admin.id))
+        state_dir = data_dir.keys / f"{admin.id}.state"
+        with DeviceIdentity.create(state_dir, admin) as identity:
+            identity.next_seq()  # seq 1 is the genesis registration in block 0
     except (FileExistsError, FarmtraceError, OSError) as exc:
         print(f"farmtrace gateway init: {exc}", file=sys.stderr)
         return 2
@@ -175,4 +181,5 @@ def run_init(args: argparse.Namespace) -> int:
     print(f"trust root        {data_dir.trust}  (give this file to auditors)")
     if args.admin_key is None:
         print(f"admin key         {data_dir.signer_key(admin.id)}  (keep it offline)")
+    print(f"admin seq state   {state_dir}  (sign as the admin from here only)")
     return 0

@@ -16,10 +16,15 @@ from farmtrace import (
     _cmd_bridge,
     _cmd_broker,
     _cmd_demo,
+    _cmd_desk,
     _cmd_device,
+    _cmd_event,
+    _cmd_export,
     _cmd_gateway,
     _cmd_keygen,
+    _cmd_operator,
     _cmd_site,
+    _cmd_trace,
     _cmd_verify,
 )
 
@@ -40,6 +45,9 @@ examples:
   farmtrace keygen --id barn1-temp           a device key (barn1-temp.key, mode 0600)
   farmtrace audit --data-dir demo-data/gateway   verify the demo log offline
   farmtrace site run --site-dir S --source http://127.0.0.1:8080   the consumer site
+  farmtrace event packed --carcass 0001 --gtin 09506000134352 --serial S0001 ...
+  farmtrace trace --data-dir demo-data/gateway --lot 09506000134352/L20261122
+  farmtrace export epcis --data-dir demo-data/gateway --bird 0001
   farmtrace verify-batch HASH --url URL      verify one block through a site
 
 Run 'farmtrace COMMAND --help' for a command's options and examples.
@@ -56,8 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    modules = (_cmd_demo, _cmd_keygen, _cmd_gateway, _cmd_device, _cmd_bridge, _cmd_broker)
-    for module in (*modules, _cmd_site, _cmd_audit, _cmd_verify):
+    for module in (
+        *(_cmd_demo, _cmd_keygen, _cmd_gateway, _cmd_device, _cmd_operator, _cmd_event),
+        *(_cmd_desk, _cmd_bridge, _cmd_broker, _cmd_site, _cmd_trace, _cmd_export),
+        *(_cmd_audit, _cmd_verify),
+    ):
         module.add_parser(commands)
     return parser
 

@@ -1,11 +1,12 @@
 """Admission: what the gateway decides about one received message, before it is durable.
 
-Pure: the caller passes the time, the registry, and a lookup of entries the
-log (committed or pending) already holds. The order of checks is fixed, so
-that each rejection has exactly one reason::
+Pure: the caller passes the time, the registry, the lifecycle state and a
+lookup of entries the log (committed or pending) already holds. The order of
+checks is fixed, so that each rejection has exactly one reason::
 
     size → parse → topic owner → signer's authority → signature
          → (signer, seq) already held? duplicate or equivocation → clock skew
+         → lifecycle rules (events only: ``lifecycle_conflict``)
 
 A reading timestamped far in the future is rejected (``clock_skew``); one
 from far in the past is accepted and marked late, because a device that was
@@ -19,8 +20,9 @@ from dataclasses import dataclass
 from enum import Enum
 
 from chain.entries import Entry, parse_entry, verify_entry
-from chain.errors import FarmtraceError
+from chain.errors import FarmtraceError, LifecycleError
 from chain.jws import MAX_ENTRY_BYTES
+from chain.lifecycle import LifecycleState
 from chain.registry import Registry
 
 __all__ = ["AdmissionPolicy", "Decision", "Verdict", "admit"]
@@ -83,12 +85,15 @@ def admit(
     next_index: int,
     now_ms: int,
     policy: AdmissionPolicy = AdmissionPolicy(),
+    lifecycle: LifecycleState | None = None,
 ) -> Decision:
     """Decide what to do with ``raw``, received from ``publisher`` (the topic's device id).
 
-    ``next_index`` is the log index the entry would get; authority is judged
-    as of that position. ``publisher`` None means a trusted local path (no
-    topic to check).
+    ``next_index`` is the log index the entry would get; authority and the
+    lifecycle rules (when ``lifecycle`` is given: the state of every entry
+    before ``next_index``) are judged as of that position. ``publisher`` None
+    means a trusted local path (no topic to check). Nothing is applied: the
+    caller records an accepted entry in ``registry`` and ``lifecycle``.
 
     Never raises for bad input: every problem is a REJECTED decision.
     """
@@ -131,5 +136,10 @@ def admit(
             f"(at most {policy.max_future_ms / 1000:.0f} s accepted)",
             entry,
         )
+    if lifecycle is not None:
+        try:
+            lifecycle.check(entry, next_index)
+        except LifecycleError as exc:
+            return _reject(exc.reason, str(exc), entry)
     late = entry.ts < now_ms - policy.late_after_ms
     return Decision(Verdict.ACCEPTED, None, "", entry, late=late)

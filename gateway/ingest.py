@@ -2,7 +2,8 @@
 
 design.md sections 2 to 4. One message goes through::
 
-    admit (size → parse → topic → authority → signature → duplicate/equivocation → clock)
+    admit (size → parse → topic → authority → signature → duplicate/equivocation → clock
+           → lifecycle rules)
       → pending (in memory) → flush (one synced batch of p: records) → the caller acks
       → block closes by count or time (the block's batch deletes the p: records)
       → checkpoint signed → receipts for every device in the block
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from chain.block import BlockHeader
 from chain.entries import Entry, parse_entry
 from chain.errors import FarmtraceError, StorageError
+from chain.lifecycle import LifecycleState
 from chain.log import LogWriter
 from chain.registry import Registry
 from chain.store import Store
@@ -34,7 +36,7 @@ from chain.wire import Receipt
 from gateway.admission import AdmissionPolicy, Decision, Verdict, admit
 from gateway.receipts import ReceiptBook
 
-__all__ = ["CommittedBlock", "Ingest", "IngestConfig", "load_registry"]
+__all__ = ["CommittedBlock", "Ingest", "IngestConfig", "load_lifecycle", "load_registry"]
 
 _logger = logging.getLogger(__name__)
 
@@ -95,15 +97,45 @@ def load_registry(store: Store, trust: TrustRoot) -> Registry:
     return registry
 
 
+def load_lifecycle(store: Store) -> LifecycleState:
+    """Replay the log's events (found through the event index) into a lifecycle state.
+
+    The committed log is trusted here (it is the gateway's own): events are
+    recorded without being judged again; the audit judges them.
+
+    Raises:
+        StorageError: the event index names a missing entry.
+        FarmtraceError: a stored event does not parse (run the audit).
+    """
+    state = LifecycleState()
+    for index in store.event_indexes():
+        try:
+            raw = store.entry(index)
+        except KeyError as exc:
+            raise StorageError(f"event index names missing entry {index}") from exc
+        state.apply(parse_entry(raw), index)
+    return state
+
+
 class Ingest:
-    """Turns received messages into committed blocks. Build it with :meth:`open`."""
+    """Turns received messages into committed blocks. Build it with :meth:`open`.
+
+    ``lifecycle`` holds the state of every entry the log and the pending
+    queue hold, in log order (default: empty, for an empty log).
+    """
 
     def __init__(
-        self, writer: LogWriter, registry: Registry, config: IngestConfig, next_pending_id: int
+        self,
+        writer: LogWriter,
+        registry: Registry,
+        config: IngestConfig,
+        next_pending_id: int,
+        lifecycle: LifecycleState | None = None,
     ) -> None:
         self.store = writer.store
         self._writer = writer
         self.registry = registry
+        self.lifecycle = LifecycleState() if lifecycle is None else lifecycle
         self.config = config
         self.receipts = ReceiptBook(self.store)
         self._log_entries = self.store.entry_count
@@ -124,7 +156,7 @@ class Ingest:
         config: IngestConfig,
         now_ms: int,
     ) -> Ingest:
-        """Load the registry from the log and recover the pending entries a crash left.
+        """Load the registry and lifecycle state from the log; recover what a crash left pending.
 
         Recovered entries are admitted again, in their order, as durable
         pending entries of the next block. One that no longer passes (it
@@ -142,6 +174,7 @@ class Ingest:
             load_registry(store, trust),
             config,
             next_pending_id=(stored[-1][0] + 1) if stored else 0,
+            lifecycle=load_lifecycle(store),
         )
         for pending_id, raw in stored:
             decision = ingest._admit(raw, None, now_ms)
@@ -191,12 +224,14 @@ class Ingest:
             next_index=next_index,
             now_ms=now_ms,
             policy=self.config.policy,
+            lifecycle=self.lifecycle,
         )
         if decision.verdict is Verdict.ACCEPTED and decision.entry is not None:
             try:
                 self.registry.apply(decision.entry, next_index)
             except FarmtraceError as exc:
                 return Decision(Verdict.REJECTED, exc.reason, str(exc), decision.entry)
+            self.lifecycle.apply(decision.entry, next_index)
         return decision
 
     def offer(self, raw: bytes, publisher: str | None, now_ms: int) -> Decision:

@@ -33,6 +33,7 @@ _REJECT_REASONS = (
     "bad_signature",
     "equivocation",
     "clock_skew",
+    "lifecycle_conflict",
 )
 
 

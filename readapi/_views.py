@@ -5,7 +5,8 @@ an unsigned tree head proves nothing. Blocks are served as soon as they are
 committed. What a height or a fixed tree size names never changes, so it is
 cacheable for good, except that a checkpoint note may still gain witness
 cosignatures; what follows the latest checkpoint must be revalidated. A
-block hash names one block for good; a signer's grants may grow.
+block hash names one block for good; a signer's grants and a subject's
+events may grow.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ _COSIGNABLE = "public, max-age=60"
 _UINT = re.compile(r"0|[1-9][0-9]{0,18}")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _ID = re.compile(ID_PATTERN)
+# The pattern of an event payload's subjects (chain._payloads), e.g. bird:0001.
+_SUBJECT = re.compile(rf"[a-z][a-z0-9_]{{0,31}}:{ID_PATTERN}")
 
 
 def _uint(text: str | None, what: str) -> int:
@@ -183,6 +186,19 @@ def create_read_api(source: LogSource, name: str = "readapi") -> Blueprint:
         if not grants:
             abort(404, f"signer {signer!r} was never registered in this log")
         return _cached(jsonify({"id": signer, "grants": grants}), _LIVE)
+
+    @api.get("/api/v1/subjects/<subject>/events")
+    def subject_events(subject: str) -> Response:
+        """The committed events about ``subject`` (derived subjects too), in log order."""
+        if not _SUBJECT.fullmatch(subject):
+            found = subject[:80]
+            abort(400, f"subject must be <kind>:<id> as in events, e.g. bird:0001: {found!r}")
+        store = source.store
+        events = [
+            {"index": index, "entry": store.entry(index).decode("ascii")}
+            for index in store.subject_events(subject)
+        ]
+        return _cached(jsonify({"subject": subject, "events": events}), _LIVE)
 
     @api.get("/api/v1/blocks/<height>/inclusion")
     def inclusion(height: str) -> Response:

@@ -8,6 +8,7 @@ that each answer has the promised shape; it verifies nothing cryptographic
     note = client.checkpoint()
     block = client.block(0)          # FetchedBlock(height, header_raw, entries)
     path = client.inclusion(0, 5)    # [32-byte hashes]
+    events = client.subject_events("bird:0001")   # [(log index, entry bytes)], log order
 
 Every failure is a :class:`~chain.errors.SourceError` whose ``reason`` says
 whether the source was unreachable, answered with an HTTP error (the message
@@ -207,6 +208,34 @@ class ReadApiClient:
         if not isinstance(grants, list) or not all(isinstance(g, dict) for g in grants):
             raise _malformed(url, "grants: expected a list of objects")
         return body
+
+    def subject_events(self, subject: str) -> list[tuple[int, bytes]]:
+        """``GET /api/v1/subjects/<subject>/events``: the events naming ``subject``, in log order.
+
+        Returns ``(global log index, exact entry bytes)`` pairs; an event that
+        brings ``subject`` into being (a slaughter's output, a pack) counts. The
+        entries are unverified and unparsed; only committed entries are served.
+        A subject no event names yields ``[]``.
+        """
+        url = self.base_url + f"/api/v1/subjects/{quote(subject, safe=':')}/events"
+        body = self._json(url)
+        if body.get("subject") != subject:
+            raise _malformed(url, f"describes {body.get('subject')!r}, not {subject!r}")
+        events = body.get("events")
+        if not isinstance(events, list):
+            raise _malformed(url, "events: expected a list")
+        found: list[tuple[int, bytes]] = []
+        for item in events:
+            index = item.get("index") if isinstance(item, dict) else None
+            entry = item.get("entry") if isinstance(item, dict) else None
+            if type(index) is not int or index < 0 or not isinstance(entry, str):
+                raise _malformed(url, "events: expected objects with an index and an entry")
+            if found and index <= found[-1][0]:
+                raise _malformed(url, "events: expected ascending log indexes")
+            if not entry.isascii():
+                raise _malformed(url, "events: expected ASCII JWS entries")
+            found.append((index, entry.encode("ascii")))
+        return found
 
 
 def _uint(value: int, what: str) -> int:

@@ -9,9 +9,10 @@ Order of work:
    (:mod:`chain.audit._stream`) and check every block on its own
    (:mod:`chain.audit._blocks`), on every core, this process included
    (:mod:`chain.audit._parallel`).
-3. In log order: hash links, the ``h:``/``d:``/``s:``/``g:`` indexes
+3. In log order: hash links, the ``h:``/``d:``/``s:``/``g:``/``v:`` indexes
    (:mod:`chain.audit._indexes`), duplicate and equivocating ``(signer, seq)``
-   pairs, the stored Merkle nodes against the recomputed log tree, and every
+   pairs, the lifecycle rules (:mod:`chain.lifecycle`) over every verified
+   event, the stored Merkle nodes against the recomputed log tree, and every
    stored checkpoint's signature and root.
 4. Count every key family, so that no extra record hides anywhere, and
    report per-signer sequence gaps.
@@ -35,7 +36,8 @@ from chain.audit._stream import StoreReader
 from chain.block import BlockHeader, verify_link
 from chain.checkpoint import open_checkpoint
 from chain.entries import parse_entry, verify_entry
-from chain.errors import FarmtraceError, StorageError
+from chain.errors import FarmtraceError, LifecycleError, StorageError
+from chain.lifecycle import LifecycleState
 from chain.registry import Registry
 from chain.store import Store
 from chain.trust import TrustRoot
@@ -82,6 +84,8 @@ class _Audit:
         self.seqs: dict[str, array[int]] = {}
         self.registrations_seen: set[int] = set()
         self.subject_keys = 0
+        self.events_seen: set[int] = set()
+        self.lifecycle = LifecycleState()
         self.frontier = merkle.Frontier()
         self.prev_header: BlockHeader | None = None
         self.prev_raw: bytes | None = None
@@ -160,6 +164,7 @@ class _Audit:
             known.extend(seqs)
         self.registrations_seen.update(batch.registrations)
         self.subject_keys += batch.subject_keys
+        self.events_seen.update(batch.events)
 
     def _block_in_order(self, task: BlockTask, result: BlockResult) -> None:
         height = task.height
@@ -183,8 +188,20 @@ class _Audit:
         if self.frontier.size in self.checkpoint_sizes:
             self._check_checkpoint(self.frontier.size, self.frontier.root())
         check_index_records(self.store, height, result, self.fail)
+        self._replay_events(task, result)
         self.report.entries += len(task.entries)
         self.prev_header, self.prev_raw = task.header, task.header_raw
+
+    def _replay_events(self, task: BlockTask, result: BlockResult) -> None:
+        # Every verified event is judged, then recorded even when it breaks a
+        # rule, so that one bad event is one finding, not a cascade.
+        for index in result.events:
+            entry = parse_entry(task.entries[index - task.first_index])
+            try:
+                self.lifecycle.check(entry, index)
+            except LifecycleError as exc:
+                self.fail(Finding(exc.reason, str(exc), block=task.height, entry=index))
+            self.lifecycle.apply(entry, index)
 
     def _check_link(self, header: BlockHeader | None, task: BlockTask) -> None:
         if header is None:
@@ -245,6 +262,7 @@ class _Audit:
             b"d:": entries,
             b"s:": self.subject_keys,
             b"g:": len(self.registrations_seen),
+            b"v:": len(self.events_seen),
             b"n:": _node_count(blocks),
         }
         for prefix, want in expected.items():
@@ -261,6 +279,10 @@ class _Audit:
                     "registration index names an entry that is not a registration",
                     entry=index,
                 )
+            )
+        for index in sorted(set(self.store.event_indexes()) - self.events_seen):
+            self.fail(
+                Finding("index", "event index names an entry that is not an event", entry=index)
             )
         for sizes in (set(self.checkpoint_sizes) - set(range(1, blocks + 1)),):
             for size in sorted(sizes):

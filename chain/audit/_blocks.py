@@ -45,28 +45,33 @@ class BlockResult(NamedTuple):
     """What :func:`check_blocks` found in one block, and which index records it needs.
 
     ``pointers`` are the ``d:`` keys of the entries and ``indexes`` the value
-    each must hold (the entry's index); ``listed`` holds the ``s:`` and ``g:``
-    keys that must exist. All follow entry order, so that findings come out
-    in log order. Entries that did not parse have none (they are findings).
+    each must hold (the entry's index); ``listed`` holds the ``s:``, ``g:``
+    and ``v:`` keys that must exist. All follow entry order, so that findings
+    come out in log order. Entries that did not parse have none (they are
+    findings). ``events`` are the indexes of the events whose authority and
+    signature verified, for the lifecycle replay.
     """
 
     findings: list[Finding]
     pointers: list[bytes]
     indexes: list[bytes]
     listed: list[bytes]
+    events: list[int]
 
 
 class BatchResult(NamedTuple):
     """The results of a batch of blocks, plus what the orchestrator sums over the log.
 
     ``seqs`` maps each signer to its sequence numbers in this batch;
-    ``registrations`` lists the indexes of registration and revocation entries.
+    ``registrations`` and ``events`` list the indexes of registration and
+    revocation entries, and of events; ``subject_keys`` counts the ``s:`` keys.
     """
 
     blocks: list[BlockResult]
     seqs: dict[str, list[int]]
     registrations: list[int]
     subject_keys: int
+    events: list[int]
 
 
 _registry: Registry | None = None
@@ -84,7 +89,7 @@ def check_blocks(tasks: Sequence[BlockTask]) -> BatchResult:
     Precondition: :func:`init_worker` ran in this process.
     """
     assert _registry is not None, "init_worker() was not called"
-    batch = BatchResult([], {}, [], 0)
+    batch = BatchResult([], {}, [], 0, [])
     subject_keys = 0
     for task in tasks:
         subject_keys += _check_block(task, _registry, batch)
@@ -135,7 +140,8 @@ def _check_block(task: BlockTask, registry: Registry, batch: BatchResult) -> int
     pointers: list[bytes] = []
     indexes: list[bytes] = []
     listed: list[bytes] = []
-    batch.blocks.append(BlockResult(findings, pointers, indexes, listed))
+    events: list[int] = []
+    batch.blocks.append(BlockResult(findings, pointers, indexes, listed, events))
     if task.header is not None and (finding := _check_root(task, task.header)):
         findings.append(finding)
     seqs = batch.seqs
@@ -161,6 +167,9 @@ def _check_block(task: BlockTask, registry: Registry, batch: BatchResult) -> int
         if entry.type in ("device", "operator"):
             batch.registrations.append(index)
             listed.append(b"g:" + key_index)
+        elif entry.type == "event":
+            batch.events.append(index)
+            listed.append(b"v:" + key_index)
         try:
             authorized.append((index, entry, registry.authorize(entry, index)))
         except FarmtraceError as exc:
@@ -172,6 +181,9 @@ def _check_block(task: BlockTask, registry: Registry, batch: BatchResult) -> int
             verify_entry(entry, key)
         except FarmtraceError as exc:
             findings.append(_entry_finding(exc, entry, height, index))
+            continue
+        if entry.type == "event":
+            events.append(index)
     return subject_keys
 
 

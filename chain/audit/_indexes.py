@@ -1,4 +1,4 @@
-"""The audit's check of every index record an entry needs (``d:``, ``s:``, ``g:``).
+"""The audit's check of every index record an entry needs (``d:``, ``s:``, ``g:``, ``v:``).
 
 Workers name the records as exact store keys (:class:`~chain.audit._blocks.BlockResult`);
 here each is looked up. A ``d:`` record that names another entry means the
@@ -36,6 +36,8 @@ def check_index_records(
             index = int.from_bytes(key[-8:], "big")
             if key.startswith(b"g:"):
                 message = "registration index lacks this registration"
+            elif key.startswith(b"v:"):
+                message = "event index lacks this event"
             else:
                 message = f"subject index lacks {key[2:-17].decode()!r}"
             fail(Finding("index", message, block=height, entry=index))

@@ -25,7 +25,7 @@ __all__ = ["StoreReader"]
 
 _u64 = struct.Struct(">Q").pack
 _Parsed = tuple[bytes, bytes, BlockHeader | None, FarmtraceError | None]
-_COUNTED = (b"b:", b"h:", b"d:", b"s:", b"g:", b"n:")
+_COUNTED = (b"b:", b"h:", b"d:", b"s:", b"g:", b"v:", b"n:")
 
 
 class StoreReader:

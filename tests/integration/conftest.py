@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from farm_logs import LogFactory
+from followed_logs import HttpLog, grow, serve
 
 from farmtrace.demo import DemoFarm, build_demo_log
 from gateway.datadir import DataDir
@@ -43,3 +44,20 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str,
         return code, out, err
 
     return run
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Iterator[LogFactory]:
+    """A small log for a replica to follow: 4 blocks of 3 entries (grow it with ``grow``)."""
+    factory = LogFactory(tmp_path / "source")
+    grow(factory, 4)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def http(source: LogFactory) -> Iterator[HttpLog]:
+    """``source`` served over HTTP by the read API on a free loopback port."""
+    served = serve(source)
+    yield served
+    served.stop()

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from farm_logs import LogFactory
 from followed_logs import HttpLog, fork, grow, serve
 
@@ -40,21 +38,6 @@ class Recorder:
     def __call__(self, method: str, url: str, timeout: float) -> tuple[int, dict[str, str], bytes]:
         self.urls.append(url)
         return urllib_transport(method, url, timeout)
-
-
-@pytest.fixture
-def source(tmp_path: Path) -> Iterator[LogFactory]:
-    factory = LogFactory(tmp_path / "source")
-    grow(factory, 5)
-    yield factory
-    factory.close()
-
-
-@pytest.fixture
-def http(source: LogFactory) -> Iterator[HttpLog]:
-    served = serve(source)
-    yield served
-    served.stop()
 
 
 def metric(replica: Replica, name: str, **labels: str) -> float | None:

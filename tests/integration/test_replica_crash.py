@@ -7,12 +7,11 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from farm_logs import LogFactory
-from followed_logs import HttpLog, grow, serve
+from followed_logs import HttpLog, grow
 
 from chain.audit import audit_store
 from consumer_web._replica import Replica
@@ -45,21 +44,6 @@ _REPLICA = textwrap.dedent(
     print("synced", replica.sync_once().tree_size, flush=True)
     """
 )
-
-
-@pytest.fixture
-def source(tmp_path: Path) -> Iterator[LogFactory]:
-    factory = LogFactory(tmp_path / "source")
-    grow(factory, 4)
-    yield factory
-    factory.close()
-
-
-@pytest.fixture
-def http(source: LogFactory) -> Iterator[HttpLog]:
-    served = serve(source)
-    yield served
-    served.stop()
 
 
 @pytest.mark.parametrize("kill_after", [3, 17])

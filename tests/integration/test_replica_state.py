@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from farm_logs import LogFactory
-from followed_logs import HttpLog, grow, serve
+from followed_logs import HttpLog
 
 from chain import note
 from chain.checkpoint import Checkpoint, sign_checkpoint
@@ -16,21 +15,6 @@ from chain.errors import StorageError
 from consumer_web._replica import Replica
 from consumer_web._replica_state import MAX_CONFLICTS
 from readapi.client import urllib_transport
-
-
-@pytest.fixture
-def source(tmp_path: Path) -> Iterator[LogFactory]:
-    factory = LogFactory(tmp_path / "source")
-    grow(factory, 3)
-    yield factory
-    factory.close()
-
-
-@pytest.fixture
-def http(source: LogFactory) -> Iterator[HttpLog]:
-    served = serve(source)
-    yield served
-    served.stop()
 
 
 def test_a_damaged_state_file_is_refused_and_names_itself(

@@ -1,0 +1,225 @@
+"""The application factory: configuration, the desk's state, blueprints, headers, errors.
+
+Configuration keys (defaults in :data:`DEFAULTS`)::
+
+    DESK_DIR          the desk's directory: operator.key, state/ (the operator's seq
+                      state), users.json (staff accounts), secret.key (session secret)
+    MQTT_URL          the broker, mqtt://[user[:password]@]host[:port]
+    FARM              the farm id (the MQTT topic level)
+    CHECK_URL         a read API (gateway or site) for the pre-checks and the roles
+    ROLES             the operator's roles; None: read its registration in the log
+    RECEIPT_TIMEOUT   seconds to wait for the gateway's receipt of an event
+    LOGIN_LIMIT       failed log-ins per user name and address ...
+    LOGIN_WINDOW      ... within this many seconds, before that pair is refused
+    SESSION_LIFETIME  seconds a log-in lasts
+    TIMEZONE          the zone of the times staff type in (an IANA name)
+    SESSION_COOKIE_SECURE  send the session cookie over HTTPS only (set it behind TLS)
+"""
+
+from __future__ import annotations
+
+import datetime
+import zoneinfo
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, render_template
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from chain.errors import FarmtraceError
+from chain.keyfile import load_key
+from desk import _auth, _forms
+from desk._auth import LoginThrottle, Sessions, current_user
+from desk._csrf import install_csrf
+from desk._operator import Operator
+from desk._users import load_users, read_secret
+from firmware_sim.mqtt_url import parse_mqtt_url
+
+__all__ = [
+    "CSP",
+    "DEFAULTS",
+    "KEY_FILE",
+    "SECRET_FILE",
+    "STATE_DIR",
+    "USERS_FILE",
+    "Desk",
+    "Metrics",
+    "create_app",
+]
+
+KEY_FILE, STATE_DIR, USERS_FILE, SECRET_FILE = "operator.key", "state", "users.json", "secret.key"
+
+DEFAULTS: Mapping[str, Any] = {
+    "DESK_DIR": None,
+    "MQTT_URL": None,
+    "FARM": None,
+    "CHECK_URL": None,
+    "ROLES": None,
+    "RECEIPT_TIMEOUT": 30.0,
+    "LOGIN_LIMIT": 5,
+    "LOGIN_WINDOW": 900.0,
+    "SESSION_LIFETIME": 8 * 3600.0,
+    "TIMEZONE": "UTC",
+    "SESSION_COOKIE_SECURE": False,
+}
+
+CSP = "; ".join(
+    [
+        "default-src 'none'",
+        "style-src 'self'",
+        "img-src 'self'",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+"""The Content-Security-Policy of every response: our own stylesheet, no scripts at all."""
+
+_MESSAGES = {
+    400: "The request was not understood.",
+    403: "This desk may not do that.",
+    404: "There is no such page on this desk.",
+    405: "That is not how this page is used.",
+    413: "The form is too large.",
+    500: "Something went wrong on the desk. Nothing was signed by this request.",
+}
+_CSRF = (
+    "The form had expired or did not come from this desk. Nothing was signed: "
+    "go back, reload it and try again."
+)
+
+
+class Metrics:
+    """The desk's counters, in a registry of its own (served at ``/metrics``)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.logins = Counter("desk_logins", "Successful log-ins", registry=self.registry)
+        self.login_failures = Counter(
+            "desk_login_failures", "Refused log-ins", ["reason"], registry=self.registry
+        )
+        self.csrf_rejected = Counter(
+            "desk_csrf_rejected", "Requests refused for a bad CSRF token", ["reason"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.events = Counter(
+            "desk_events", "Event submissions", ["event", "outcome"], registry=self.registry
+        )
+
+
+class Desk:
+    """Everything a request may need: the operator, staff accounts, sessions, throttle, metrics."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        for name in ("DESK_DIR", "MQTT_URL", "FARM", "CHECK_URL"):
+            if not config[name]:
+                raise ValueError(f"{name}: required")
+        root = Path(config["DESK_DIR"])
+        self.root = root
+        self.secret = read_secret(root / SECRET_FILE)
+        roles = config["ROLES"]
+        self.operator = Operator(
+            load_key(root / KEY_FILE),
+            root / STATE_DIR,
+            str(config["CHECK_URL"]),
+            parse_mqtt_url(str(config["MQTT_URL"])),
+            str(config["FARM"]),
+            roles=None if roles is None else frozenset(roles),
+            timeout=float(config["RECEIPT_TIMEOUT"]),
+        )
+        try:
+            self.zone = zoneinfo.ZoneInfo(str(config["TIMEZONE"]))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"TIMEZONE: not a known zone: {config['TIMEZONE']!r}") from exc
+        self.throttle = LoginThrottle(int(config["LOGIN_LIMIT"]), float(config["LOGIN_WINDOW"]))
+        self.sessions = Sessions(float(config["SESSION_LIFETIME"]))
+        self.metrics = Metrics()
+        self._users_path = root / USERS_FILE
+        self._users: tuple[float, dict[str, str]] | None = None
+        self.users()
+
+    def users(self) -> dict[str, str]:
+        """User name -> password hash, re-read when ``users.json`` changes."""
+        try:
+            mtime = self._users_path.stat().st_mtime
+        except FileNotFoundError:
+            mtime = -1.0
+        if self._users is None or self._users[0] != mtime:
+            self._users = (mtime, load_users(self._users_path))
+        return self._users[1]
+
+
+def _secure(response: Response) -> Response:
+    headers = response.headers
+    headers["Content-Security-Policy"] = CSP
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    headers["Cache-Control"] = "no-store"
+    return response
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Create the desk: ``config`` overrides :data:`DEFAULTS` (see the module docstring).
+
+    Raises:
+        ValueError: a required key is missing, or a bad MQTT URL or time zone.
+        StorageError: ``DESK_DIR`` has no readable ``secret.key``, or
+            ``users.json`` cannot be read.
+        MalformedError: ``operator.key`` or ``users.json`` is malformed.
+        FileNotFoundError: ``DESK_DIR`` has no ``operator.key``.
+    """
+    app = Flask("desk")
+    app.config.from_mapping(DEFAULTS)
+    if config is not None:
+        app.config.from_mapping(config)
+    desk = Desk(app.config)
+    app.extensions["desk"] = desk
+    app.config.update(
+        SECRET_KEY=desk.secret,
+        SESSION_COOKIE_NAME="desk_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        PERMANENT_SESSION_LIFETIME=datetime.timedelta(seconds=app.config["SESSION_LIFETIME"]),
+        MAX_CONTENT_LENGTH=64 * 1024,
+    )
+    app.jinja_env.autoescape = True
+    app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
+    install_csrf(app, lambda reason: desk.metrics.csrf_rejected.labels(reason).inc())
+    app.register_blueprint(_auth.bp)
+    app.register_blueprint(_forms.bp)
+
+    @app.context_processor
+    def page_context() -> dict[str, Any]:
+        try:
+            user = current_user()
+        except FarmtraceError:  # users.json unreadable: the error page still shows
+            user = None
+        return {"user": user, "operator_id": desk.operator.id}
+
+    @app.errorhandler(HTTPException)
+    def page_error(exc: HTTPException) -> Response:
+        code = exc.code or 500
+        if code == 400 and exc.description == "csrf":
+            message = _CSRF
+        else:
+            message = _MESSAGES.get(code, _MESSAGES[400 if code < 500 else 500])
+        body = render_template("error.html", code=code, message=message)
+        response = Response(body, status=code, mimetype="text/html")
+        if code == 405:
+            allowed = exc.get_response().headers.get("Allow")
+            if allowed:
+                response.headers["Allow"] = allowed
+        return response
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        """The desk's counters (Prometheus text format)."""
+        return Response(generate_latest(desk.metrics.registry), content_type=CONTENT_TYPE_LATEST)
+
+    app.after_request(_secure)
+    return app

@@ -1,0 +1,231 @@
+"""``farmtrace desk init|adduser|run``: the operators' web form, for staff without a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import shutil
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import make_server
+
+from chain.entries import ROLES
+from chain.errors import FarmtraceError
+from chain.keyfile import SignerKey, load_key, save_key
+from desk import (
+    KEY_FILE,
+    SECRET_FILE,
+    STATE_DIR,
+    USERS_FILE,
+    add_user,
+    create_app,
+    load_users,
+    write_secret,
+)
+from firmware_sim.identity import SEQ_FILE, DeviceIdentity
+from firmware_sim.transport import operator_identity
+
+__all__ = ["add_parser"]
+
+_HELP = """\
+The desk is a small web site an organisation (a farm, a plant, a shop) runs
+on its own server with its operator's key. Its staff log in and record
+lifecycle events (hatched, placed, slaughtered, packed, shipped ...) with a
+form per event kind the operator's roles allow; each event is checked
+against the log, signed with the operator's key, sent to the gateway and
+confirmed by its receipt, exactly as 'farmtrace event' does.
+
+A desk directory holds operator.key, state/ (the operator's seq state: sign
+as this operator from nowhere else), users.json (staff accounts, scrypt
+password hashes) and secret.key (the session secret).
+"""
+
+_EXAMPLES = """\
+examples:
+  farmtrace desk init --desk-dir /var/lib/farmtrace-desk --operator-id riverside
+  farmtrace operator register --id riverside --pubkey=<printed key> --role plant ...
+  farmtrace desk adduser --desk-dir /var/lib/farmtrace-desk --username maria
+  farmtrace desk run --desk-dir /var/lib/farmtrace-desk --mqtt mqtt://riverside:PW@gw.local \\
+      --farm farm1 --check-url http://gw.local:8080 --port 8100
+
+Serve it behind a TLS reverse proxy and pass --secure-cookie.
+"""
+
+
+def add_parser(commands: Any) -> None:
+    """Register the ``desk`` subcommand group."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = commands.add_parser(
+        "desk",
+        help="the operators' web form for recording events",
+        description=_HELP,
+        epilog=_EXAMPLES,
+        formatter_class=fmt,
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    init = actions.add_parser(
+        "init",
+        help="create a desk directory with the operator's key",
+        description="Create a desk directory: a new operator key (--operator-id), or an "
+        "existing one moved in with its seq state (--operator-key and --operator-state).",
+        epilog=_EXAMPLES,
+        formatter_class=fmt,
+    )
+    init.add_argument("--desk-dir", type=Path, required=True)
+    init.add_argument("--operator-id", help="generate a new operator key with this id")
+    init.add_argument("--operator-key", type=Path, help="an existing operator key file")
+    init.add_argument(
+        "--operator-state",
+        type=Path,
+        help="the seq state directory that key signed from (its seq goes on from there)",
+    )
+    init.set_defaults(handler=run_init)
+
+    adduser = actions.add_parser(
+        "adduser",
+        help="add a staff account, or change its password",
+        description="Add a staff account to users.json (the password is asked twice, or read "
+        "from standard input with --password-stdin); an existing user's password is changed.",
+        formatter_class=fmt,
+    )
+    adduser.add_argument("--desk-dir", type=Path, required=True)
+    adduser.add_argument("--username", required=True)
+    adduser.add_argument("--password-stdin", action="store_true", help="read one line from stdin")
+    adduser.set_defaults(handler=run_adduser)
+
+    run = actions.add_parser(
+        "run",
+        help="serve the desk",
+        description=_HELP,
+        epilog=_EXAMPLES,
+        formatter_class=fmt,
+    )
+    run.add_argument("--desk-dir", type=Path, required=True)
+    run.add_argument("--mqtt", required=True, help="mqtt://OPERATOR:PASSWORD@HOST[:PORT]")
+    run.add_argument("--farm", required=True, help="the farm id (the MQTT topic level)")
+    run.add_argument("--check-url", required=True, help="a gateway's or site's read API")
+    run.add_argument(
+        "--role",
+        action="append",
+        choices=sorted(ROLES),
+        help="the operator's roles (default: read its registration in the log)",
+    )
+    run.add_argument("--host", default="127.0.0.1", help="(default: %(default)s)")
+    run.add_argument("--port", type=int, default=8100, help="(default: %(default)s)")
+    run.add_argument("--timezone", default="UTC", help="zone of typed-in times (%(default)s)")
+    run.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a receipt")
+    run.add_argument("--secure-cookie", action="store_true", help="session cookie over HTTPS only")
+    run.set_defaults(handler=run_desk)
+
+
+def _fail(action: str, message: object) -> int:
+    print(f"farmtrace desk {action}: {message}", file=sys.stderr)
+    return 2
+
+
+def _import_key(args: argparse.Namespace, state: Path) -> SignerKey:
+    """The key of ``--operator-key``, its seq state copied from ``--operator-state``."""
+    if args.operator_state is None:
+        raise ValueError(
+            "--operator-key needs --operator-state, the seq state it signed from (reusing a "
+            "seq would be refused as an equivocation); or make a new key with --operator-id"
+        )
+    key = load_key(args.operator_key)
+    with DeviceIdentity.open(args.operator_state) as old:  # locked while the state is copied
+        if old.key.public_key != key.public_key:
+            raise ValueError(f"{args.operator_state} holds the state of another key")
+        state.mkdir(mode=0o700, parents=True)
+        shutil.copyfile(args.operator_state / SEQ_FILE, state / SEQ_FILE)
+    return key
+
+
+def run_init(args: argparse.Namespace) -> int:
+    """Create the desk directory; print the operator's id and public key. Exit 2 on bad input."""
+    root: Path = args.desk_dir
+    if (args.operator_id is None) == (args.operator_key is None):
+        return _fail("init", "give exactly one of --operator-id and --operator-key")
+    if (root / KEY_FILE).exists():
+        return _fail("init", f"{root / KEY_FILE} exists: this desk is set up already")
+    try:
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        state = root / STATE_DIR
+        if args.operator_key is not None:
+            key = _import_key(args, state)
+        else:
+            key = SignerKey.generate(args.operator_id)
+        operator_identity(state, key).close()
+        save_key(key, root / KEY_FILE)
+        write_secret(root / SECRET_FILE)
+    except (OSError, ValueError, FarmtraceError) as exc:
+        return _fail("init", exc)
+    print(f"desk directory {root}")
+    print(f"operator  {key.id}")
+    print(f"pubkey    {key.public_key_b64}")
+    print("next: have the farm's admin register this operator (farmtrace operator register),")
+    print(f"      then add staff: farmtrace desk adduser --desk-dir {root} --username NAME")
+    return 0
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass(f"password for {args.username}: ")
+    if getpass.getpass("again: ") != first:
+        raise ValueError("the passwords differ")
+    return first
+
+
+def run_adduser(args: argparse.Namespace) -> int:
+    """Add the user (or change its password). Exit 2 on a bad name, password or directory."""
+    if not (args.desk_dir / KEY_FILE).exists():
+        return _fail("adduser", f"{args.desk_dir} is not a desk directory (farmtrace desk init)")
+    try:
+        new = add_user(args.desk_dir / USERS_FILE, args.username, _password(args))
+    except (OSError, ValueError, EOFError, FarmtraceError) as exc:
+        return _fail("adduser", exc)
+    print(f"{'added' if new else 'changed the password of'} {args.username}")
+    return 0
+
+
+def run_desk(args: argparse.Namespace) -> int:
+    """Serve until SIGTERM/SIGINT; exit 0 after a clean stop, 2 on bad input."""
+    config = {
+        "DESK_DIR": args.desk_dir,
+        "MQTT_URL": args.mqtt,
+        "FARM": args.farm,
+        "CHECK_URL": args.check_url,
+        "ROLES": args.role,
+        "RECEIPT_TIMEOUT": args.timeout,
+        "TIMEZONE": args.timezone,
+        "SESSION_COOKIE_SECURE": args.secure_cookie,
+    }
+    try:
+        app = create_app(config)
+        if not load_users(args.desk_dir / USERS_FILE):
+            raise ValueError(
+                f"no staff accounts yet: farmtrace desk adduser --desk-dir {args.desk_dir}"
+            )
+        server = make_server(args.host, args.port, app, threaded=True)
+    except (OSError, ValueError, FarmtraceError) as exc:
+        return _fail("run", exc)
+    stopping = threading.Event()
+
+    def stop(*_: object) -> None:
+        if not stopping.is_set():
+            stopping.set()
+            threading.Thread(target=server.shutdown, name="shutdown").start()
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, stop)
+    print(f"desk running: http://{args.host}:{server.server_port}/", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+    return 0

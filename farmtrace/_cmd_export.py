@@ -1,0 +1,157 @@
+"""``farmtrace export epcis``: a bird's, pack's or lot's lifecycle as GS1 EPCIS 2.0 JSON-LD."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from chain.epcis import UnknownSubjectError, covered_entries, export_bird, export_pack
+from chain.errors import FarmtraceError, GS1Error
+from chain.gs1 import DigitalLink, validate_gtin, validate_key_value
+from chain.store import Store
+from gateway.datadir import DataDir
+
+__all__ = ["add_parser", "parse_link", "run_epcis"]
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+
+_HELP = """\
+Write the lifecycle of one bird, pack (GTIN + serial) or lot (GTIN + lot) as
+a GS1 EPCIS 2.0 document (JSON-LD, CBV 2.0 vocabulary), read offline from a
+log's data directory: hatched (commissioning), placed and moved (arriving at
+a barn), vaccinated, inspected, slaughtered (a TransformationEvent), packed
+(packing), shipped, received and recalled, and the barn and tag readings of
+each stay as sensor_reporting events with hourly min/mean/max.
+
+Identifiers are URIs under --base-url, the consumer site's public URL: packs
+and lots are its GS1 Digital Links (/01/<GTIN>/21/<serial>, /01/<GTIN>/10/<lot>),
+a bird is <base>/bird/<id>. Every event names the signed entry it comes from
+and the read API URLs of its block and proof (farmtrace: members), so that a
+reader can check it. Only what the latest signed checkpoint covers is exported.
+
+LevelDB admits one process at a time: stop the gateway, or export from a copy.
+Exit status: 0 written, 1 the bird, pack or lot is not in the log (or the log
+has no checkpoint yet), 2 usage error or unreadable store.
+"""
+
+_EXAMPLES = """\
+examples:
+  farmtrace export epcis --data-dir demo-data/gateway --bird 0001 --output bird-0001.jsonld
+  farmtrace export epcis --data-dir farm --pack 09506000134352/S0001 \\
+      --base-url https://trace.example.com
+  farmtrace export epcis --data-dir farm --lot 09506000134352/L20260104 > lot.jsonld
+"""
+
+
+def add_parser(commands: Any) -> None:
+    """Register the ``export`` subcommand group (``export epcis``)."""
+    parser = commands.add_parser(
+        "export",
+        help="export lifecycles in standard formats",
+        description="Export what the log says, in standard formats.",
+    )
+    formats = parser.add_subparsers(dest="format", metavar="FORMAT", required=True)
+    epcis = formats.add_parser(
+        "epcis",
+        help="a bird's, pack's or lot's lifecycle as GS1 EPCIS 2.0 JSON-LD",
+        description=_HELP,
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    epcis.add_argument("--data-dir", type=Path, required=True, help="the log's data directory")
+    which = epcis.add_mutually_exclusive_group(required=True)
+    which.add_argument("--bird", metavar="ID", help="a bird id, e.g. 0001")
+    which.add_argument("--pack", metavar="GTIN/SERIAL", help="a pack, e.g. 09506000134352/S0001")
+    which.add_argument("--lot", metavar="GTIN/LOT", help="a lot, e.g. 09506000134352/L20260104")
+    epcis.add_argument(
+        "--base-url",
+        default=DEFAULT_BASE_URL,
+        help="the consumer site's public URL, for identifiers (default: %(default)s)",
+    )
+    epcis.add_argument("--output", type=Path, help="file to write (default: standard output)")
+    epcis.set_defaults(handler=run_epcis)
+
+
+def parse_link(text: str, ai: str) -> DigitalLink:
+    """``GTIN/SERIAL`` (``ai`` "serial") or ``GTIN/LOT`` (``ai`` "lot") as a Digital Link.
+
+    A GTIN-8, -12 or -13 is padded to 14 digits.
+
+    Raises:
+        GS1Error: not two parts, a bad GTIN (or check digit), or a bad serial or lot.
+    """
+    gtin, slash, value = text.partition("/")
+    if not slash:
+        raise GS1Error(f"expected GTIN/{ai.upper()}, e.g. 09506000134352/S0001, found {text!r}")
+    gtin14 = validate_gtin(gtin)
+    validate_key_value(value, ai)
+    return DigitalLink(gtin14, serial=value) if ai == "serial" else DigitalLink(gtin14, lot=value)
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"farmtrace export epcis: {message}", file=sys.stderr)
+    return code
+
+
+def run_epcis(args: argparse.Namespace) -> int:
+    """Export and write the document; see the exit status in the command's help."""
+    try:
+        link = None
+        if args.pack is not None:
+            link = parse_link(args.pack, "serial")
+        elif args.lot is not None:
+            link = parse_link(args.lot, "lot")
+    except GS1Error as exc:
+        return _fail(str(exc), 2)
+    try:
+        store = Store.open(DataDir(args.data_dir).log)
+    except FarmtraceError as exc:
+        return _fail(str(exc), 2)
+    created_ms = time.time_ns() // 1_000_000
+    with store:
+        until = covered_entries(store)
+        if until is None:
+            return _fail(f"{args.data_dir}: the log has no signed checkpoint yet", 1)
+        try:
+            if link is None:
+                document = export_bird(
+                    store, args.bird, base_url=args.base_url, created_ms=created_ms, until=until
+                )
+            else:
+                document = export_pack(
+                    store, link, base_url=args.base_url, created_ms=created_ms, until=until
+                )
+        except UnknownSubjectError as exc:
+            return _fail(str(exc), 1)
+        except FarmtraceError as exc:
+            return _fail(str(exc), 2)
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    events = len(document["epcisBody"]["eventList"])
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        _write(args.output, text)
+    except OSError as exc:
+        return _fail(f"cannot write {args.output}: {exc}", 2)
+    print(f"wrote {events} EPCIS events about {document['farmtrace:subject']} to {args.output}")
+    return 0
+
+
+def _write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all (a temporary file, then a rename)."""
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with partial.open("w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
