@@ -22,8 +22,7 @@ from jsonschema import Draft7Validator, FormatChecker
 from chain.entries import Entry, parse_entry
 from chain.store import Store
 
-REPO = Path(__file__).resolve().parents[2]
-SCHEMA = REPO.parent / "shared" / "epcis" / "EPCIS-JSON-Schema.json"
+SCHEMA = Path(__file__).resolve().parent / "assets" / "EPCIS-JSON-Schema.json"
 HOUR = 3_600_000
 FOREVER = 2**63
 
