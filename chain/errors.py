@@ -10,7 +10,8 @@ tell a garbled input from a forged one catch the branches separately::
     │   ├── MalformedNoteError      a signed note, checkpoint or key string
     │   ├── MalformedBlockError     a block header
     │   ├── GS1Error                a GTIN, serial, lot or GS1 Digital Link path
-    │   └── MalformedWireError      an MQTT topic, status or receipt
+    │   ├── MalformedWireError      an MQTT topic, status or receipt
+    │   └── MalformedWitnessMessageError  a tlog-witness request or answer
     ├── VerificationError           well-formed, but not what it claims to be
     │   ├── SignatureError          a signature does not verify
     │   ├── UnknownSignerError      no trusted key for the signer
@@ -19,6 +20,7 @@ tell a garbled input from a forged one catch the branches separately::
     │   ├── ChainLinkError          a block does not follow its predecessor
     │   ├── ForkError               a signed checkpoint contradicts the history already accepted
     │   ├── RollbackError           a signed checkpoint older than the one already accepted
+    │   ├── QuorumError             too few trusted witnesses cosigned a checkpoint
     │   └── LifecycleError          an event contradicts the lifecycle the log records
     ├── ConflictError               an entry clashes with the log
     │   ├── DuplicateEntryError     the same (signer, seq) with the same bytes
@@ -47,7 +49,9 @@ __all__ = [
     "MalformedError",
     "MalformedNoteError",
     "MalformedWireError",
+    "MalformedWitnessMessageError",
     "ProofError",
+    "QuorumError",
     "RollbackError",
     "SignatureError",
     "SourceError",
@@ -106,6 +110,12 @@ class MalformedWireError(MalformedError):
     """An MQTT topic, device status or gateway receipt breaks design.md section 4."""
 
     reason = "malformed_wire"
+
+
+class MalformedWitnessMessageError(MalformedError):
+    """A C2SP tlog-witness request or answer that breaks the protocol's format."""
+
+    reason = "malformed_witness_message"
 
 
 class VerificationError(FarmtraceError):
@@ -181,6 +191,22 @@ class RollbackError(VerificationError):
     """
 
     reason = "rollback"
+
+
+class QuorumError(VerificationError):
+    """A checkpoint lacks the cosignatures a k-of-n witness policy asks for.
+
+    ``required`` is k, ``cosigners`` the names of the trusted witnesses whose
+    cosignatures did verify (fewer than k). Not evidence of misbehaviour on
+    its own: the witnesses may simply not have answered yet.
+    """
+
+    reason = "witness_quorum"
+
+    def __init__(self, message: str, *, required: int, cosigners: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.required = required
+        self.cosigners = cosigners
 
 
 class LifecycleError(VerificationError):

@@ -258,7 +258,10 @@ class Store:
             )
 
     def put_checkpoint(self, size: int, note: str) -> None:
-        """Store the signed checkpoint note for tree ``size`` and make it the latest.
+        """Store the signed checkpoint note for tree ``size``; make it the latest if it is.
+
+        A note for a size already held replaces it (e.g. once witnesses
+        cosigned it); the latest pointer never moves to a smaller size.
 
         Preconditions: the note was signed over this store's root at ``size``.
 
@@ -267,8 +270,8 @@ class Store:
         """
         if not 0 < size <= self.size:
             raise StorageError(f"checkpoint size {size} outside the log (size {self.size})")
-        try:
-            with self._db.write_batch(transaction=True, sync=self._sync) as wb:
+        try:  # the lock keeps two writers from moving the latest pointer backwards
+            with self._lock, self._db.write_batch(transaction=True, sync=self._sync) as wb:
                 wb.put(b"c:" + keys.u64(size), note.encode())
                 latest = self._db.get(b"m:checkpoint")
                 if latest is None or int(latest) <= size:

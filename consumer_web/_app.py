@@ -2,17 +2,25 @@
 
 Configuration keys (defaults in :data:`DEFAULTS`)::
 
-    SITE_DIR            the site's data directory (replica/, trust.json, replica-state.json)
+    SITE_DIR            the site's data directory (replica/, trust.json, replica-state.json,
+                        and optionally witnesses.json: the witness policy, see below)
     SOURCES             read API base URLs of the gateways (or replicas) to follow
     SYNC_INTERVAL       seconds between sync rounds
     SYNC_IN_BACKGROUND  run the sync rounds in a background thread
     PUBLIC_URL          origin put in QR codes (default: the request's host URL)
     WITNESSES           C2SP verifier keys of the witnesses whose cosignatures count
+    WITNESS_QUORUM      how many of WITNESSES must cosign a checkpoint before the replica
+                        takes it (default 0: shown, not required)
+    WITNESS_POLICY      a chain.witness_policy.WitnessPolicy, instead of the two above
     CACHE_READINGS      readings the lifecycle cache may hold in memory
     WARM_CACHE          load barns' and birds' readings into that cache in the background
                         at start (and every SYNC_INTERVAL), so that first views are fast
     SITE_DATA           an object shaped like :class:`consumer_web.SiteData` to serve
                         instead of opening a replica in SITE_DIR (tests, tools)
+
+The witness policy comes from WITNESS_POLICY, else from WITNESSES and
+WITNESS_QUORUM, else from ``SITE_DIR/witnesses.json`` when it exists (the
+format of :mod:`chain.witness_policy`); giving it in two places is an error.
 """
 
 from __future__ import annotations
@@ -26,8 +34,9 @@ from flask import Flask, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.wrappers import Response
 
-from chain.errors import StorageError
+from chain.errors import MalformedError, StorageError
 from chain.trust import TrustRoot
+from chain.witness_policy import Witness, WitnessPolicy
 from consumer_web import _api, _epcis_api, _pages, _qr, _trace_page
 from consumer_web._errors import install_errors
 from consumer_web._i18n import remember_language
@@ -35,7 +44,7 @@ from consumer_web._site import LogView, Site
 from consumer_web._templating import install_templating
 from readapi import create_read_api
 
-__all__ = ["CSP", "DEFAULTS", "SiteConfig", "create_app"]
+__all__ = ["CSP", "DEFAULTS", "POLICY_FILE", "SiteConfig", "create_app"]
 
 DEFAULTS: Mapping[str, Any] = {
     "SITE_DIR": None,
@@ -44,6 +53,8 @@ DEFAULTS: Mapping[str, Any] = {
     "SYNC_IN_BACKGROUND": True,
     "PUBLIC_URL": None,
     "WITNESSES": [],
+    "WITNESS_QUORUM": 0,
+    "WITNESS_POLICY": None,
     "CACHE_READINGS": 2_000_000,
     "WARM_CACHE": True,
     "SITE_DATA": None,
@@ -75,6 +86,8 @@ class SiteConfig:
     sync_in_background: bool = True
     public_url: str | None = None
     witnesses: tuple[str, ...] = ()
+    witness_quorum: int = 0
+    witness_policy: WitnessPolicy | None = None
     cache_readings: int = 2_000_000
     warm_cache: bool = True
 
@@ -87,9 +100,50 @@ class SiteConfig:
             "SYNC_IN_BACKGROUND": self.sync_in_background,
             "PUBLIC_URL": self.public_url,
             "WITNESSES": list(self.witnesses),
+            "WITNESS_QUORUM": self.witness_quorum,
+            "WITNESS_POLICY": self.witness_policy,
             "CACHE_READINGS": self.cache_readings,
             "WARM_CACHE": self.warm_cache,
         }
+
+
+POLICY_FILE = "witnesses.json"
+"""The witness policy's file name in SITE_DIR (see :mod:`chain.witness_policy`)."""
+
+
+def _witness_policy(config: Mapping[str, Any], site_dir: Path) -> WitnessPolicy:
+    """The policy from the config keys, else from ``site_dir/witnesses.json``, else none."""
+    policy, keys, quorum = (
+        config["WITNESS_POLICY"],
+        list(config["WITNESSES"]),
+        config["WITNESS_QUORUM"],
+    )
+    path = site_dir / POLICY_FILE
+    given = [
+        name
+        for name, present in (
+            ("WITNESS_POLICY", policy is not None),
+            ("WITNESSES/WITNESS_QUORUM", bool(keys) or bool(quorum)),
+            (str(path), path.exists()),
+        )
+        if present
+    ]
+    if len(given) > 1:
+        raise ValueError(f"the witness policy is given twice: {' and '.join(given)}")
+    if policy is not None:
+        if not isinstance(policy, WitnessPolicy):
+            raise ValueError("WITNESS_POLICY: expected a chain.witness_policy.WitnessPolicy")
+        return policy
+    if path.exists():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise StorageError(f"cannot read the witness policy {path}: {exc}") from exc
+        try:
+            return WitnessPolicy.from_json(text)
+        except MalformedError as exc:
+            raise MalformedError(f"{path}: {exc}") from exc
+    return WitnessPolicy(quorum, tuple(Witness(vkey) for vkey in keys))
 
 
 def _open_site(config: Mapping[str, Any]) -> Site:
@@ -109,9 +163,8 @@ def _open_site(config: Mapping[str, Any]) -> Site:
         trust = TrustRoot.from_json(trust_path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise StorageError(f"cannot read the pinned trust root {trust_path}: {exc}") from exc
-    replica = Replica(
-        site_dir, list(config["SOURCES"]), trust=trust, witnesses=list(config["WITNESSES"])
-    )
+    policy = _witness_policy(config, site_dir)
+    replica = Replica(site_dir, list(config["SOURCES"]), trust=trust, witness_policy=policy)
     try:
         site = Site(replica, max_readings=limit, warm_every=warm, owned=replica)
         if config["SYNC_IN_BACKGROUND"]:
@@ -143,10 +196,13 @@ def create_app(config: SiteConfig | Mapping[str, Any] | None = None) -> Flask:
     and closes that replica.
 
     Raises:
-        ValueError: neither ``SITE_DIR`` nor ``SITE_DATA`` is given.
-        StorageError: the site directory has no readable ``trust.json``, or
-            its replica cannot be opened (see :class:`consumer_web._replica.Replica`).
-        MalformedError: ``trust.json`` is not a trust root.
+        ValueError: neither ``SITE_DIR`` nor ``SITE_DATA`` is given, or the
+            witness policy is given twice.
+        StorageError: the site directory has no readable ``trust.json``, its
+            ``witnesses.json`` cannot be read, or its replica cannot be opened
+            (see :class:`consumer_web._replica.Replica`).
+        MalformedError: ``trust.json`` is not a trust root, or the witness
+            policy is malformed (a bad key, a quorum beyond the witnesses).
     """
     app = Flask("consumer_web")
     app.config.from_mapping(DEFAULTS)

@@ -22,6 +22,8 @@ __all__ = [
     "LANGUAGE_NAMES",
     "choose_language",
     "current_language",
+    "format_ago",
+    "format_iso",
     "format_ms",
     "remember_language",
     "translate",
@@ -85,9 +87,45 @@ def current_language() -> str:
     return str(lang)
 
 
+def _moment(ms: int) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(ms / 1000, UTC)
+    except (OverflowError, ValueError, OSError):  # a signed time beyond year 9999
+        return None
+
+
 def format_ms(ms: int | None, *, date_only: bool = False) -> str:
-    """``ms`` (Unix milliseconds) as ``YYYY-MM-DD HH:MM UTC``, or an empty string for None."""
+    """``ms`` (Unix milliseconds) as ``YYYY-MM-DD HH:MM UTC``, or an empty string for None.
+
+    A time no calendar date can hold is shown as its number of milliseconds.
+    """
     if ms is None:
         return ""
-    moment = datetime.fromtimestamp(ms / 1000, UTC)
+    moment = _moment(ms)
+    if moment is None:
+        return f"{ms} ms"
     return moment.strftime("%Y-%m-%d" if date_only else "%Y-%m-%d %H:%M UTC")
+
+
+def format_iso(ms: int | None) -> str:
+    """``ms`` as an ISO 8601 UTC time (for ``<time datetime=...>``), or "" if none fits."""
+    moment = None if ms is None else _moment(ms)
+    return "" if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_ago(lang: str, ms: int, now_ms: int) -> str:
+    """How long before ``now_ms`` the time ``ms`` was, in ``lang``: "5 minutes ago".
+
+    Minutes below an hour, hours below two days, then days; a time in the
+    future (a clock ahead of ours) is "just now".
+    """
+    minutes = max(0, now_ms - ms) // 60_000
+    if minutes < 1:
+        return translate(lang, "ago_now")
+    if minutes < 60:
+        unit, n = "minute", minutes
+    elif minutes < 48 * 60:
+        unit, n = "hour", minutes // 60
+    else:
+        unit, n = "day", minutes // 1440
+    return translate(lang, f"ago_{unit}" if n == 1 else f"ago_{unit}s", n=n)

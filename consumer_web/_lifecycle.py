@@ -57,8 +57,9 @@ class Head:
 
     ``size`` blocks, covering the first ``entry_count`` entries; ``note`` as
     stored. ``log_signature_ok``: the pinned log key signed it; ``witnesses``:
-    known witnesses whose cosignatures verify; ``other_signatures``: lines of
-    keys the site does not know.
+    known witnesses whose cosignatures verify (names, sorted), and
+    ``cosigned``: each of them with its cosigning time (POSIX seconds);
+    ``other_signatures``: lines of keys the site does not know.
     """
 
     size: int
@@ -68,6 +69,7 @@ class Head:
     log_signature_ok: bool
     witnesses: tuple[str, ...]
     other_signatures: int
+    cosigned: tuple[tuple[str, int], ...] = ()
 
 
 class Lifecycle:
@@ -125,15 +127,16 @@ class Lifecycle:
         except FarmtraceError:
             ok = False
         try:
-            witnesses = tuple(sorted(verify_cosignatures(signed, self.witnesses)))
+            cosigned = tuple(sorted(verify_cosignatures(signed, self.witnesses).items()))
         except FarmtraceError:
-            witnesses = ()
+            cosigned = ()
+        witnesses = tuple(name for name, _ in cosigned)
         try:
             lines = len(note.parse(signed).signatures)
         except FarmtraceError:
             lines = 0
         others = max(0, lines - int(ok) - len(witnesses))
-        return Head(size, entry_count, signed, log_key, ok, witnesses, others)
+        return Head(size, entry_count, signed, log_key, ok, witnesses, others, cosigned)
 
     def _advance(self, head: Head) -> None:
         self.blocks.advance(head.size)

@@ -33,10 +33,45 @@ _EN = {
     # notices
     "as_of": "The farm's servers cannot be reached: this page shows the data as of {time}.",
     "as_of_never": "The farm's servers cannot be reached, and this site has no data yet.",
-    "conflict_title": "Warning: conflicting history",
+    "conflict_title": "Warning: two different versions of this farm's record",
     "conflict_body": (
         "A source ({source}) presented a history of this log that contradicts the one "
         "this site already verified ({reason}, {time}). We kept ours and reported it."
+    ),
+    "conflict_fork": (
+        "On {time}, {source} showed a version of this farm's record that contradicts the "
+        "one this site had already checked, although both carry the farm's signature. "
+        "Records may have been changed or deleted after the fact. This site kept the "
+        "version it checked first, saved both as evidence, and shows only that version."
+    ),
+    "conflict_wrong_log": (
+        "On {time}, {source} served a record that is not signed with this farm's key "
+        "(another log, or an impostor). It was refused: the pages show the record this "
+        "site checked."
+    ),
+    "conflict_bad_signature": (
+        "On {time}, {source} served a record whose farm signature does not verify "
+        "(damaged or forged). It was refused: the pages show the record this site checked."
+    ),
+    "conflict_rollback": (
+        "On {time}, {source} went back in time: it now shows an older, shorter version of "
+        "this farm's record than it showed this site before. Its data may have been "
+        "restored from an old backup or rewritten, and recent records lost. This site kept "
+        "the longer version it had checked, saved both as evidence, and shows only that one."
+    ),
+    "conflict_code": "Technical reason: {reason}.",
+    "waiting_witnesses": (
+        "The farm's newest data is waiting for independent witnesses to vouch for it "
+        "({count} of {required} so far): this page shows the data as of {time}."
+    ),
+    "waiting_witnesses_held": (
+        "The farm's newest data is waiting for independent witnesses to vouch for it "
+        "({count} of {required} so far): this page shows the data checked earlier "
+        "(checkpoint {size})."
+    ),
+    "waiting_witnesses_never": (
+        "The farm's data is waiting for independent witnesses to vouch for it "
+        "({count} of {required} so far): there is nothing to show yet."
     ),
     "recall_title": "RECALLED: do not eat",
     "recall_body": "{subjects} recalled on {time}: {reason}",
@@ -142,6 +177,43 @@ _EN = {
     "check_signer": "Signer registered and authorised",
     "check_entry_signature": "Entry signature",
     "verify_idle": "Nothing checked yet.",
+    "verify_witnesses_ok": "{count} of {total} witnesses cosigned ({quorum} required): {names}",
+    "verify_witnesses_short": (
+        "only {count} of {total} witnesses cosigned, {quorum} required: {names}"
+    ),
+    # witnesses
+    "witnesses_title": "Independent witnesses",
+    "witnesses_intro": (
+        "Witnesses are independent organisations that keep their own copy of this log's "
+        "checkpoints, and cosign a new one only if it extends, unchanged, what they saw "
+        "before. The farm cannot show different histories to different people without "
+        "them noticing."
+    ),
+    "witnesses_summary": (
+        "{count} of {total} independent witnesses vouch for this record (checkpoint "
+        "{size}); this site requires {quorum}."
+    ),
+    "witnesses_short": (
+        "Only {count} of {total} witnesses have cosigned checkpoint {size}, fewer than "
+        "the {quorum} this site now requires."
+    ),
+    "witnesses_optional": (
+        "{count} of {total} independent witnesses vouch for this record (checkpoint "
+        "{size}); this site does not require them."
+    ),
+    "witnesses_none": (
+        "No independent witness is configured for this site: the record is signed by "
+        "the farm's key alone."
+    ),
+    "witness_cosigned": "cosigned {time} ({ago})",
+    "witness_not_cosigned": "has not cosigned this checkpoint",
+    "ago_now": "just now",
+    "ago_minute": "1 minute ago",
+    "ago_minutes": "{n} minutes ago",
+    "ago_hour": "1 hour ago",
+    "ago_hours": "{n} hours ago",
+    "ago_day": "1 day ago",
+    "ago_days": "{n} days ago",
     # batch
     "batch_title": "Batch {hash}",
     "block_height": "Height",
@@ -237,10 +309,41 @@ _ZH = {
     "log_empty": "本站尚未收到任何日志数据。",
     "as_of": "暂时无法连接农场服务器：本页显示截至 {time} 的数据。",
     "as_of_never": "暂时无法连接农场服务器，本站尚无数据。",
-    "conflict_title": "警告：历史记录冲突",
+    "conflict_title": "警告：本农场的记录出现了两个不同版本",
     "conflict_body": (
         "数据源（{source}）提供的日志历史与本站已验证的历史相矛盾（{reason}，{time}）。"
         "本站保留了原有记录并已报告此问题。"
+    ),
+    "conflict_fork": (
+        "{time}，{source} 提供的农场记录与本站先前已核验的版本相矛盾，尽管两者都带有农场的签名。"
+        "这意味着记录可能在事后被修改或删除。本站保留了最先核验的版本，"
+        "将两者都保存为证据，并且只显示该版本。"
+    ),
+    "conflict_wrong_log": (
+        "{time}，{source} 提供的记录并非由本农场的密钥签名（来自其他日志或冒充者），"
+        "已被拒绝：本页显示本站已核验的记录。"
+    ),
+    "conflict_bad_signature": (
+        "{time}，{source} 提供的记录上的农场签名未通过验证（已损坏或伪造），"
+        "已被拒绝：本页显示本站已核验的记录。"
+    ),
+    "conflict_rollback": (
+        "{time}，{source} 出现了倒退：它现在显示的农场记录比先前向本站提供的版本更旧、更短。"
+        "其数据可能已从旧备份恢复或被改写，近期记录可能已丢失。本站保留了先前核验的较长版本，"
+        "将两者都保存为证据，并且只显示该版本。"
+    ),
+    "conflict_code": "技术原因：{reason}。",
+    "waiting_witnesses": (
+        "农场的最新数据正在等待独立见证方作证（已有 {count} 个，需要 {required} 个）："
+        "本页显示截至 {time} 的数据。"
+    ),
+    "waiting_witnesses_held": (
+        "农场的最新数据正在等待独立见证方作证（已有 {count} 个，需要 {required} 个）："
+        "本页显示本站此前已核验的数据（检查点 {size}）。"
+    ),
+    "waiting_witnesses_never": (
+        "农场的数据正在等待独立见证方作证（已有 {count} 个，需要 {required} 个）："
+        "暂时没有可显示的数据。"
     ),
     "recall_title": "已召回：请勿食用",
     "recall_body": "{subjects} 于 {time} 被召回：{reason}",
@@ -335,6 +438,34 @@ _ZH = {
     "check_signer": "签名者已注册并获授权",
     "check_entry_signature": "记录签名",
     "verify_idle": "尚未核验任何记录。",
+    "verify_witnesses_ok": "{total} 个见证方中有 {count} 个联署（要求 {quorum} 个）：{names}",
+    "verify_witnesses_short": "{total} 个见证方中仅有 {count} 个联署，要求 {quorum} 个：{names}",
+    "witnesses_title": "独立见证方",
+    "witnesses_intro": (
+        "见证方是独立的机构，各自保存本日志检查点的副本，"
+        "只有当新的检查点原封不动地延续其先前所见的内容时才会联署。"
+        "农场无法在不被察觉的情况下向不同的人展示不同的历史。"
+    ),
+    "witnesses_summary": (
+        "{total} 个独立见证方中有 {count} 个为此记录作证（检查点 {size}）；"
+        "本站要求至少 {quorum} 个。"
+    ),
+    "witnesses_short": (
+        "检查点 {size} 仅由 {total} 个见证方中的 {count} 个联署，少于本站现在要求的 {quorum} 个。"
+    ),
+    "witnesses_optional": (
+        "{total} 个独立见证方中有 {count} 个为此记录作证（检查点 {size}）；本站不要求见证方联署。"
+    ),
+    "witnesses_none": "本站未配置独立见证方：此记录仅由农场的密钥签名。",
+    "witness_cosigned": "于 {time} 联署（{ago}）",
+    "witness_not_cosigned": "尚未联署此检查点",
+    "ago_now": "刚刚",
+    "ago_minute": "1 分钟前",
+    "ago_minutes": "{n} 分钟前",
+    "ago_hour": "1 小时前",
+    "ago_hours": "{n} 小时前",
+    "ago_day": "1 天前",
+    "ago_days": "{n} 天前",
     "batch_title": "批次 {hash}",
     "block_height": "高度",
     "block_prev": "上一区块",

@@ -7,10 +7,14 @@ what verifies against the pinned trust root: the log key's signature, a
 consistency proof from our own root, and each missing block (in order, with
 its inclusion proof at the new size, its link, entries root, and every
 entry's signature and authority); then the checkpoint note exactly as
-received. A source that is down is noted and the replica keeps serving what it
-has, "as of" the last time a source confirmed its head. A source presenting
-another history is refused: ours is kept and a :class:`Conflict` with both
-checkpoints is recorded, persisted and counted.
+received. A checkpoint beyond ours is taken only once the site's
+:class:`~chain.witness_policy.WitnessPolicy` holds (``quorum`` of its
+witnesses cosigned it); until then the source is "waiting for witnesses"
+(:attr:`ReplicaStatus.waiting_for_witnesses`), which is not a conflict: the
+replica keeps its older checkpoint. A source that is down is noted and the
+replica keeps serving what it has, "as of" the last time a source confirmed
+its head. A source presenting another history is refused: ours is kept and a
+:class:`Conflict` with both checkpoints is recorded, persisted and counted.
 
 The replica is also a :class:`readapi.LogSource`, so that the site serves its
 copy with ``readapi.create_read_api(replica)``::
@@ -36,19 +40,22 @@ from chain import note
 from chain.errors import (
     FarmtraceError,
     MalformedError,
+    RollbackError,
     SourceError,
     StorageError,
 )
 from chain.follow import Follower
 from chain.store import Store
 from chain.trust import TrustRoot
+from chain.witness_policy import Witness, WitnessPolicy
 from consumer_web._replica_metrics import ReplicaMetrics
-from consumer_web._replica_pull import Behind, Refused, pull
+from consumer_web._replica_pull import Behind, Refused, Waiting, pull
 from consumer_web._replica_state import (
     MAX_CONFLICTS,
     Conflict,
     ReplicaStatus,
     SourceStatus,
+    WitnessWait,
     load_state,
     save_state,
 )
@@ -68,9 +75,11 @@ class Replica:
 
     ``sources`` are read API base URLs, tried in order on every round.
     ``transport`` replaces HTTP (see :class:`readapi.Transport`); ``clock_ms``
-    gives the time in Unix milliseconds; ``timeout`` bounds each request;
-    ``witnesses`` are the witness verifier keys the site announces in its own
-    read API.
+    gives the time in Unix milliseconds; ``timeout`` bounds each request.
+    ``witness_policy`` is the k-of-n policy a new checkpoint must meet; its
+    witnesses' verifier keys are also announced in the site's own read API.
+    ``witnesses`` (verifier keys) is the older form: those witnesses with a
+    quorum of 0 (announced, not required); give one or the other.
 
     The stable surface (the site's ``create_app`` relies on it): this
     constructor; ``store`` (the open :class:`~chain.store.Store`, for
@@ -78,9 +87,12 @@ class Replica:
     prometheus_client ``CollectorRegistry`` with the names of
     :mod:`consumer_web._replica_metrics`); :meth:`status`, :meth:`sync_once`,
     :meth:`start`, :meth:`close`; and the :class:`readapi.LogSource`
-    properties ``origin``, ``verifier_key``, ``witnesses`` and ``admins``.
+    properties ``origin``, ``verifier_key``, ``witnesses`` and ``admins``;
+    and ``witness_policy``.
 
     Raises:
+        ValueError: both ``witnesses`` and ``witness_policy`` are given.
+        MalformedError: a key in ``witnesses`` is not a witness verifier key.
         StorageError: the store holds another log or is locked by another
             process, or the state file is damaged.
     """
@@ -95,11 +107,17 @@ class Replica:
         clock_ms: Callable[[], int] = _now_ms,
         timeout: float = 10.0,
         witnesses: Sequence[str] = (),
+        witness_policy: WitnessPolicy | None = None,
     ) -> None:
+        if witness_policy is not None and witnesses:
+            raise ValueError("give the witnesses once: witnesses or witness_policy, not both")
+        if witness_policy is None:
+            witness_policy = WitnessPolicy(0, tuple(Witness(vkey) for vkey in witnesses))
         self.site_dir = Path(site_dir)
         self.trust = trust
         self.sources: tuple[str, ...] = tuple(dict.fromkeys(sources))
-        self._witnesses = tuple(witnesses)
+        self.witness_policy = witness_policy
+        self._waits: dict[str, WitnessWait] = {}
         self._clock = clock_ms
         self._clients = {
             url: ReadApiClient(url, transport=transport, timeout=timeout) for url in self.sources
@@ -152,8 +170,8 @@ class Replica:
 
     @property
     def witnesses(self) -> Sequence[str]:
-        """The witness verifier keys given to the constructor."""
-        return self._witnesses
+        """The verifier keys of the witness policy's witnesses."""
+        return self.witness_policy.verifier_keys
 
     @property
     def admins(self) -> tuple[tuple[str, bytes], ...]:
@@ -166,13 +184,20 @@ class Replica:
         """A consistent snapshot of the replica's state (safe from any thread, even after close)."""
         with self._state_lock:
             head = self._head
+            size = 0 if head is None else head[0]
             return ReplicaStatus(
-                tree_size=0 if head is None else head[0],
+                tree_size=size,
                 checkpoint_note=None if head is None else head[1],
                 as_of_ms=self._state.as_of_ms,
                 sources=tuple(self._state.sources[url] for url in self.sources),
                 conflicts=tuple(self._state.conflicts),
+                waiting_for_witnesses=self._waiting(size),
             )
+
+    def _waiting(self, size: int) -> WitnessWait | None:
+        """The biggest checkpoint beyond ``size`` offered without a quorum (state lock held)."""
+        waits = [w for w in self._waits.values() if w.size > size]
+        return max(waits, key=lambda w: (w.size, -w.since_ms), default=None)
 
     # -- syncing ---------------------------------------------------------------
 
@@ -207,6 +232,7 @@ class Replica:
             checkpoint = pull(
                 self._clients[url],
                 self._follower,
+                policy=self.witness_policy,
                 stopped=self._stop.is_set,
                 on_block=self._block_stored,
             )
@@ -218,6 +244,18 @@ class Replica:
             result, their_size = "ok", checkpoint.size
         except Behind as exc:
             result, their_size = "behind", exc.size
+            served = self._state.sources[url].tree_size
+            if served is not None and exc.size < served:
+                # A mirror may lag, but no source may shrink what it served us before.
+                went_back = RollbackError(
+                    f"{url} served a checkpoint of {served} blocks before, and now one of "
+                    f"{exc.size}: it went back in time"
+                )
+                result, error = "conflict", f"rollback: {went_back}"
+                self._record_conflict(url, Refused("rollback", exc.theirs, went_back))
+        except Waiting as exc:
+            result, their_size = "witness_quorum", exc.size
+            self._note_wait(url, exc, started)
         except Refused as exc:
             result, error = "conflict", f"{exc.reason}: {exc}"
             self._record_conflict(url, exc)
@@ -231,6 +269,10 @@ class Replica:
         now = self._clock()
         self._metrics.sync.labels(url, result).inc()
         with self._state_lock:
+            if result != "witness_quorum":
+                self._waits.pop(url, None)
+            head_size = 0 if self._head is None else self._head[0]
+            self._metrics.waiting.set(int(self._waiting(head_size) is not None))
             old = self._state.sources[url]
             if error is None:
                 self._state.sources[url] = SourceStatus(
@@ -245,6 +287,16 @@ class Replica:
         if result == "ok":
             self._metrics.as_of.set(now / 1000)
         self._log_outcome(url, result, error)
+
+    def _note_wait(self, url: str, waiting: Waiting, now: int) -> None:
+        with self._state_lock:
+            old = self._waits.get(url)
+            since = old.since_ms if old is not None and old.size == waiting.size else now
+            self._waits[url] = WitnessWait(
+                url, waiting.size, waiting.required, waiting.cosigners, since
+            )
+        if old is None or old.size != waiting.size:
+            _logger.info("source %s: %s; keeping the checkpoint we have", url, waiting)
 
     def _block_stored(self) -> None:
         self._metrics.blocks_fetched.inc()

@@ -9,6 +9,8 @@ Names::
     replica_last_sync_timestamp_seconds        when the last sync round ended
     replica_as_of_timestamp_seconds            when a source last confirmed our head
     replica_blocks_fetched_total               blocks fetched, verified and stored
+    replica_waiting_for_witnesses              1 while a source's newer checkpoint lacks the
+                                               witness quorum (result="witness_quorum" above)
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 __all__ = ["RESULTS", "ReplicaMetrics"]
 
-RESULTS = ("ok", "behind", "unreachable", "error", "invalid", "conflict")
+RESULTS = ("ok", "behind", "witness_quorum", "unreachable", "error", "invalid", "conflict")
 """The outcomes of one sync attempt with one source (see :class:`SourceStatus`)."""
 
 
@@ -49,6 +51,11 @@ class ReplicaMetrics:
         )
         self.blocks_fetched = Counter(
             "replica_blocks_fetched", "Blocks fetched, verified and stored", registry=r
+        )
+        self.waiting = Gauge(
+            "replica_waiting_for_witnesses",
+            "1 while a source's newer checkpoint lacks the witness quorum, else 0",
+            registry=r,
         )
         for source in sources:  # export zeros, so that alerts can rate() from the start
             self.conflicts.labels(source)

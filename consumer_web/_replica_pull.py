@@ -1,38 +1,44 @@
 """One round with one source: its checkpoint, a consistency proof, the blocks we lack.
 
 :func:`pull` drives a :class:`~chain.follow.Follower` with what a
-:class:`~readapi.ReadApiClient` fetches. It tells the two outcomes that are
+:class:`~readapi.ReadApiClient` fetches. It tells the three outcomes that are
 not errors of the source apart from the errors themselves: :class:`Refused`
-(the source's signed history contradicts ours: a conflict to record) and
-:class:`Behind` (it agrees, but is older than our head).
+(the source's signed history contradicts ours: a conflict to record),
+:class:`Behind` (it agrees, but is older than our head) and :class:`Waiting`
+(it agrees and is newer, but too few of our witnesses cosigned it yet).
+
+The witness policy is checked after the log signature and the consistency
+check, so that a fork is recognised (and its evidence kept) even when the
+forked checkpoint carries no cosignature at all; and before any block is
+fetched, so that nothing a quorum did not vouch for is stored.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Generator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
 
 from chain.checkpoint import Checkpoint
 from chain.errors import (
     FarmtraceError,
     ForkError,
+    QuorumError,
     RollbackError,
     SignatureError,
     UnknownSignerError,
 )
 from chain.follow import Follower
-from readapi.client import FetchedBlock, ReadApiClient
+from chain.witness_policy import WitnessPolicy
+from readapi import ReadApiClient, blocks_ahead
 
-__all__ = ["Behind", "Refused", "pull"]
+__all__ = ["Behind", "Refused", "Waiting", "pull"]
 
 _FETCHERS = 4
 _WINDOW = 8
 
 
 class Refused(Exception):
-    """The source's checkpoint contradicts what we accepted (``reason``: fork, wrong_log,
-    bad_signature); ``theirs`` is its note as received."""
+    """The source's checkpoint contradicts what we accepted (``reason``: fork, rollback,
+    wrong_log, bad_signature); ``theirs`` is its note as received."""
 
     def __init__(self, reason: str, theirs: str, cause: FarmtraceError) -> None:
         super().__init__(str(cause))
@@ -41,33 +47,50 @@ class Refused(Exception):
 
 
 class Behind(Exception):
-    """The source's checkpoint (of ``size``) agrees with ours but is older: nothing to pull."""
+    """The source's checkpoint (of ``size``; ``theirs``, its note as received) agrees with
+    ours but is older: nothing to pull."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, theirs: str) -> None:
         super().__init__(f"behind, at size {size}")
         self.size = size
+        self.theirs = theirs
+
+
+class Waiting(Exception):
+    """The source's checkpoint (of ``size``) agrees with ours and is newer, but only
+    ``cosigners`` of the ``required`` witnesses cosigned it: nothing was taken."""
+
+    def __init__(self, size: int, cause: QuorumError) -> None:
+        super().__init__(str(cause))
+        self.size = size
+        self.required = cause.required
+        self.cosigners = cause.cosigners
 
 
 def pull(
     client: ReadApiClient,
     follower: Follower,
     *,
+    policy: WitnessPolicy,
     stopped: Callable[[], bool],
     on_block: Callable[[], None],
 ) -> Checkpoint | None:
     """Bring ``follower``'s store up to ``client``'s latest checkpoint; return that checkpoint.
 
-    Blocks are verified and stored one by one, in order (``on_block`` is
-    called after each); the note is stored exactly as received once they
-    all are. Returns None, leaving the verified blocks stored so far, as soon
-    as ``stopped()`` is true.
+    A checkpoint beyond the latest one we accepted must satisfy ``policy``
+    (``quorum`` of its witnesses cosigned it). Blocks are verified and stored
+    one by one, in order (``on_block`` is called after each); the note is
+    stored exactly as received once they all are. Returns None, leaving the
+    verified blocks stored so far, as soon as ``stopped()`` is true.
 
     Raises:
         Refused: the checkpoint is another log's, forged, or a fork of ours.
         Behind: the checkpoint is consistent with ours but older.
+        Waiting: it is consistent with ours and newer, but lacks the quorum.
         SourceError: the source could not give what was asked.
-        FarmtraceError: a malformed note, or a block that fails verification
-            (blocks before it stay stored).
+        FarmtraceError: a malformed note, a cosignature by one of our
+            witnesses that does not verify, or a block that fails
+            verification (blocks before it stay stored).
     """
     signed = client.checkpoint()
     try:
@@ -83,8 +106,16 @@ def pull(
     except ForkError as exc:
         raise Refused("fork", signed, exc) from exc
     except RollbackError as exc:
-        raise Behind(checkpoint.size) from exc
-    blocks = _prefetch(client, ours, checkpoint.size)
+        raise Behind(checkpoint.size, signed) from exc
+    accepted = follower.store.latest_checkpoint()
+    if checkpoint.size > (0 if accepted is None else accepted[0]):
+        try:
+            policy.check(signed)
+        except QuorumError as exc:
+            raise Waiting(checkpoint.size, exc) from exc
+    else:
+        policy.cosigners(signed)  # a bad line by one of our witnesses is never stored
+    blocks = blocks_ahead(client, ours, checkpoint.size, fetchers=_FETCHERS, window=_WINDOW)
     try:
         for block, path in blocks:
             if stopped():
@@ -95,33 +126,3 @@ def pull(
         blocks.close()
     follower.commit_checkpoint(signed, checkpoint)
     return checkpoint
-
-
-def _prefetch(
-    client: ReadApiClient, start: int, stop: int
-) -> Generator[tuple[FetchedBlock, list[bytes]], None, None]:
-    """Blocks ``start..stop-1`` with their inclusion paths at size ``stop``, in order.
-
-    Up to :data:`_WINDOW` blocks are fetched ahead by :data:`_FETCHERS`
-    threads, so that verifying one block overlaps with the network round
-    trips of the next. Closing the generator cancels what was not started
-    and waits for requests in flight (each bounded by the client's timeout).
-    """
-
-    def fetch(height: int) -> tuple[FetchedBlock, list[bytes]]:
-        return client.block(height), client.inclusion(height, stop)
-
-    if start >= stop:
-        return
-    with ThreadPoolExecutor(_FETCHERS, thread_name_prefix="replica-fetch") as pool:
-        ahead: deque[Future[tuple[FetchedBlock, list[bytes]]]] = deque()
-        following = start
-        try:
-            while ahead or following < stop:
-                while following < stop and len(ahead) < _WINDOW:
-                    ahead.append(pool.submit(fetch, following))
-                    following += 1
-                yield ahead.popleft().result()
-        finally:
-            for future in ahead:
-                future.cancel()

@@ -23,6 +23,7 @@ __all__ = [
     "ReplicaStatus",
     "SourceStatus",
     "StateFile",
+    "WitnessWait",
     "load_state",
     "save_state",
 ]
@@ -40,6 +41,7 @@ class Conflict:
     ``ours`` is our latest accepted checkpoint note when it happened (None
     before the first), ``theirs`` the source's note exactly as received.
     ``reason``: ``fork`` (signed by the log key, inconsistent with ours),
+    ``rollback`` (the source now serves an older checkpoint than it served us before),
     ``wrong_log`` (another origin, or not signed by our log key) or
     ``bad_signature`` (the log key's signature on it does not verify).
     ``message`` says what differs, for people; ``time_ms`` when it was seen.
@@ -59,10 +61,12 @@ class SourceStatus:
 
     ``last_result`` is the outcome of the last attempt: ``ok`` (it confirmed
     or extended our head), ``behind`` (consistent, but older than our head),
-    ``unreachable``, ``error`` (an HTTP error or a malformed answer),
-    ``invalid`` (data that fails verification), ``conflict``, or None before
-    the first attempt. ``last_success_ms`` is when it last gave a checkpoint
-    we could verify and agree with (``ok`` or ``behind``); ``last_error`` and
+    ``witness_quorum`` (consistent and newer, but not yet cosigned by enough
+    of the site's witnesses: nothing new was taken), ``unreachable``,
+    ``error`` (an HTTP error or a malformed answer), ``invalid`` (data that
+    fails verification), ``conflict``, or None before the first attempt.
+    ``last_success_ms`` is when it last gave a checkpoint we could verify and
+    agree with (``ok``, ``behind`` or ``witness_quorum``); ``last_error`` and
     ``last_error_ms`` describe its latest failure, kept after it recovers.
     ``tree_size`` is the size of its last verified checkpoint.
     """
@@ -77,8 +81,26 @@ class SourceStatus:
 
     @property
     def ok(self) -> bool:
-        """Whether the last attempt succeeded."""
-        return self.last_result in ("ok", "behind")
+        """Whether the last attempt gave a checkpoint that agrees with ours."""
+        return self.last_result in ("ok", "behind", "witness_quorum")
+
+
+@dataclass(frozen=True, slots=True)
+class WitnessWait:
+    """A source has a newer checkpoint that too few of the site's witnesses cosigned yet.
+
+    ``source`` served a checkpoint of ``size`` blocks, signed by the log key
+    and consistent with ours, but cosigned only by ``cosigners`` (names)
+    where the site's policy asks for ``required``; it was first seen
+    waiting at ``since_ms``. Not a conflict: witnesses may simply be slow
+    or down. The replica keeps its older checkpoint meanwhile.
+    """
+
+    source: str
+    size: int
+    required: int
+    cosigners: tuple[str, ...]
+    since_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +111,10 @@ class ReplicaStatus:
     first) and ``checkpoint_note`` that note as stored; ``as_of_ms`` is the
     last time a source confirmed that head (the same checkpoint, or a bigger
     consistent one we then caught up with), None if none ever did.
-    ``conflicts`` are oldest first.
+    ``conflicts`` are oldest first. ``waiting_for_witnesses`` is the biggest
+    checkpoint a source offers beyond ours that lacks the witness quorum
+    (None when there is none); it is not persisted, the next round finds it
+    again.
     """
 
     tree_size: int
@@ -97,6 +122,7 @@ class ReplicaStatus:
     as_of_ms: int | None
     sources: tuple[SourceStatus, ...]
     conflicts: tuple[Conflict, ...]
+    waiting_for_witnesses: WitnessWait | None = None
 
 
 @dataclass

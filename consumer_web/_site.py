@@ -3,8 +3,10 @@
 :class:`SiteData` is the shape the pages need: ``store`` (the verified copy
 of the log), ``trust`` (its pinned trust root) and ``status()`` (how the
 replica stands with its sources). :class:`consumer_web._replica.Replica`
-is one; tests pass their own. ``witnesses`` (C2SP verifier keys) and
-``metrics_registry`` (a prometheus_client registry) are optional.
+is one; tests pass their own. Optional: ``witness_policy`` (a
+:class:`~chain.witness_policy.WitnessPolicy`), or else ``witnesses`` (C2SP
+verifier keys, taken as a policy with a quorum of 0: shown, not required),
+and ``metrics_registry`` (a prometheus_client registry).
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from flask import current_app
 
 from chain.store import Store
 from chain.trust import TrustRoot
+from chain.witness_policy import Witness, WitnessPolicy
 from consumer_web._lifecycle import Lifecycle
 from consumer_web._replica_state import ReplicaStatus
 from consumer_web._site_metrics import SiteMetrics
 
-__all__ = ["Memo", "Site", "SiteData", "current_site"]
+__all__ = ["Memo", "Site", "SiteData", "current_site", "policy_of"]
 
 _logger = logging.getLogger("consumer_web.site")
 T = TypeVar("T")
@@ -44,6 +47,21 @@ class SiteData(Protocol):
         ...
 
 
+def policy_of(data: object) -> WitnessPolicy:
+    """``data.witness_policy``, or its ``witnesses`` with a quorum of 0, or no witnesses.
+
+    Raises:
+        MalformedError: a key in ``witnesses`` is not a witness verifier key.
+        TypeError: ``witness_policy`` is not a WitnessPolicy.
+    """
+    policy = getattr(data, "witness_policy", None)
+    if policy is None:
+        return WitnessPolicy(0, tuple(Witness(v) for v in getattr(data, "witnesses", ())))
+    if not isinstance(policy, WitnessPolicy):
+        raise TypeError(f"witness_policy: expected a WitnessPolicy, found {type(policy).__name__}")
+    return policy
+
+
 @dataclass(frozen=True, slots=True)
 class LogView:
     """``data`` as a :class:`readapi.LogSource`, so that the site serves the read API too."""
@@ -60,7 +78,7 @@ class LogView:
 
     @property
     def witnesses(self) -> Sequence[str]:
-        return tuple(getattr(self.data, "witnesses", ()))
+        return policy_of(self.data).verifier_keys
 
     @property
     def admins(self) -> tuple[tuple[str, bytes], ...]:
@@ -94,12 +112,15 @@ class Memo:
 
 
 class Site:
-    """One site: its ``data``, ``lifecycle`` query, ``metrics`` and ``memo`` of views.
+    """One site: its ``data``, witness ``policy``, ``lifecycle`` query, ``metrics`` and ``memo``.
 
     With ``warm_every`` (seconds), a daemon thread loads the subjects with
     many readings into the lifecycle cache at once and then at that
     interval (after a big sync the cache starts afresh). ``owned`` is closed
     by :meth:`close` (the replica the app opened itself).
+
+    Raises:
+        MalformedError, TypeError: as :func:`policy_of`.
     """
 
     def __init__(
@@ -111,8 +132,10 @@ class Site:
         owned: Any = None,
     ) -> None:
         self.data = data
-        witnesses = tuple(getattr(data, "witnesses", ()))
-        self.lifecycle = Lifecycle(data.store, data.trust, witnesses, max_readings=max_readings)
+        self.policy = policy_of(data)
+        self.lifecycle = Lifecycle(
+            data.store, data.trust, self.policy.verifier_keys, max_readings=max_readings
+        )
         self.metrics = SiteMetrics(self.lifecycle.cache)
         self.lifecycle.observe = self.metrics.story_seconds.observe
         self.memo = Memo(128)

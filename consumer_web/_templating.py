@@ -2,13 +2,16 @@
 
 Templates get ``t(key, **values)`` (the message in the page language),
 ``lang``, ``languages`` (``(tag, name, url)`` for the switch), ``notice``
-(sources down or conflicts, see :class:`Notice`), ``head`` (the checkpoint
-the site shows) and the filters ``when`` (a time), ``day`` (a date) and
-``num`` (a number, at most two decimals).
+(sources down, conflicts, a newer checkpoint waiting for witnesses, see
+:class:`Notice`), ``head`` (the checkpoint the site shows), ``witness``
+(its :class:`~consumer_web._witness_view.WitnessPanel`), ``ago(ms)`` ("5
+minutes ago") and the filters ``when`` (a time), ``iso`` (an ISO 8601 time),
+``day`` (a date) and ``num`` (a number, at most two decimals).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -16,28 +19,42 @@ from urllib.parse import quote, urlencode
 from flask import Flask, request
 
 from consumer_web._charts import HEIGHT, WIDTH
-from consumer_web._i18n import LANGUAGE_NAMES, LANGUAGES, current_language, format_ms, translate
+from consumer_web._i18n import (
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    current_language,
+    format_ago,
+    format_iso,
+    format_ms,
+    translate,
+)
 from consumer_web._messages import CATALOGUE
-from consumer_web._replica_state import Conflict
+from consumer_web._replica_state import Conflict, WitnessWait
 from consumer_web._site import current_site
+from consumer_web._witness_view import witness_panel
 
 __all__ = ["Notice", "install_templating", "notice_of"]
 
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """What a page must warn about: ``as_of_ms`` when every source is down, and conflicts."""
+    """What a page must warn about: ``as_of_ms`` when every source is down, conflicts,
+    and a newer checkpoint ``waiting`` for witnesses (``tree_size``: the one we show)."""
 
     sources_down: bool
     as_of_ms: int | None
     conflicts: tuple[Conflict, ...]
+    waiting: WitnessWait | None = None
+    tree_size: int = 0
 
 
 def notice_of() -> Notice:
     """The notice for the current replica status."""
     status = current_site().status()
     down = bool(status.sources) and not any(s.ok for s in status.sources)
-    return Notice(down, status.as_of_ms, status.conflicts)
+    return Notice(
+        down, status.as_of_ms, status.conflicts, status.waiting_for_witnesses, status.tree_size
+    )
 
 
 _UNITS = {"Cel": "°C", "l": "L", "count": ""}
@@ -64,6 +81,7 @@ def install_templating(app: Flask) -> None:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.filters["when"] = format_ms
+    app.jinja_env.filters["iso"] = format_iso
     app.jinja_env.filters["day"] = lambda ms: format_ms(ms, date_only=True)
     app.jinja_env.filters["num"] = _num
     app.jinja_env.filters["unit"] = lambda unit: _UNITS.get(unit, unit)
@@ -80,13 +98,22 @@ def install_templating(app: Flask) -> None:
             text = str(value)
             return CATALOGUE[lang].get(prefix + text, text)
 
+        now_ms = time.time_ns() // 1_000_000
+
+        def ago(ms: int) -> str:
+            """How long ago ``ms`` was, in the page language."""
+            return format_ago(lang, ms, now_ms)
+
         site = current_site()
+        head = site.lifecycle.head()
         return {
             "t": t,
             "lang": lang,
             "languages": [(tag, LANGUAGE_NAMES[tag], _switch_url(tag)) for tag in LANGUAGES],
             "notice": notice_of(),
-            "head": site.lifecycle.head(),
+            "head": head,
+            "witness": witness_panel(site.policy, head),
+            "ago": ago,
             "origin": site.data.trust.origin,
             "word": word,
             "chart_width": WIDTH,

@@ -27,9 +27,12 @@ packed (GTIN + serial, or a lot), shipped and received; one pack is recalled.
 
 On the first run the devices backfill six weeks of history (as if they had
 been offline) and then stream live; the gateway verifies every entry,
-commits blocks, signs checkpoints and sends receipts. The consumer site
-follows the gateway into its own verified replica; the demo prints a pack's
-page (the URL its QR code holds) and the QR code itself. Later runs continue
+commits blocks, signs checkpoints and sends receipts. Two witnesses (a
+co-op's and a retailer's, each its own process with its own key) cosign
+every checkpoint; the gateway publishes a checkpoint once both have. The
+consumer site follows the gateway into its own verified replica, accepting
+only checkpoints both witnesses cosigned; the demo prints a pack's page
+(the URL its QR code holds) and the QR code itself. Later runs continue
 from where the last one stopped. Ctrl-C stops everything cleanly.
 """
 
@@ -40,7 +43,10 @@ examples:
   farmtrace demo --fresh                           start over with a new farm
 then, in another terminal:
   open http://127.0.0.1:8000/01/09506000134352/21/S0001   (the printed pack page)
-  curl http://127.0.0.1:8080/checkpoint
+  curl http://127.0.0.1:8080/checkpoint            (signed by the log, cosigned by both)
+  curl http://127.0.0.1:7381/                      (the co-op's witness: what it cosigned)
+  farmtrace audit --url http://127.0.0.1:8080 --trust demo-data/gateway/trust.json \
+      --witnesses demo-data/gateway/witnesses.json
   farmtrace audit --data-dir demo-data/gateway     (after stopping the demo)
 """
 
@@ -63,10 +69,27 @@ def add_parser(commands: Any) -> None:
         "--web-port", type=int, default=8000, help="consumer site port (default: %(default)s)"
     )
     parser.add_argument(
+        "--witness-ports",
+        type=_two_ports,
+        default=(7381, 7382),
+        metavar="P1,P2",
+        help="the co-op's and the retailer's witness ports (default: 7381,7382)",
+    )
+    parser.add_argument(
         "--days", type=int, default=42, help="days of history on a new farm, >= 3 (default: 42)"
     )
     parser.add_argument("--fresh", action="store_true", help="delete DATA_DIR first if it exists")
     parser.set_defaults(handler=run)
+
+
+def _two_ports(text: str) -> tuple[int, int]:
+    try:
+        first, second = (int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected two ports like 7381,7382: {text!r}") from None
+    if not (0 < first < 65536 and 0 < second < 65536) or first == second:
+        raise argparse.ArgumentTypeError(f"expected two distinct ports in 1..65535: {text!r}")
+    return first, second
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
     if args.fresh and args.data_dir.exists():
         shutil.rmtree(args.data_dir)
     demo = LiveDemo(
-        args.data_dir, DemoPorts(args.mqtt_port, args.gateway_port, args.web_port),
+        args.data_dir,
+        DemoPorts(args.mqtt_port, args.gateway_port, args.web_port, args.witness_ports),
         history_days=args.days,
     )  # fmt: skip
     try:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import shutil
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ from desk import (
     load_users,
     write_secret,
 )
+from farmtrace._serving import serve_until_signalled
 from firmware_sim.identity import SEQ_FILE, DeviceIdentity
 from firmware_sim.transport import operator_identity
 
@@ -213,19 +212,6 @@ def run_desk(args: argparse.Namespace) -> int:
         server = make_server(args.host, args.port, app, threaded=True)
     except (OSError, ValueError, FarmtraceError) as exc:
         return _fail("run", exc)
-    stopping = threading.Event()
-
-    def stop(*_: object) -> None:
-        if not stopping.is_set():
-            stopping.set()
-            threading.Thread(target=server.shutdown, name="shutdown").start()
-
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, stop)
     print(f"desk running: http://{args.host}:{server.server_port}/", flush=True)
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
+    serve_until_signalled(server)
     return 0

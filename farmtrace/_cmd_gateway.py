@@ -20,6 +20,14 @@ from gateway.ingest import IngestConfig
 from gateway.init import init_data_dir
 from gateway.mqtt_ingest import MqttSettings
 from gateway.service import Gateway, GatewayConfig
+from gateway.witnessing import (
+    WitnessingConfig,
+    add_witness,
+    load_witness_policy,
+    remove_witness,
+    save_witness_policy,
+    set_quorum,
+)
 
 _INIT_HELP = """\
 Create a new log in a data directory: the log's checkpoint key (keys/log.key),
@@ -60,6 +68,7 @@ def add_parser(commands: Any) -> None:
     init.add_argument("--admin-key", type=Path, help="existing administrator key file to use")
     init.set_defaults(handler=run_init)
     _add_run_parser(actions)
+    _add_witness_parser(actions)
 
 
 _RUN_HELP = """\
@@ -71,6 +80,10 @@ Serves the read API (design.md section 5) and Prometheus /metrics over HTTP.
 Every rejected message is counted by reason in /metrics and logged with the
 device id. SIGTERM or Ctrl-C commits the open block and stops cleanly; after
 any stop, even kill -9, a restart recovers from the data directory alone.
+
+With witnesses configured ('farmtrace gateway witness --help'), the gateway
+pushes each new checkpoint to them in the background and /checkpoint serves
+the newest checkpoint that the quorum of them cosigned.
 """
 
 _RUN_EXAMPLES = """\
@@ -119,7 +132,140 @@ def _add_run_parser(actions: Any) -> None:
         default=AdmissionPolicy().max_future_ms,
         help="reject entries dated further ahead than this (default: %(default)s)",
     )
+    run.add_argument(
+        "--witness-timeout",
+        type=float,
+        default=WitnessingConfig().timeout_s,
+        metavar="SECONDS",
+        help="give up on a witness's answer after this long (default: %(default)s)",
+    )
+    run.add_argument(
+        "--witness-max-backoff",
+        type=float,
+        default=WitnessingConfig().backoff_max_s,
+        metavar="SECONDS",
+        help="longest wait before retrying a failing witness (default: %(default)s)",
+    )
     run.set_defaults(handler=run_gateway)
+
+
+_WITNESS_HELP = """\
+Witnesses (c2sp.org/tlog-witness) are independent servers, run by a co-op, a
+retailer or a regulator, that cosign this log's checkpoints. Each one cosigns
+a checkpoint only if it is consistent with every checkpoint of this log it
+cosigned before, so a checkpoint cosigned by k of them shows that the log did
+not fork, rewrite or roll back its history behind their backs: verifiers
+that require k cosignatures cannot be shown two different histories unless k
+witnesses collude.
+
+The gateway pushes every new checkpoint to each witness (always the newest;
+in the background, ingest never waits), adds their cosignatures to the stored
+checkpoint, and serves at /checkpoint the newest checkpoint carrying at least
+QUORUM of them (until the witnesses first catch up: the newest signed one).
+Proofs default to that checkpoint. A witness that refuses the log's history
+means this data directory was rolled back or forked: the gateway logs an
+ERROR and counts it in farmtrace_witness_refusals_total.
+
+The witnesses live in <data-dir>/witnesses.json (the same format verifiers
+use, with each witness's URL). Restart the gateway after a change. Each
+witness must follow this log: 'farmtrace witness add-log --trust trust.json'.
+"""
+
+_WITNESS_EXAMPLES = """\
+examples:
+  farmtrace gateway witness add --data-dir gw --url http://coop.example:7380 \\
+      --vkey 'coop.example/witness+1a2b3c4d+BE...'
+  farmtrace gateway witness add --data-dir gw --url http://retail.example:7380 \\
+      --vkey 'retail.example/witness+5e6f7a8b+BA...'
+  farmtrace gateway witness quorum --data-dir gw 2
+  farmtrace gateway witness list --data-dir gw
+  farmtrace gateway witness remove --data-dir gw --name coop.example/witness
+
+A witness's verifier key is what 'farmtrace witness init' or 'show' printed.
+"""
+
+
+def _add_witness_parser(actions: Any) -> None:
+    parser = actions.add_parser(
+        "witness",
+        help="configure the witnesses that cosign this log's checkpoints",
+        description=_WITNESS_HELP,
+        epilog=_WITNESS_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    steps = parser.add_subparsers(dest="step", metavar="STEP", required=True)
+    add = steps.add_parser(
+        "add",
+        help="add a witness (the first one sets the quorum to 1)",
+        description="Add a witness: its verifier key and its submission URL.",
+    )
+    add.add_argument("--vkey", required=True, help="the witness's verifier key (type 0x04)")
+    add.add_argument("--url", required=True, help="its submission prefix, e.g. http://host:7380")
+    add.set_defaults(handler=run_witness_add)
+    remove = steps.add_parser(
+        "remove",
+        help="remove a witness (the quorum is lowered if needed)",
+        description="Remove a witness by name (the name part of its verifier key).",
+    )
+    remove.add_argument("--name", required=True, help="e.g. coop.example/witness")
+    remove.set_defaults(handler=run_witness_remove)
+    listing = steps.add_parser("list", help="show the witnesses and the quorum")
+    listing.set_defaults(handler=run_witness_list)
+    quorum = steps.add_parser(
+        "quorum",
+        help="set how many witnesses must cosign a checkpoint before it is served",
+        description="Set the quorum: 0 serves every checkpoint at once, even uncosigned.",
+    )
+    quorum.add_argument("quorum", type=int, metavar="K", help="0..number of witnesses")
+    quorum.set_defaults(handler=run_witness_quorum)
+    for step in (add, remove, listing, quorum):
+        step.add_argument("--data-dir", type=Path, required=True, help="made by 'gateway init'")
+
+
+def _edit_witnesses(args: argparse.Namespace, edit: Any) -> int:
+    data_dir = DataDir(args.data_dir)
+    try:
+        if not data_dir.trust.exists():
+            raise FileNotFoundError(f"{data_dir.root} is not a gateway data directory")
+        policy = edit(load_witness_policy(data_dir.witnesses))
+        save_witness_policy(data_dir.witnesses, policy)
+    except (FarmtraceError, OSError) as exc:
+        print(f"farmtrace gateway witness {args.step}: {exc}", file=sys.stderr)
+        return 2
+    print(f"{data_dir.witnesses}: {policy.describe()}; restart the gateway to apply")
+    return 0
+
+
+def run_witness_add(args: argparse.Namespace) -> int:
+    """Add a witness. Exit 2 on a bad key or url, or a witness of that name already there."""
+    return _edit_witnesses(args, lambda policy: add_witness(policy, args.vkey, args.url))
+
+
+def run_witness_remove(args: argparse.Namespace) -> int:
+    """Remove a witness by name. Exit 2 if there is none of that name."""
+    return _edit_witnesses(args, lambda policy: remove_witness(policy, args.name))
+
+
+def run_witness_quorum(args: argparse.Namespace) -> int:
+    """Set the quorum. Exit 2 if it is not in 0..number of witnesses."""
+    return _edit_witnesses(args, lambda policy: set_quorum(policy, args.quorum))
+
+
+def run_witness_list(args: argparse.Namespace) -> int:
+    """Print the quorum, then a line per witness: name, url, verifier key. Exit 2 if unreadable."""
+    data_dir = DataDir(args.data_dir)
+    try:
+        policy = load_witness_policy(data_dir.witnesses)
+    except (FarmtraceError, OSError) as exc:
+        print(f"farmtrace gateway witness list: {exc}", file=sys.stderr)
+        return 2
+    if policy is None or not policy.witnesses:
+        print("no witnesses: /checkpoint serves every checkpoint as soon as it is signed")
+        return 0
+    print(f"quorum: {policy.describe()}")
+    for witness in policy.witnesses:
+        print(f"{witness.name}  {witness.url}  {witness.vkey}")
+    return 0
 
 
 def run_gateway(args: argparse.Namespace) -> int:
@@ -143,6 +289,11 @@ def run_gateway(args: argparse.Namespace) -> int:
             ),
             http_host=args.http_host,
             http_port=args.http_port,
+            witnessing=WitnessingConfig(
+                timeout_s=args.witness_timeout,
+                backoff_min_s=min(WitnessingConfig().backoff_min_s, args.witness_max_backoff),
+                backoff_max_s=args.witness_max_backoff,
+            ),
         )
         gateway = Gateway(config)
         gateway.start()

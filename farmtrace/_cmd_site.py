@@ -5,17 +5,18 @@ from __future__ import annotations
 import argparse
 import logging
 import shutil
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
 from werkzeug.serving import make_server
 
-from chain.errors import FarmtraceError
+from chain.errors import FarmtraceError, MalformedError
 from chain.trust import TrustRoot
+from chain.witness_policy import WitnessPolicy
 from consumer_web import SiteConfig, create_app
+from consumer_web._app import POLICY_FILE
+from farmtrace._serving import serve_until_signalled
 
 __all__ = ["add_parser"]
 
@@ -27,6 +28,21 @@ Create a site directory that pins a log's trust root. The trust root
 key and its genesis administrators: the site verifies everything it copies
 against it, so get it from the farm out of band, not from the gateway you
 follow.
+
+--witnesses FILE copies a witness policy into the site directory as
+witnesses.json: which independent witnesses (C2SP tlog-witness verifier
+keys) the site trusts, and how many of them must cosign a checkpoint before
+the site shows anything it covers:
+
+  {"quorum": 2,
+   "witnesses": [{"vkey": "coop.example/witness+1a2b3c4d+BE..."},
+                 {"vkey": "retail.example/witness+5e6f7a8b+BA..."},
+                 {"vkey": "ngo.example/witness+9c0d1e2f+BC..."}]}
+
+Get each witness's key from its operator ('farmtrace witness init' prints
+it), not from the farm: the point of a witness is that the farm does not
+control it. Without witnesses.json the site takes checkpoints signed by the
+farm's key alone.
 """
 
 _RUN_HELP = """\
@@ -46,11 +62,22 @@ If every source is down the site keeps serving what it verified, marked "as
 of" the last confirmation. A source that shows a history inconsistent with
 the one accepted (a fork or a rollback) is refused and the conflict is shown
 on every page and counted in /metrics.
+
+When the site directory holds witnesses.json (see 'site init --witnesses'),
+a checkpoint newer than the site's is taken only once at least "quorum" of
+those witnesses cosigned it. Until then the site keeps showing its older
+data, with a notice that the newest data is waiting for witness
+cosignatures (counted in /metrics as replica_sync_total{result=
+"witness_quorum"}); a fork is still recognised and recorded even when the
+forked checkpoint has no cosignature. Each page's verification panel lists
+the witnesses and when each cosigned. Edit witnesses.json, then restart
+the site, to change the policy.
 """
 
 _EXAMPLES = """\
 examples:
   farmtrace site init --site-dir site --trust gw/trust.json
+  farmtrace site init --site-dir site --trust gw/trust.json --witnesses witnesses.json
   farmtrace site run --site-dir site --source http://127.0.0.1:8080 --port 8000
   farmtrace site run --site-dir site --source http://gw1:8080 --source http://gw2:8080 \\
       --public-url https://trace.example.com
@@ -74,6 +101,12 @@ def add_parser(commands: Any) -> None:
     )
     init.add_argument("--site-dir", type=Path, required=True, help="directory to create")
     init.add_argument("--trust", type=Path, required=True, help="the log's trust.json")
+    init.add_argument(
+        "--witnesses",
+        type=Path,
+        metavar="FILE",
+        help="a witness policy (k of n witnesses' keys) to copy in as witnesses.json",
+    )
     init.set_defaults(handler=run_init)
 
     run = actions.add_parser(
@@ -108,16 +141,28 @@ def add_parser(commands: Any) -> None:
 def run_init(args: argparse.Namespace) -> int:
     """Create the site directory. Exit 2 if it already pins a trust root or an input is bad."""
     target = args.site_dir / "trust.json"
+    policy_target = args.site_dir / POLICY_FILE
+    policy: WitnessPolicy | None = None
     try:
         TrustRoot.from_json(args.trust.read_text(encoding="utf-8"))
-        if target.exists():
-            raise FileExistsError(f"{target} exists: the site already pins a trust root")
+        if args.witnesses is not None:
+            try:
+                policy = WitnessPolicy.from_json(args.witnesses.read_text(encoding="utf-8"))
+            except FarmtraceError as exc:
+                raise MalformedError(f"{args.witnesses}: {exc}") from exc
+        for path in (target, policy_target):
+            if path.exists():
+                raise FileExistsError(f"{path} exists: the site is already set up")
         args.site_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(args.trust, target)
+        if policy is not None:
+            policy_target.write_text(policy.to_json(), encoding="utf-8")
     except (FarmtraceError, OSError) as exc:
         print(f"farmtrace site init: {exc}", file=sys.stderr)
         return 2
     print(f"site directory {args.site_dir} pins {target}")
+    if policy is not None:
+        print(f"it requires {policy.describe()} to cosign ({policy_target})")
     return 0
 
 
@@ -135,6 +180,7 @@ def run_site(args: argparse.Namespace) -> int:
         print(f"farmtrace site run: {exc}", file=sys.stderr)
         return 2
     site = app.extensions["farmtrace_site"]
+    _logger.info("witness policy: %s", site.policy.describe())
     try:
         server = make_server(args.host, args.port, app, threaded=True)
     except OSError as exc:
@@ -143,19 +189,9 @@ def run_site(args: argparse.Namespace) -> int:
             f"farmtrace site run: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr
         )
         return 2
-    stopping = threading.Event()
-
-    def stop(*_: object) -> None:
-        if not stopping.is_set():
-            stopping.set()
-            threading.Thread(target=server.shutdown, name="shutdown").start()
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, stop)
     print(f"site running: http://{args.host}:{server.server_port}/", flush=True)
     try:
-        server.serve_forever()
+        serve_until_signalled(server)
     finally:
-        server.server_close()
         site.close()
     return 0

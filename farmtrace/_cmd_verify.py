@@ -7,11 +7,11 @@ import re
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from chain.errors import FarmtraceError
 from chain.trust import TrustRoot
 from farmtrace._batch_verify import SiteUnavailableError, verify_batch
+from farmtrace._serving import check_url
 from readapi.client import ReadApiClient
 
 _HELP = """\
@@ -79,26 +79,12 @@ def _usage_error(message: str) -> int:
     return 2
 
 
-def _check_url(url: str) -> str | None:
-    """Why ``url`` is no site address, or None."""
-    try:
-        parts = urlsplit(url)
-        _ = parts.port  # raises ValueError on a bad port
-    except ValueError as exc:
-        return f"--url {url!r}: {exc}"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"--url {url!r}: expected http://HOST[:PORT] or https://HOST[:PORT]"
-    if parts.query or parts.fragment:
-        return f"--url {url!r}: expected no query or fragment"
-    return None
-
-
 def run(args: argparse.Namespace) -> int:
     """Verify and print the report; exit 0 verified, 1 a check failed, 2 no verdict."""
     block_hash = args.block_hash.strip().lower()
     if not _HASH.fullmatch(block_hash):
         return _usage_error(f"a block hash is 64 hex digits, got {args.block_hash!r:.80}")
-    url_problem = _check_url(args.url)
+    url_problem = check_url(args.url)
     if url_problem is not None:
         return _usage_error(url_problem)
     if not args.timeout > 0:

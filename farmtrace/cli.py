@@ -26,6 +26,7 @@ from farmtrace import (
     _cmd_site,
     _cmd_trace,
     _cmd_verify,
+    _cmd_witness,
 )
 
 __all__ = ["build_parser", "main"]
@@ -49,6 +50,7 @@ examples:
   farmtrace trace --data-dir demo-data/gateway --lot 09506000134352/L20261122
   farmtrace export epcis --data-dir demo-data/gateway --bird 0001
   farmtrace verify-batch HASH --url URL      verify one block through a site
+  farmtrace witness serve --dir coop-witness   a witness that cosigns a log's checkpoints
 
 Run 'farmtrace COMMAND --help' for a command's options and examples.
 """
@@ -67,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (
         *(_cmd_demo, _cmd_keygen, _cmd_gateway, _cmd_device, _cmd_operator, _cmd_event),
         *(_cmd_desk, _cmd_bridge, _cmd_broker, _cmd_site, _cmd_trace, _cmd_export),
-        *(_cmd_audit, _cmd_verify),
+        *(_cmd_audit, _cmd_verify, _cmd_witness),
     ):
         module.add_parser(commands)
     return parser

@@ -4,8 +4,11 @@
 one state directory per device) and then runs:
 
 * Mosquitto, with a password and an ACL entry per device (a child process);
+* two witnesses, a co-op's and a retailer's (``farmtrace witness serve``,
+  child processes with their own keys and state), that cosign the log's
+  checkpoints (:mod:`farmtrace._demo_witnesses`);
 * the gateway (``farmtrace gateway run``, a child process, so that it has a
-  core of its own);
+  core of its own), which pushes every checkpoint to the witnesses;
 * the consumer site (``farmtrace site run``, a child process), a verified
   replica of the gateway's log with a page for every pack;
 * the farm's devices and people in this process: the administrator's
@@ -37,6 +40,7 @@ from typing import Any
 from chain.keyfile import SignerKey, load_key, save_key
 from farmtrace._demo_site import print_pack, start_site
 from farmtrace._demo_story import OPERATOR_IDS, DemoStory, demo_farm
+from farmtrace._demo_witnesses import DemoWitness, demo_witnesses, start_witnesses
 from firmware_sim.device import Device, ReadingFields
 from firmware_sim.errors import OutboxFullError
 from firmware_sim.farm import SimulatedFarm
@@ -75,6 +79,7 @@ class DemoPorts:
     mqtt: int = 1883
     gateway: int = 8080
     web: int = 8000
+    witnesses: tuple[int, int] = (7381, 7382)
 
 
 class LiveDemo:
@@ -169,6 +174,8 @@ class LiveDemo:
         signers: dict[str, Device] = {}
         fleets: list[Fleet] = []
         try:
+            witnesses = demo_witnesses(self.root, self.gateway_dir, self.ports.witnesses)
+            children.extend(start_witnesses(self.root, witnesses))
             gateway = self._start_gateway(users[GATEWAY_USER])
             children.append(gateway)
             children.append(start_site(self.root, self.gateway_dir, self.ports))
@@ -186,12 +193,12 @@ class LiveDemo:
                 fleets[-1].start()
                 if group == [ADMIN]:
                     _fleet_drained(fleets[-1], 60, "the registrations")
-            self._print_urls()
+            self._print_urls(witnesses)
             self._sample(farm, story, state, signers, tuple(fleets), gateway)
         finally:
             for fleet in fleets:
                 fleet.stop()
-            for child in reversed(children):  # the site first: it follows the gateway
+            for child in reversed(children):  # the site, the gateway, then the witnesses
                 child.terminate()
                 try:
                     child.wait(30)
@@ -255,8 +262,11 @@ class LiveDemo:
         url = MqttUrl("127.0.0.1", self.ports.mqtt, device.id, users[device.id])
         return MqttLink(device, url, FARM, window=200, resend_after=20.0)
 
-    def _print_urls(self) -> None:
+    def _print_urls(self, witnesses: list[DemoWitness]) -> None:
         api = f"http://127.0.0.1:{self.ports.gateway}"
+        cosigners = "".join(
+            f"  {w.label + ' witness':<18} {w.url}/  ({w.config.name})\n" for w in witnesses
+        )
         print(
             f"farmtrace demo: farm {FARM!r} with 2 barns, 8 environment sensors, 100 tagged "
             f"birds and {len(OPERATOR_IDS)} operators (hatchery to shop)\n"
@@ -265,7 +275,9 @@ class LiveDemo:
             f"  MQTT broker        mqtt://127.0.0.1:{self.ports.mqtt}  (credentials in "
             f"{self.root / 'broker'})\n"
             f"  consumer site      http://127.0.0.1:{self.ports.web}/\n"
-            f"  audit              farmtrace audit --data-dir {self.gateway_dir.root}\n"
+            f"{cosigners}"
+            f"  live audit         farmtrace audit --url {api} --trust "
+            f"{self.gateway_dir.trust} --witnesses {self.gateway_dir.witnesses}\n"
             "Ctrl-C stops everything cleanly.",
             flush=True,
         )

@@ -3,6 +3,7 @@
 <data-dir>/log/         the LevelDB store (one process at a time)
 <data-dir>/trust.json   the genesis trust root auditors pin
 <data-dir>/keys/        private keys, mode 0700 (log.key: the checkpoint signer)
+<data-dir>/witnesses.json   optional: the witnesses to push checkpoints to, and the quorum
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ class DataDir:
     def trust(self) -> Path:
         """The trust root document."""
         return self.root / "trust.json"
+
+    @property
+    def witnesses(self) -> Path:
+        """The witness policy (``chain.witness_policy``, with urls); optional."""
+        return self.root / "witnesses.json"
 
     @property
     def keys(self) -> Path:

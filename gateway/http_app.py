@@ -1,10 +1,14 @@
 """The gateway's HTTP server: the read API of design.md section 5, plus ``/metrics``.
 
 The read API reads the live store (safe for concurrent readers while the
-ingest thread appends).
+ingest thread appends). With witnesses, ``/checkpoint`` serves the checkpoint
+``published`` picks (the newest one enough witnesses cosigned) and
+``/api/v1/log`` lists the witnesses' verifier keys.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 
 from flask import Flask, Response
 
@@ -16,10 +20,28 @@ from readapi import LogInfo, create_read_api, install_json_errors
 __all__ = ["create_app"]
 
 
-def create_app(store: Store, trust: TrustRoot, metrics: GatewayMetrics) -> Flask:
-    """The gateway's Flask app over a live ``store``: read API, errors as JSON, metrics."""
+def create_app(
+    store: Store,
+    trust: TrustRoot,
+    metrics: GatewayMetrics,
+    witnesses: Sequence[str] = (),
+    published: Callable[[], tuple[int, str] | None] | None = None,
+) -> Flask:
+    """The gateway's Flask app over a live ``store``: read API, errors as JSON, metrics.
+
+    ``witnesses`` are the verifier keys of the witnesses the gateway collects
+    cosignatures from; ``published`` picks the checkpoint to serve (default:
+    the latest).
+    """
     app = Flask("farmtrace-gateway")
-    source = LogInfo(trust.origin, trust.log_key, (), store, admins=trust.admins)
+    source = LogInfo(
+        trust.origin,
+        trust.log_key,
+        tuple(witnesses),
+        store,
+        admins=trust.admins,
+        publisher=published,
+    )
     app.register_blueprint(create_read_api(source))
     install_json_errors(app)
 

@@ -15,9 +15,23 @@ Served at ``/metrics`` in the Prometheus text format. Names::
     farmtrace_devices_online                    devices whose retained status is online
     farmtrace_mqtt_connected                    1 while the gateway's MQTT session is up
     farmtrace_mqtt_reconnects_total             connections re-established after a loss
+    farmtrace_published_checkpoint_size         tree size of the checkpoint /checkpoint serves
+
+With witnesses (``<data-dir>/witnesses.json``), per witness (its key name)::
+
+    farmtrace_witness_requests_total{witness,outcome}   add-checkpoint pushes, by outcome
+    farmtrace_witness_refusals_total{witness,reason}    refusals of this log's history:
+        witness_ahead (it cosigned a bigger tree: rolled back), root_mismatch and
+        inconsistent (it cosigned another history: forked)
+    farmtrace_witness_cosigned_size{witness}            newest size it cosigned (this run)
+    farmtrace_witness_last_cosigned_timestamp_seconds{witness}
+                                                        when its last cosignature was stored
+    farmtrace_witness_quorum                            cosignatures a checkpoint needs
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -77,6 +91,47 @@ class GatewayMetrics:
         self.mqtt_reconnects = Counter(
             "farmtrace_mqtt_reconnects", "Broker connections re-established", registry=r
         )
+        self.published_size = Gauge(
+            "farmtrace_published_checkpoint_size",
+            "Tree size of the checkpoint served at /checkpoint",
+            registry=r,
+        )
+        self.witness_requests = Counter(
+            "farmtrace_witness_requests",
+            "add-checkpoint pushes to a witness, by outcome",
+            ["witness", "outcome"],
+            registry=r,
+        )
+        self.witness_refusals = Counter(
+            "farmtrace_witness_refusals",
+            "Witness refusals of this log's history (rollback or fork), by reason",
+            ["witness", "reason"],
+            registry=r,
+        )
+        self.witness_cosigned_size = Gauge(
+            "farmtrace_witness_cosigned_size",
+            "Newest tree size the witness cosigned",
+            ["witness"],
+            registry=r,
+        )
+        self.witness_last_cosigned = Gauge(
+            "farmtrace_witness_last_cosigned_timestamp_seconds",
+            "When the witness's last cosignature was stored (POSIX seconds)",
+            ["witness"],
+            registry=r,
+        )
+        self.witness_quorum = Gauge(
+            "farmtrace_witness_quorum", "Witness cosignatures a checkpoint needs", registry=r
+        )
+
+    def prepare_witness(
+        self, witness: str, outcomes: Iterable[str], reasons: Iterable[str]
+    ) -> None:
+        """Export zeros for ``witness``'s counters, so that alerts can rate() from the start."""
+        for outcome in outcomes:
+            self.witness_requests.labels(witness, outcome)
+        for reason in reasons:
+            self.witness_refusals.labels(witness, reason)
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""

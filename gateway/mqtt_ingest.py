@@ -86,7 +86,9 @@ class MqttIngest:
     """Runs the ingest loop until :meth:`stop`; see the module docstring.
 
     ``clock`` returns the time in ms (the gateway's clock, used for admission
-    and block times).
+    and block times). ``on_commit`` is called on the ingest thread after each
+    block is committed and checkpointed (it must return at once: e.g. wake
+    the witness pusher).
     """
 
     def __init__(
@@ -96,8 +98,10 @@ class MqttIngest:
         settings: MqttSettings,
         metrics: GatewayMetrics,
         clock: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        on_commit: Callable[[CommittedBlock], None] | None = None,
     ) -> None:
         self.ingest = ingest
+        self._on_commit = on_commit
         self.farm = farm
         self.settings = settings
         self.metrics = metrics
@@ -320,6 +324,8 @@ class MqttIngest:
         _logger.debug("block %d: %d entries", block.header.height, block.header.count)
         for signer in sorted(block.signers):
             self._publish_receipt(signer)
+        if self._on_commit is not None:
+            self._on_commit(block)
 
     def _publish_receipt(self, device: str) -> None:
         receipt = self.ingest.receipt(device)

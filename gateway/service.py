@@ -4,6 +4,11 @@
 thread commit the open block, acknowledge it and publish its receipts before
 the store closes; a restart after any stop, or a ``kill -9``, recovers from
 the store alone.
+
+With ``<data-dir>/witnesses.json``, a :class:`~gateway.witnessing.WitnessPusher`
+runs too: each committed block's checkpoint wakes it, it collects the witnesses'
+cosignatures into the store, and ``/checkpoint`` serves the newest checkpoint
+enough of them cosigned.
 """
 
 from __future__ import annotations
@@ -22,10 +27,11 @@ from chain.store import Store
 from chain.trust import TrustRoot
 from gateway.datadir import DataDir
 from gateway.http_app import create_app
-from gateway.ingest import Ingest, IngestConfig
+from gateway.ingest import CommittedBlock, Ingest, IngestConfig
 from gateway.init import read_log_signer
 from gateway.metrics import GatewayMetrics
 from gateway.mqtt_ingest import MqttIngest, MqttSettings
+from gateway.witnessing import WitnessingConfig, WitnessPusher, load_witness_policy
 
 __all__ = ["Gateway", "GatewayConfig"]
 
@@ -42,6 +48,7 @@ class GatewayConfig:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    witnessing: WitnessingConfig = field(default_factory=WitnessingConfig)
 
 
 class Gateway:
@@ -63,6 +70,8 @@ class Gateway:
         self.metrics = GatewayMetrics()
         self.store: Store | None = None
         self.mqtt: MqttIngest | None = None
+        self.witnesses: WitnessPusher | None = None
+        """Pushes checkpoints to the witnesses (None without witnesses.json)."""
         self._http: BaseWSGIServer | None = None
         self._threads: list[threading.Thread] = []
         self.error: BaseException | None = None
@@ -79,27 +88,49 @@ class Gateway:
         data_dir = self.config.data_dir
         trust = TrustRoot.from_json(data_dir.trust.read_text())
         signer_key = read_log_signer(data_dir)
-        self.store = Store.open(data_dir.log)
+        policy = load_witness_policy(data_dir.witnesses)
+        store = self.store = Store.open(data_dir.log)
         try:
-            ingest = Ingest.open(
-                self.store, trust, signer_key, self.config.ingest, now_ms=self._clock()
-            )
+            if policy is not None and policy.witnesses:
+                self.witnesses = WitnessPusher(store, policy, self.metrics, self.config.witnessing)
+            ingest = Ingest.open(store, trust, signer_key, self.config.ingest, now_ms=self._clock())
             self.mqtt = MqttIngest(
-                ingest, self.config.farm, self.config.mqtt, self.metrics, clock=self._clock
+                ingest,
+                self.config.farm,
+                self.config.mqtt,
+                self.metrics,
+                clock=self._clock,
+                on_commit=self._committed,
             )
-            app: Flask = create_app(self.store, trust, self.metrics)
+            app: Flask = create_app(
+                store,
+                trust,
+                self.metrics,
+                witnesses=() if policy is None else policy.verifier_keys,
+                published=self.published_checkpoint,
+            )
             self._http = make_server(
                 self.config.http_host, self.config.http_port, app, threaded=True
             )
         except BaseException:
-            self.store.close()
+            self.witnesses = None
+            store.close()
+            self.store = None
             raise
+        self.metrics.published_size.set_function(self._published_size)
         self._threads = [
             threading.Thread(target=self._run_ingest, name="ingest", daemon=True),
             threading.Thread(target=self._http.serve_forever, name="http", daemon=True),
         ]
         for thread in self._threads:
             thread.start()
+        if self.witnesses is not None:
+            self.witnesses.start()
+            _logger.info(
+                "witnesses: %s (%s)",
+                ", ".join(w.name for w in self.witnesses.policy.witnesses),
+                self.witnesses.policy.describe(),
+            )
         _logger.info(
             "gateway for farm %r: log %s, HTTP on http://%s:%d",
             self.config.farm,
@@ -107,6 +138,27 @@ class Gateway:
             self.config.http_host,
             self.http_port,
         )
+
+    def published_checkpoint(self) -> tuple[int, str] | None:
+        """``(size, signed note)`` of the checkpoint ``/checkpoint`` serves, or None.
+
+        Without witnesses, the latest; with them, see
+        :meth:`WitnessPusher.published_checkpoint`.
+        """
+        assert self.store is not None, "gateway not running"
+        if self.witnesses is not None:
+            return self.witnesses.published_checkpoint()
+        return self.store.latest_checkpoint()
+
+    def _committed(self, _block: CommittedBlock) -> None:
+        if self.witnesses is not None:
+            self.witnesses.notify()  # a new checkpoint to push; ingest does not wait
+
+    def _published_size(self) -> float:
+        if self.store is None:
+            return 0.0
+        published = self.published_checkpoint()
+        return 0.0 if published is None else float(published[0])
 
     def _run_ingest(self) -> None:
         assert self.mqtt is not None
@@ -122,7 +174,7 @@ class Gateway:
         return bool(self._threads) and self._threads[0].is_alive()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Commit the open block, publish its receipts, stop both threads, close the store."""
+        """Commit the open block, publish its receipts, stop the threads, close the store."""
         if self.mqtt is not None:
             self.mqtt.stop()
         if self._threads:
@@ -130,6 +182,8 @@ class Gateway:
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
+        if self.witnesses is not None:
+            self.witnesses.stop()
         if self.store is not None:
             self.store.close()
             self.store = None

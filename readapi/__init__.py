@@ -8,7 +8,8 @@ API as JSON; :func:`create_app` does both for a stand-alone app::
     app = create_app(LogInfo(origin, vkey, witnesses, store))
 
 :class:`ReadApiClient` (:mod:`readapi.client`) is the other side: it fetches
-from a read API, for a replica that follows a gateway.
+from a read API, for a replica that follows a gateway; :func:`blocks_ahead`
+fetches a run of blocks and their proofs ahead of the one being verified.
 
 ``readapi`` imports only :mod:`chain` (and Flask), so that both servers can
 use it without importing each other.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from readapi._app import create_app
 from readapi._errors import API_PATHS, install_json_errors
+from readapi._prefetch import blocks_ahead
 from readapi._source import LogInfo, LogSource
 from readapi._views import create_read_api
 from readapi.client import FetchedBlock, ReadApiClient, Transport
@@ -29,6 +31,7 @@ __all__ = [
     "LogSource",
     "ReadApiClient",
     "Transport",
+    "blocks_ahead",
     "create_app",
     "create_read_api",
     "install_json_errors",

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from chain.store import Store
 
-__all__ = ["Admins", "LogInfo", "LogSource", "source_admins"]
+__all__ = ["Admins", "LogInfo", "LogSource", "Published", "published_checkpoint", "source_admins"]
 
 Admins = tuple[tuple[str, bytes], ...]
 """Genesis administrators as ``(operator id, raw 32-byte Ed25519 key)`` pairs, as in
 :attr:`chain.trust.TrustRoot.admins`."""
+
+Published = Callable[[], "tuple[int, str] | None"]
+"""Returns the ``(tree size, signed note)`` to publish, or None before the first checkpoint."""
 
 
 class LogSource(Protocol):
@@ -26,6 +29,12 @@ class LogSource(Protocol):
     A source that knows its trust root may also have an ``admins`` attribute
     (:data:`Admins`, e.g. ``trust.admins``); ``/api/v1/log`` then lists them.
     It is optional, so it is read with :func:`source_admins`.
+
+    A source may also have a ``published_checkpoint()`` method (a
+    :data:`Published`): the checkpoint ``/checkpoint`` serves and proofs
+    default to, e.g. the gateway's newest checkpoint that enough witnesses
+    cosigned. Without it, that is the store's latest checkpoint. It is read
+    with :func:`published_checkpoint`.
     """
 
     @property
@@ -43,13 +52,36 @@ class LogSource(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class LogInfo:
-    """A plain :class:`LogSource`; ``admins`` empty when the trust root is not known."""
+    """A plain :class:`LogSource`; ``admins`` empty when the trust root is not known.
+
+    ``publisher`` picks the published checkpoint (default: the store's latest).
+    """
 
     origin: str
     verifier_key: str
     witnesses: tuple[str, ...]
     store: Store
     admins: Admins = ()
+    publisher: Published | None = None
+
+    def published_checkpoint(self) -> tuple[int, str] | None:
+        """The checkpoint to serve: ``publisher()``, or the store's latest."""
+        if self.publisher is None:
+            return self.store.latest_checkpoint()
+        return self.publisher()
+
+
+def published_checkpoint(source: LogSource) -> tuple[int, str] | None:
+    """``source.published_checkpoint()`` if it has one, else its store's latest checkpoint."""
+    method = getattr(source, "published_checkpoint", None)
+    if method is None:
+        return source.store.latest_checkpoint()
+    found = method()
+    if found is not None and not (
+        isinstance(found, tuple) and isinstance(found[0], int) and isinstance(found[1], str)
+    ):
+        raise TypeError(f"{type(source).__name__}.published_checkpoint: expected (size, note)")
+    return found
 
 
 def source_admins(source: LogSource) -> Admins:

@@ -1,7 +1,11 @@
 """The read API's endpoints (design.md section 5), as a blueprint over one log.
 
-Proofs are only ever given for tree sizes up to the latest signed checkpoint:
-an unsigned tree head proves nothing. Blocks are served as soon as they are
+``/checkpoint`` serves the source's published checkpoint (see
+:class:`readapi.LogSource`: on a gateway with witnesses, the newest one
+enough witnesses cosigned), and proofs default to its size (an entry it does
+not cover yet is proven against the latest signed checkpoint). Proofs may be
+asked for any size up to the latest signed checkpoint, never beyond: an
+unsigned tree head proves nothing. Blocks are served as soon as they are
 committed. What a height or a fixed tree size names never changes, so it is
 cacheable for good, except that a checkpoint note may still gain witness
 cosignatures; what follows the latest checkpoint must be revalidated. A
@@ -22,7 +26,7 @@ from chain.entries import parse_entry
 from chain.jws import ID_PATTERN
 from chain.proof_bundle import build_entry_proof
 from chain.store import Store
-from readapi._source import LogSource, source_admins
+from readapi._source import LogSource, published_checkpoint, source_admins
 
 __all__ = ["create_read_api"]
 
@@ -118,27 +122,30 @@ def create_read_api(source: LogSource, name: str = "readapi") -> Blueprint:
     """
     api = Blueprint(name, __name__)
 
-    def checkpoint_size() -> int:
+    def published() -> tuple[int, str]:
+        found = published_checkpoint(source)
+        if found is None:
+            abort(404, "the log has no checkpoint yet")
+        return found
+
+    def newest_size() -> int:
         latest = source.store.latest_checkpoint()
         if latest is None:
             abort(404, "the log has no checkpoint yet")
         return latest[0]
 
     def tree_size(name: str, given: int | None) -> int:
-        """``given`` (default: the latest checkpoint's size), if a checkpoint covers it."""
-        latest = checkpoint_size()
+        """``given`` (default: the published checkpoint's size) if a signed checkpoint covers it."""
         if given is None:
-            return latest
+            return published()[0]
+        latest = newest_size()
         if given > latest:
             abort(400, f"{name} {given} is beyond the latest checkpoint (size {latest})")
         return given
 
     @api.get("/checkpoint")
     def checkpoint() -> Response:
-        latest = source.store.latest_checkpoint()
-        if latest is None:
-            abort(404, "the log has no checkpoint yet")
-        response = Response(latest[1], mimetype="text/plain")
+        response = Response(published()[1], mimetype="text/plain")
         return _cached(response, _LIVE)
 
     @api.get("/api/v1/log")
@@ -226,10 +233,15 @@ def create_read_api(source: LogSource, name: str = "readapi") -> Blueprint:
     def entry_proof(index: str) -> Response:
         number = _uint(index, "index")
         given = _optional_uint("tree_size")
-        if given is not None:
-            tree_size("tree_size", given)
+        size = tree_size("tree_size", given)
+        if given is None:
+            try:  # an entry newer than the published checkpoint: the newest signed one
+                if source.store.block_of_entry(number) >= size:
+                    size = newest_size()
+            except KeyError:
+                pass  # no such entry: build_entry_proof says so
         try:
-            proof = build_entry_proof(source.store, number, given)
+            proof = build_entry_proof(source.store, number, size)
         except KeyError as exc:
             abort(404, str(exc.args[0]))
         response = Response(proof.to_json(), mimetype="application/json")

@@ -10,8 +10,12 @@
 // Texts come from #verify-result's attributes, so the page's language is used:
 // data-msg-working, data-msg-ok, data-msg-fail, data-msg-unsupported
 // (placeholders {entry}, {block}, {size}, {witnesses}, {signer}, {check}), data-msg-expected,
-// data-msg-calculated, data-msg-raw, and data-check-<id> for each check's name.
-// data-api-base overrides the read API's base path ("/api/v1").
+// data-msg-calculated, data-msg-raw, and data-check-<id> for each check's name;
+// data-msg-witnesses-ok and data-msg-witnesses-short word the witnesses check
+// (placeholders {count}, {total}, {quorum}, {names}).
+// data-quorum is how many of the log's witnesses must have cosigned the
+// checkpoint (the site's policy); data-api-base overrides the read API's base
+// path ("/api/v1").
 // The panel's content is replaced by a [data-verify-message] element (the
 // message) and a [data-verify-detail] list (the checks and a raw proof link).
 
@@ -36,6 +40,8 @@ const DEFAULTS = {
   checkEntrySignature: "Entry signature",
 };
 
+const WITNESS_MESSAGES = { ok: "msgWitnessesOk", short: "msgWitnessesShort" };
+
 let latest = 0;
 
 function text(panel, name) {
@@ -59,13 +65,20 @@ function child(panel, attribute, tag) {
   return element;
 }
 
+function checkMessage(panel, check) {
+  const { detail } = check;
+  const worded = check.id === "witnesses" && detail?.total > 0;
+  const template = worded ? panel.dataset[WITNESS_MESSAGES[detail.outcome]] : undefined;
+  return template ? fill(template, detail) : check.message;
+}
+
 function checkItem(panel, check) {
   const item = document.createElement("li");
   item.dataset.check = check.id;
   item.dataset.ok = String(check.ok);
   const name = document.createElement("strong");
   name.textContent = `${check.ok ? "\u2713" : "\u2717"} ${label(panel, check.id)}`;
-  item.append(name, ` ${check.message}`);
+  item.append(name, ` ${checkMessage(panel, check)}`);
   const values = { msgExpected: check.expected, msgCalculated: check.calculated };
   for (const [key, value] of Object.entries(values)) {
     if (value === undefined) continue;
@@ -89,6 +102,7 @@ function render(panel, state, index, result) {
     block: result?.block,
     size: result?.size,
     witnesses: result?.witnesses,
+    quorum: result?.quorum,
     signer: result?.kid,
     check: failed.map((c) => label(panel, c.id)).join(", "),
   };
@@ -118,7 +132,10 @@ export async function verifyInto(panel, index, row = null) {
     if (ticket === latest) render(panel, "unsupported", index, null);
     return null;
   }
-  const result = await verifyEntry(index, readApi(panel.dataset.apiBase ?? "/api/v1"));
+  const given = panel.dataset.quorum ?? "";
+  const quorum = /^[0-9]{1,6}$/.test(given) ? Number(given) : undefined;
+  const api = readApi(panel.dataset.apiBase ?? "/api/v1");
+  const result = await verifyEntry(index, api, { quorum });
   row?.setAttribute("data-verify-state", result.ok ? "ok" : "fail");
   if (ticket === latest) render(panel, result.ok ? "ok" : "fail", index, result);
   return result;

@@ -152,6 +152,7 @@ class GatewayProcess:
 
     def start(self) -> None:
         self.log = self.data_dir.root / "gateway.log"
+        started_before = self.log.read_bytes().count(b"gateway running") if self.log.exists() else 0
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [
@@ -176,10 +177,18 @@ class GatewayProcess:
                 env={**os.environ, "PYTHONPATH": str(ROOT)},
             )
         deadline = time.monotonic() + 20
-        while b"gateway running" not in self.log.read_bytes():
+        while self.log.read_bytes().count(b"gateway running") <= started_before:  # this run's
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"gateway did not start:\n{self.log.read_text()}")
             time.sleep(0.05)
+
+    @property
+    def http_url(self) -> str:
+        """Its HTTP server's base URL, from the last 'gateway running' line it printed."""
+        assert self.log is not None
+        found = re.findall(rb"gateway running: (http://\S+)/checkpoint", self.log.read_bytes())
+        assert found, "the gateway has not printed its URL"
+        return str(found[-1].decode())
 
     def kill(self) -> None:
         assert self.proc is not None

@@ -15,20 +15,25 @@ from pathlib import Path
 from mqtt_broker import free_port
 
 from chain.audit import audit_store
+from chain.checkpoint import open_checkpoint
 from chain.entries import parse_entry
 from chain.store import Store
 from chain.trust import TrustRoot
+from chain.witness_policy import WitnessPolicy
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start_demo(data: Path, mqtt: int, gateway: int, web: int, log: Path) -> subprocess.Popen[bytes]:
+def start_demo(
+    data: Path, ports: tuple[int, int, int, int, int], log: Path
+) -> subprocess.Popen[bytes]:
+    mqtt, gateway, web, coop, retailer = ports
     with open(log, "ab") as out:
         return subprocess.Popen(
             [
                 sys.executable, "-m", "farmtrace", "demo", "--data-dir", str(data),
                 "--mqtt-port", str(mqtt), "--gateway-port", str(gateway), "--web-port", str(web),
-                "--days", "3",
+                "--witness-ports", f"{coop},{retailer}", "--days", "3",
             ],
             stdout=out,
             stderr=out,
@@ -47,8 +52,9 @@ def wait_for(log: Path, text: str, proc: subprocess.Popen[bytes], timeout: float
 
 def test_demo_backfills_streams_stops_cleanly_and_resumes(tmp_path: Path) -> None:
     data, log = tmp_path / "demo-data", tmp_path / "demo.log"
-    mqtt, gateway, web = free_port(), free_port(), free_port()
-    proc = start_demo(data, mqtt, gateway, web, log)
+    ports = free_port(), free_port(), free_port(), free_port(), free_port()
+    _, gateway, web, coop, retailer = ports
+    proc = start_demo(data, ports, log)
     wait_for(log, "a pack on the shelf: ", proc, 150)
     # The printed pack page is the consumer site's, served from its verified replica.
     pack_url = re.search(r"a pack on the shelf: (\S+)", log.read_text())
@@ -65,6 +71,20 @@ def test_demo_backfills_streams_stops_cleanly_and_resumes(tmp_path: Path) -> Non
     assert online is not None and float(online[1]) == 108 + 1 + 6  # devices, admin, operators
     site_log = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{web}/api/v1/log").read())
     assert site_log["origin"] == info["origin"] and site_log["vkey"] == info["vkey"]
+    # Two witnesses, each its own process, cosigned what the site serves; the page names them.
+    policy = WitnessPolicy.from_json((data / "gateway" / "witnesses.json").read_text())
+    assert [w.url for w in policy.witnesses] == [
+        f"http://127.0.0.1:{coop}",
+        f"http://127.0.0.1:{retailer}",
+    ]
+    assert sorted(info["witnesses"]) == sorted(policy.verifier_keys)
+    served = urllib.request.urlopen(f"http://127.0.0.1:{web}/checkpoint").read().decode()
+    open_checkpoint(served, info["vkey"])
+    assert set(policy.check(served)) == {w.name for w in policy.witnesses}
+    for witness in policy.witnesses:
+        status = json.loads(urllib.request.urlopen(f"{witness.url}/").read())
+        assert status["vkey"] == witness.vkey and status["logs"][0]["size"] >= 1
+        assert witness.name in page
     proc.send_signal(signal.SIGINT)
     assert proc.wait(60) == 0, log.read_text()
     assert "demo stopped cleanly" in log.read_text()
@@ -86,7 +106,7 @@ def test_demo_backfills_streams_stops_cleanly_and_resumes(tmp_path: Path) -> Non
 
     # A second run continues the same farm (no new keys, no re-registration).
     log = tmp_path / "demo-2.log"
-    proc = start_demo(data, mqtt, gateway, web, log)
+    proc = start_demo(data, ports, log)
     wait_for(log, "streaming live", proc, 90)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(60) == 0, log.read_text()

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 from chain.store import Store
 from chain.trust import TrustRoot
-from consumer_web._replica_state import Conflict, ReplicaStatus, SourceStatus
+from chain.witness_policy import WitnessPolicy
+from consumer_web._replica_state import Conflict, ReplicaStatus, SourceStatus, WitnessWait
 
 
 @dataclass
@@ -20,6 +21,8 @@ class StaticSiteData:
     conflicts: tuple[Conflict, ...] = ()
     as_of_ms: int | None = None
     calls: list[str] = field(default_factory=list)
+    witness_policy: WitnessPolicy | None = None
+    waiting: WitnessWait | None = None
 
     def status(self) -> ReplicaStatus:
         self.calls.append("status")
@@ -30,4 +33,5 @@ class StaticSiteData:
             self.as_of_ms,
             self.sources,
             self.conflicts,
+            self.waiting,
         )

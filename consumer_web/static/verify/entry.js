@@ -1,5 +1,6 @@
 // Verifying one log entry in the browser, from the site's read API alone:
-// the checkpoint's log signature and witness cosignatures, the block header,
+// the checkpoint's log signature and witness cosignatures (at least the
+// site's quorum of its listed witnesses must have cosigned), the block header,
 // the block's inclusion in the log, the entry's inclusion in its block, the
 // signer's registration, and the entry's own signature.
 //
@@ -9,7 +10,7 @@
 import { VerifyError, hex } from "./bytes.js";
 import { checkBlockInclusion, checkEntryInclusion, checkHeader, decodeProof } from "./bundle.js";
 import { parseCompact, verifyCompact } from "./jws.js";
-import { openCheckpoint, parseCheckpoint, parseNote, verifyCosignatures } from "./note.js";
+import { checkCosignatures, openCheckpoint, parseCheckpoint, parseNote } from "./note.js";
 import { checkAllowed, signingKey } from "./signer.js";
 
 /** The checks, in the order they run and are reported. */
@@ -67,26 +68,71 @@ function failure(id, error) {
     message: error instanceof VerifyError ? error.message : `unexpected error: ${error}`,
     expected: asText(error.expected),
     calculated: asText(error.calculated),
+    detail: error.detail,
   };
 }
+
+const isCount = (value) => Number.isSafeInteger(value) && value >= 0;
 
 function decodeLog(json) {
   const ok =
     typeof json?.origin === "string" &&
     typeof json.vkey === "string" &&
     (json.witnesses === undefined || Array.isArray(json.witnesses)) &&
+    (json.quorum === undefined || isCount(json.quorum)) &&
     (json.admins === undefined || (typeof json.admins === "object" && json.admins !== null));
-  if (!ok) throw new VerifyError("/log: expected origin, vkey, witnesses and admins");
-  const { origin, vkey, witnesses = [], admins = {} } = json;
-  return { origin, vkey, witnesses, admins };
+  if (!ok) throw new VerifyError("/log: expected origin, vkey, witnesses, quorum and admins");
+  const { origin, vkey, witnesses = [], quorum, admins = {} } = json;
+  return { origin, vkey, witnesses, quorum, admins };
+}
+
+/**
+ * The witnesses check: each listed witness's cosignature that is present
+ * must verify, and at least `quorum` of them must be present. The detail
+ * ({outcome: "ok" | "short" | "invalid", count, total, quorum, names}) lets
+ * the page word the outcome in its own language.
+ */
+async function checkWitnesses(signedNote, witnesses, quorum) {
+  const results = await checkCosignatures(signedNote, witnesses);
+  const cosigned = results.filter((r) => r.status === "ok");
+  const names = cosigned.map((r) => r.name).join(", ");
+  const detail = { count: cosigned.length, total: witnesses.length, quorum, names: names || "—" };
+  const bad = results.filter((r) => r.status === "invalid");
+  detail.outcome = bad.length > 0 ? "invalid" : cosigned.length < quorum ? "short" : "ok";
+  if (bad.length > 0) {
+    const who = bad.map((r) => r.name).join(", ");
+    throw Object.assign(
+      new VerifyError(`the cosignature of witness ${who} is invalid`, {
+        expected: `a valid cosignature/v1 signature by ${bad.map((r) => r.key).join(", ")}`,
+        calculated: "an invalid signature",
+      }),
+      { detail },
+    );
+  }
+  if (cosigned.length < quorum) {
+    const found = `${cosigned.length} (${names || "none"})`;
+    throw Object.assign(
+      new VerifyError(
+        `only ${cosigned.length} of ${witnesses.length} witnesses cosigned, ${quorum} required`,
+        { expected: `at least ${quorum} of ${witnesses.length} cosignatures`, calculated: found },
+      ),
+      { detail },
+    );
+  }
+  const required = quorum > 0 ? ` (${quorum} required)` : "";
+  const message = `${cosigned.length} of ${witnesses.length} witnesses cosigned ${names}`;
+  return { message: `${message.trim()}${required}`, value: cosigned.length, detail };
 }
 
 /**
  * Verify entry `index` through read API client `api` (see readApi).
- * Resolves to {index, ok, checks: [{id, ok, message, expected?, calculated?}],
- * and what was learnt: kid, type, ts, block, size, witnesses, chain}. Never rejects.
+ * `options.quorum` is how many of the log's witnesses must have cosigned
+ * the checkpoint (default: /log's "quorum" if it has one, else 0).
+ * Resolves to {index, ok, checks: [{id, ok, message, expected?, calculated?,
+ * detail?}], and what was learnt: kid, type, ts, block, size, witnesses
+ * (how many cosigned), quorum, chain}. Never rejects.
  */
-export async function verifyEntry(index, api = readApi()) {
+export async function verifyEntry(index, api = readApi(), options = {}) {
   const result = { index, ok: false, checks: [] };
   let proof;
   let log;
@@ -103,8 +149,8 @@ export async function verifyEntry(index, api = readApi()) {
   }
   const run = async (id, check) => {
     try {
-      const { message, value } = await check();
-      result.checks.push({ id, ok: true, message });
+      const { message, value, detail } = await check();
+      result.checks.push({ id, ok: true, message, detail });
       return value;
     } catch (error) {
       result.checks.push(failure(id, error));
@@ -132,12 +178,11 @@ export async function verifyEntry(index, api = readApi()) {
     const by = `${checkpoint.origin}+${checkpoint.keyId}`;
     return { message: `tree of ${checkpoint.size} blocks, signed by the log key ${by}` };
   });
-  result.witnesses = await run("witnesses", async () => {
-    const cosigned = await verifyCosignatures(proof.checkpoint, log.witnesses);
-    const names = cosigned.map((c) => c.name).join(", ");
-    const message = `${cosigned.length} of ${log.witnesses.length} witnesses cosigned ${names}`;
-    return { message: message.trim(), value: cosigned.length };
-  });
+  const quorum = isCount(options.quorum) ? options.quorum : (log.quorum ?? 0);
+  result.quorum = quorum;
+  result.witnesses = await run("witnesses", () =>
+    checkWitnesses(proof.checkpoint, log.witnesses, quorum),
+  );
   await run("block-header", async () => ({ message: await checkHeader(proof, log.origin) }));
   await run("block-inclusion", async () => ({ message: await checkBlockInclusion(proof, body) }));
   await run("entry-inclusion", async () => ({ message: await checkEntryInclusion(proof) }));

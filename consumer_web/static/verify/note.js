@@ -147,23 +147,38 @@ export async function openCheckpoint(signedNote, vkeyText) {
 }
 
 /**
- * Return [{name, timestamp}] for each witness (cosignature/v1 verifier key
- * strings) that cosigned `signedNote`; throws if a listed witness's
- * cosignature does not verify.
+ * Return, for each witness (cosignature/v1 verifier key strings, in order),
+ * {name, key: "<name>+<key ID>", status, timestamp}: status "ok" (its
+ * cosignature on `signedNote` verifies; timestamp in POSIX seconds),
+ * "invalid" (a line by its key that does not verify) or "absent".
+ * Throws if a key is malformed or not a cosignature/v1 key.
  */
-export async function verifyCosignatures(signedNote, witnessKeys) {
+export async function checkCosignatures(signedNote, witnessKeys) {
   const note = parseNote(signedNote);
-  const cosigned = [];
+  const results = [];
   for (const text of witnessKeys) {
     const vkey = await parseVerifierKey(text);
     if (vkey.type !== COSIGNATURE_V1) {
       throw new VerifyError(`witness key ${vkey.name}: expected a cosignature/v1 (0x04) key`);
     }
     const found = await checkSignedBy(note, vkey);
-    if (found && !found.valid) {
-      throw new VerifyError(`the cosignature of witness ${vkey.name} is invalid`);
-    }
-    if (found) cosigned.push({ name: vkey.name, timestamp: Number(found.timestamp) });
+    const status = !found ? "absent" : found.valid ? "ok" : "invalid";
+    const timestamp = status === "ok" ? Number(found.timestamp) : null;
+    results.push({ name: vkey.name, key: `${vkey.name}+${hex8(vkey.keyId)}`, status, timestamp });
   }
-  return cosigned;
+  return results;
+}
+
+/**
+ * Return [{name, timestamp}] for each witness (cosignature/v1 verifier key
+ * strings) that cosigned `signedNote`; throws if a listed witness's
+ * cosignature does not verify.
+ */
+export async function verifyCosignatures(signedNote, witnessKeys) {
+  const results = await checkCosignatures(signedNote, witnessKeys);
+  const bad = results.find((r) => r.status === "invalid");
+  if (bad) throw new VerifyError(`the cosignature of witness ${bad.name} is invalid`);
+  return results
+    .filter((r) => r.status === "ok")
+    .map(({ name, timestamp }) => ({ name, timestamp }));
 }

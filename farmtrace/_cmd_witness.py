@@ -1,0 +1,226 @@
+"""``farmtrace witness``: set up, run and inspect a C2SP tlog-witness."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from chain.errors import FarmtraceError
+from chain.trust import TrustRoot
+from farmtrace._serving import serve_until_signalled
+from witness import (
+    WitnessConfig,
+    add_log,
+    create_app,
+    init_witness_dir,
+    make_http_server,
+    read_states,
+    status_document,
+)
+
+__all__ = ["add_parser"]
+
+_logger = logging.getLogger(__name__)
+
+_DESCRIPTION = """\
+A witness (c2sp.org/tlog-witness) is a small server run by someone other
+than the farm (a co-op, a retailer, a regulator) beside the farm's log. The
+gateway sends it each new signed checkpoint with a consistency proof; the
+witness cosigns it only if the log's key signed it and the proof shows the
+log grew append-only from the last checkpoint the witness cosigned. Shoppers'
+verifiers that require cosignatures from k of n independent witnesses cannot
+be shown a forked, edited or rolled-back log unless k witnesses collude.
+
+A witness directory holds:
+  witness.key    the witness's cosigner key (type 0x04), mode 0600: keep it secret
+  witness.json   its name, its verifier key, and the logs it follows
+                 (origin -> the log's checkpoint verifier keys)
+  witness.lock   held by the one process serving the directory
+  state/         the latest checkpoint cosigned per log (survives kill -9)
+  evidence/      refused log-signed checkpoints that may prove a log lied
+"""
+
+_EXAMPLES = """\
+examples:
+  farmtrace witness init --dir coop-witness --name coop.example/witness \\
+      --trust farm-data/trust.json
+  farmtrace witness add-log --dir coop-witness --trust other-farm/trust.json
+  farmtrace witness add-log --dir coop-witness --origin farm2.example/log \\
+      --log-key 'farm2.example/log+1a2b3c4d+AX...'
+  farmtrace witness serve --dir coop-witness --host 0.0.0.0 --port 7380
+  farmtrace witness show --dir coop-witness          # the verifier key to publish
+  farmtrace witness show --dir coop-witness --json   # what it cosigned, per log
+
+Give the verifier key that 'init' and 'show' print to the farm and to
+verifiers: it goes into their witnesses.json, with this witness's URL.
+"""
+
+_SERVE_HELP = """\
+Serve the witness over HTTP until SIGTERM or Ctrl-C:
+
+  POST /add-checkpoint                 C2SP tlog-witness submissions (from the gateway)
+  GET  /latest-checkpoint?origin=O     the latest checkpoint cosigned for a log, a signed
+                                       note with the log's and this witness's signatures
+  GET  /                               JSON status: name, vkey, each log's size and root
+  GET  /metrics                        Prometheus metrics (requests by outcome, sizes)
+
+The first line on standard output is 'listening on http://HOST:PORT'
+(with --port 0 the port is a free one). Restart after 'add-log'.
+"""
+
+
+def add_parser(commands: Any) -> None:
+    """Register the ``witness`` subcommand group."""
+    parser = commands.add_parser(
+        "witness",
+        help="run a C2SP tlog-witness that cosigns a log's checkpoints",
+        description=_DESCRIPTION,
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    def action(name: str, help_text: str, description: str) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = actions.add_parser(
+            name,
+            help=help_text,
+            description=description,
+            epilog=_EXAMPLES,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub.add_argument("--dir", type=Path, required=True, help="the witness directory")
+        return sub
+
+    init = action(
+        "init",
+        "create a witness directory and its cosigner key",
+        "Create a witness directory with a new cosigner key (printed: publish it).",
+    )
+    init.add_argument("--name", required=True, help="the witness's name, e.g. coop.example/witness")
+    init.add_argument(
+        "--trust",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a log's trust.json (origin and log key) to follow; repeat for several",
+    )
+    init.set_defaults(handler=run_init)
+
+    add = action(
+        "add-log",
+        "follow one more log",
+        "Trust a log's checkpoint key for its origin (restart 'serve' to apply).",
+    )
+    add.add_argument("--trust", type=Path, metavar="FILE", help="the log's trust.json")
+    add.add_argument("--origin", help="the log's origin (with --log-key)")
+    add.add_argument("--log-key", help="the log's checkpoint verifier key (with --origin)")
+    add.set_defaults(handler=run_add_log)
+
+    serve = action("serve", "run the witness's HTTP server", _SERVE_HELP)
+    serve.add_argument("--host", default="127.0.0.1", help="(default: %(default)s)")
+    serve.add_argument(
+        "--port", type=int, default=7380, help="0 picks a free port (default: %(default)s)"
+    )
+    serve.set_defaults(handler=run_serve)
+
+    show = action(
+        "show", "print the verifier key (or the state)", "Print the witness's verifier key."
+    )
+    show.add_argument(
+        "--json", action="store_true", help="print the status JSON (every log's size and root)"
+    )
+    show.set_defaults(handler=run_show)
+
+
+def run_init(args: argparse.Namespace) -> int:
+    """Create the directory and print the verifier key. Exit 2 on bad input or an existing key."""
+    try:
+        logs = [_trust_pair(path) for path in args.trust]
+        config = init_witness_dir(args.dir, args.name, logs)
+    except (FarmtraceError, OSError) as exc:
+        print(f"farmtrace witness init: {exc}", file=sys.stderr)
+        return 2
+    print(config.vkey)
+    for origin in config.logs:
+        print(f"following {origin}", file=sys.stderr)
+    return 0
+
+
+def run_add_log(args: argparse.Namespace) -> int:
+    """Add a trusted log. Exit 2 on bad input."""
+    by_key = args.origin is not None or args.log_key is not None
+    if (args.trust is not None) == by_key or (by_key and not (args.origin and args.log_key)):
+        print(
+            "farmtrace witness add-log: give either --trust FILE or both --origin and --log-key",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        origin, log_key = (
+            _trust_pair(args.trust) if args.trust is not None else (args.origin, args.log_key)
+        )
+        added = add_log(args.dir, origin, log_key)
+    except (FarmtraceError, OSError) as exc:
+        print(f"farmtrace witness add-log: {exc}", file=sys.stderr)
+        return 2
+    state = "now follows" if added else "already followed"
+    print(f"{args.dir}: {state} {origin} with key {log_key.split('+')[1]}")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    """Print the verifier key, or the status JSON. Exit 2 if the directory is bad."""
+    try:
+        config = WitnessConfig.load(args.dir)
+        states = read_states(args.dir) if args.json else {}
+    except FarmtraceError as exc:
+        print(f"farmtrace witness show: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(status_document(config, states), indent=2))
+    else:
+        print(config.vkey)
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Serve until SIGTERM/SIGINT; exit 0 after a clean stop, 2 on bad input."""
+    try:
+        app = create_app(args.dir)
+    except FarmtraceError as exc:
+        print(f"farmtrace witness serve: {exc}", file=sys.stderr)
+        return 2
+    service = app.extensions["farmtrace_witness"]
+    try:
+        server = make_http_server(app, args.host, args.port)
+    except OSError as exc:
+        service.close()
+        print(
+            f"farmtrace witness serve: cannot listen on {args.host}:{args.port}: {exc}",
+            file=sys.stderr,
+        )
+        return 2
+    url = f"http://{args.host}:{server.server_port}"
+    print(f"listening on {url}", flush=True)
+    _logger.info(
+        "witness %s listening on %s, following %s",
+        service.config.name,
+        url,
+        ", ".join(sorted(service.config.logs)) or "no log yet",
+    )
+    try:
+        serve_until_signalled(server)
+    finally:
+        service.close()
+    _logger.info("witness stopped")
+    return 0
+
+
+def _trust_pair(path: Path) -> tuple[str, str]:
+    trust = TrustRoot.from_json(path.read_text(encoding="utf-8"))
+    return trust.origin, trust.log_key

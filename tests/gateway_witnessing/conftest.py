@@ -1,0 +1,10 @@
+"""Fixtures for the gateway's witnessing tests; the gateway harness lives in tests/integration."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+_INTEGRATION = str(Path(__file__).resolve().parents[1] / "integration")
+if _INTEGRATION not in sys.path:  # gateway_harness and farm_logs, shared with those tests
+    sys.path.append(_INTEGRATION)
