@@ -32,7 +32,7 @@ from chain.audit import audit_store
 from chain.entries import parse_entry
 from chain.store import Store
 from chain.trust import TrustRoot
-from farmtrace.demo import DemoFarm, build_demo_log
+from demo.offline import DemoFarm, build_demo_log
 from gateway.datadir import DataDir
 
 _GOAL = 0.7

@@ -20,7 +20,7 @@ from _common import Figure, print_machine
 from chain.entries import parse_entry
 from chain.store import Store
 from chain.trace import trace
-from farmtrace.story_farm import StoryFarm, StoryManifest, build_story_log
+from demo.story_farm import StoryFarm, StoryManifest, build_story_log
 from gateway.datadir import DataDir
 
 

@@ -1,6 +1,6 @@
 """Consumer site: replica sync rate, lifecycle page server time, page weight.
 
-1. The story farm's log (``farmtrace.story_farm``): 420 tagged birds, 42 days,
+1. The story farm's log (``demo.story_farm``): 420 tagged birds, 42 days,
    100 of them slaughtered and packed at the end, about 1M entries; built once
    (about 90 s on two cores) and cached in ``bench/.cache/``.
 2. Replica sync: that log served by ``readapi.create_app`` over werkzeug in a
@@ -61,7 +61,7 @@ from chain.store import Store
 from chain.trust import TrustRoot
 from consumer_web import create_app
 from consumer_web._replica import Replica
-from farmtrace.story_farm import StoryFarm, build_story_log
+from demo.story_farm import StoryFarm, build_story_log
 from gateway.datadir import DataDir
 
 _TIME_GOAL_MS = 50.0

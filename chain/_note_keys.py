@@ -47,11 +47,11 @@ COSIGNATURE_V1 = 0x04
 
 _TYPE_NAMES = {ED25519: "Ed25519", COSIGNATURE_V1: "cosignature/v1"}
 _KEY_BYTES = 32
-_ED25519_SIG_BYTES = 64
+ED25519_SIG_BYTES = 64
 _TIMESTAMP_BYTES = 8
-_MAX_TIMESTAMP = 2**63 - 1
+MAX_TIMESTAMP = 2**63 - 1
 _HEX_KEY_ID = re.compile(r"[0-9A-Fa-f]{8}")
-_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")
+CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")
 # Unicode White_Space, the set Go's unicode.IsSpace tests (str.isspace differs).
 _WHITE_SPACE = frozenset(
     "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
@@ -83,8 +83,8 @@ class VerifierKey:
     public_key: bytes
 
     def __post_init__(self) -> None:
-        _check_name(self.name, "verifier key")
-        _check_uint32(self.key_id, "verifier key ID")
+        check_name(self.name, "verifier key")
+        check_uint32(self.key_id, "verifier key ID")
         _check_key(self.sig_type, self.public_key, "verifier key")
         expected = key_id(self.name, self.sig_type, self.public_key)
         if self.key_id != expected:
@@ -105,18 +105,18 @@ class VerifierKey:
             SignatureError: if the signature has the wrong length, a
                 cosignature timestamp exceeds 2**63 - 1, or it does not verify.
         """
-        _check_text(text)
+        check_text(text)
         label = f"signature by {self.name}+{self.key_id:08x}"
         message = text.encode()
         if self.sig_type == COSIGNATURE_V1:
-            if len(signature) != _TIMESTAMP_BYTES + _ED25519_SIG_BYTES:
+            if len(signature) != _TIMESTAMP_BYTES + ED25519_SIG_BYTES:
                 raise SignatureError(f"{label}: expected 72 bytes, found {len(signature)}")
             timestamp = int.from_bytes(signature[:_TIMESTAMP_BYTES], "big")
-            if timestamp > _MAX_TIMESTAMP:
+            if timestamp > MAX_TIMESTAMP:
                 raise SignatureError(f"{label}: expected a timestamp < 2**63, found {timestamp}")
-            message = _cosignature_message(text, timestamp)
+            message = cosignature_message(text, timestamp)
             signature = signature[_TIMESTAMP_BYTES:]
-        elif len(signature) != _ED25519_SIG_BYTES:
+        elif len(signature) != ED25519_SIG_BYTES:
             raise SignatureError(f"{label}: expected 64 bytes, found {len(signature)}")
         try:
             nacl.bindings.crypto_sign_open(signature + message, self.public_key)
@@ -141,7 +141,7 @@ class SignerKey:
     seed: bytes = field(repr=False)
 
     def __post_init__(self) -> None:
-        _check_name(self.name, "signer key", quote=False)
+        check_name(self.name, "signer key", quote=False)
         _check_key(self.sig_type, self.seed, "signer key")
 
     def verifier_key(self) -> VerifierKey:
@@ -208,7 +208,7 @@ def generate_key(
     return signer.to_text(), signer.verifier_key().to_text()
 
 
-def _cosignature_message(text: str, timestamp: int) -> bytes:
+def cosignature_message(text: str, timestamp: int) -> bytes:
     return f"cosignature/v1\ntime {timestamp}\n{text}".encode()
 
 
@@ -224,7 +224,7 @@ def _parse_key_fields(hash16: str, key64: str, what: str) -> tuple[int, int, byt
     return int(hash16, 16), raw[0], raw[1:]
 
 
-def _decode(note: str | bytes) -> str:
+def decode(note: str | bytes) -> str:
     try:
         if isinstance(note, bytes):
             return note.decode("utf-8")
@@ -234,14 +234,14 @@ def _decode(note: str | bytes) -> str:
     return note
 
 
-def _check_text(text: str) -> None:
+def check_text(text: str) -> None:
     if not isinstance(text, str) or not text.endswith("\n"):
         raise MalformedNoteError("note text: expected text ending in a newline")
-    if (bad := _CONTROL.search(_decode(text))) is not None:
+    if (bad := CONTROL.search(decode(text))) is not None:
         raise MalformedNoteError(f"note text: expected no control character, found {bad.group()!r}")
 
 
-def _check_name(name: str, what: str, *, quote: bool = True) -> None:
+def check_name(name: str, what: str, *, quote: bool = True) -> None:
     if (
         not isinstance(name, str)
         or not name
@@ -253,7 +253,7 @@ def _check_name(name: str, what: str, *, quote: bool = True) -> None:
         raise MalformedNoteError(f"{what}: expected a non-empty name without spaces or '+'{found}")
 
 
-def _check_uint32(value: int, what: str) -> None:
+def check_uint32(value: int, what: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:
         raise MalformedNoteError(f"{what}: expected a uint32, found {value!r}")
 

@@ -2,7 +2,7 @@
 
 Private to :mod:`chain.entries` (which re-exports the public constants); kept
 apart so that each file reads in one sitting. The rules follow design.md
-section 2; each event's own subjects and members are in ``_EVENT_SCHEMAS``
+section 2; each event's own subjects and members are in ``EVENT_SCHEMAS``
 (issue 4 plan, section 1).
 """
 
@@ -66,7 +66,7 @@ _GTIN14 = re.compile(r"[0-9]{14}")
 _Check = Callable[[object, str], object]
 
 
-def _fail(name: str, expected: str, value: object) -> NoReturn:
+def fail(name: str, expected: str, value: object) -> NoReturn:
     try:
         shown = json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError):
@@ -78,20 +78,20 @@ def _fail(name: str, expected: str, value: object) -> NoReturn:
 def _int(lo: int) -> _Check:
     def check(value: object, name: str) -> None:
         if type(value) is not int or not lo <= value < _INT_LIMIT:
-            _fail(name, f"an integer in [{lo}, 2**53)", value)
+            fail(name, f"an integer in [{lo}, 2**53)", value)
 
     return check
 
 
 def _text(value: object, name: str) -> None:
     if not isinstance(value, str) or len(value) > _TEXT_MAX:
-        _fail(name, f"a string of at most {_TEXT_MAX} characters", value)
+        fail(name, f"a string of at most {_TEXT_MAX} characters", value)
 
 
 def _one_of(choices: frozenset[str] | tuple[str, ...]) -> _Check:
     def check(value: object, name: str) -> None:
         if not isinstance(value, str) or value not in choices:
-            _fail(name, "one of " + ", ".join(sorted(choices)), value)
+            fail(name, "one of " + ", ".join(sorted(choices)), value)
 
     return check
 
@@ -99,7 +99,7 @@ def _one_of(choices: frozenset[str] | tuple[str, ...]) -> _Check:
 def _matching(pattern: re.Pattern[str], what: str) -> _Check:
     def check(value: object, name: str) -> None:
         if not isinstance(value, str) or not pattern.fullmatch(value):
-            _fail(name, what, value)
+            fail(name, what, value)
 
     return check
 
@@ -107,11 +107,11 @@ def _matching(pattern: re.Pattern[str], what: str) -> _Check:
 def _list_of(item: _Check, what: str) -> _Check:
     def check(value: object, name: str) -> None:
         if not isinstance(value, list) or not value:
-            _fail(name, f"a non-empty array of {what}", value)
+            fail(name, f"a non-empty array of {what}", value)
         for index, element in enumerate(value):
             item(element, f"{name}[{index}]")
         if len(set(value)) != len(value):
-            _fail(name, f"distinct {what}", value)
+            fail(name, f"distinct {what}", value)
 
     return check
 
@@ -122,7 +122,7 @@ def _number(value: object, name: str) -> None:
             return
     elif type(value) is float and math.isfinite(value):
         return
-    _fail(name, "a finite number (integer within +-2**53)", value)
+    fail(name, "a finite number (integer within +-2**53)", value)
 
 
 def _pubkey(value: object, name: str) -> None:
@@ -131,7 +131,7 @@ def _pubkey(value: object, name: str) -> None:
             return
     except ValueError:
         pass
-    _fail(name, "a base64url raw 32-byte Ed25519 public key", value)
+    fail(name, "a base64url raw 32-byte Ed25519 public key", value)
 
 
 def _event_member(value: object, name: str) -> None:
@@ -139,7 +139,7 @@ def _event_member(value: object, name: str) -> None:
         return
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return
-    _fail(name, "a string, an integer or an array of strings", value)
+    fail(name, "a string, an integer or an array of strings", value)
 
 
 _kind = _matching(_KIND, "a kind matching [a-z][a-z0-9_]{0,31}")
@@ -157,19 +157,19 @@ class _Schema:
 
 def _reading_rules(payload: Mapping[str, Any], kid: str) -> None:
     if payload["dev"] != kid:
-        _fail("dev", f"the signer kid {kid!r}", payload["dev"])
+        fail("dev", f"the signer kid {kid!r}", payload["dev"])
     kind, unit = payload["kind"], payload["unit"]
     units = KIND_UNITS.get(kind, SENML_UNITS)
     if unit not in units:
-        _fail("unit", f"a unit for kind {kind!r}: one of {', '.join(sorted(units))}", unit)
+        fail("unit", f"a unit for kind {kind!r}: one of {', '.join(sorted(units))}", unit)
 
 
 def _gtin14(value: object, name: str) -> None:
     if not isinstance(value, str) or not _GTIN14.fullmatch(value):
-        _fail(name, "a GTIN-14: 14 ASCII digits (pad a GTIN-8, -12 or -13 with zeros)", value)
+        fail(name, "a GTIN-14: 14 ASCII digits (pad a GTIN-8, -12 or -13 with zeros)", value)
     check = gtin_check_digit(value[:-1])
     if int(value[-1]) != check:
-        _fail(name, f"a GTIN-14 ending in its GS1 check digit {check}", value)
+        fail(name, f"a GTIN-14 ending in its GS1 check digit {check}", value)
 
 
 _gs1_value = _matching(_KEY_VALUE, "1 to 20 characters from A-Z a-z 0-9 . _ - (GS1 AI 10/21)")
@@ -178,7 +178,7 @@ _outputs = _list_of(_matching(_OUTPUT_SUBJECT, "carcass:<id> or cut:<id>"), "out
 
 def _one_subject(payload: Mapping[str, Any]) -> None:
     if len(payload["subjects"]) != 1:
-        _fail("subjects", f"exactly one subject in a {payload['event']} event", payload["subjects"])
+        fail("subjects", f"exactly one subject in a {payload['event']} event", payload["subjects"])
 
 
 def _serial_or_lot(payload: Mapping[str, Any]) -> None:
@@ -191,7 +191,7 @@ def _serial_or_lot(payload: Mapping[str, Any]) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class _Event:
+class EventSchema:
     """One event's rules: its subjects' kinds (empty: any), members, cross-member rule.
 
     Members in neither ``required`` nor ``optional`` are allowed and checked
@@ -206,26 +206,26 @@ class _Event:
 
 _BIRD = frozenset({"bird"})
 _PACK = frozenset({"pack", "lot"})
-_EVENT_SCHEMAS: Mapping[str, _Event] = MappingProxyType(
+EVENT_SCHEMAS: Mapping[str, EventSchema] = MappingProxyType(
     {
-        "hatched": _Event(_BIRD, {"breed": _text}, {"hatchery": _text, "parent_flock": _text}),
-        "placed": _Event(_BIRD, {"barn": check_id}),
-        "moved": _Event(_BIRD, {"barn": check_id}, {"from_barn": check_id}),
-        "vaccinated": _Event(_BIRD, {"vaccine": _text}, {"dose": _text}),
-        "inspected": _Event(
+        "hatched": EventSchema(_BIRD, {"breed": _text}, {"hatchery": _text, "parent_flock": _text}),
+        "placed": EventSchema(_BIRD, {"barn": check_id}),
+        "moved": EventSchema(_BIRD, {"barn": check_id}, {"from_barn": check_id}),
+        "vaccinated": EventSchema(_BIRD, {"vaccine": _text}, {"dose": _text}),
+        "inspected": EventSchema(
             frozenset({"bird", "barn"}), {"result": _one_of(("pass", "fail"))}, {"note": _text}
         ),
-        "died": _Event(_BIRD, {}, {"cause": _text}),
-        "slaughtered": _Event(_BIRD, {"plant": _text, "outputs": _outputs}, {}, _one_subject),
-        "packed": _Event(
+        "died": EventSchema(_BIRD, {}, {"cause": _text}),
+        "slaughtered": EventSchema(_BIRD, {"plant": _text, "outputs": _outputs}, {}, _one_subject),
+        "packed": EventSchema(
             frozenset({"carcass", "cut", "bird"}),
             {"gtin": _gtin14},
             {"serial": _gs1_value, "lot": _gs1_value, "plant": _text, "weight_g": _int(1)},
             _serial_or_lot,
         ),
-        "shipped": _Event(_PACK, {"destination": _text}, {"source": _text}),
-        "received": _Event(_PACK, {"location": _text}),
-        "recalled": _Event(frozenset(), {"reason": _text}),
+        "shipped": EventSchema(_PACK, {"destination": _text}, {"source": _text}),
+        "received": EventSchema(_PACK, {"location": _text}),
+        "recalled": EventSchema(frozenset(), {"reason": _text}),
     }
 )
 _EVENT_COMMON = frozenset({"type", "seq", "ts", "event", "subjects"})
@@ -233,7 +233,7 @@ _EVENT_COMMON = frozenset({"type", "seq", "ts", "event", "subjects"})
 
 def _event_rules(payload: Mapping[str, Any], kid: str) -> None:
     event = payload["event"]
-    schema = _EVENT_SCHEMAS[event]
+    schema = EVENT_SCHEMAS[event]
     for name in schema.required:
         if name not in payload:
             raise MalformedEntryError(f"{name}: required in {event} events, missing")
@@ -246,7 +246,7 @@ def _event_rules(payload: Mapping[str, Any], kid: str) -> None:
         for index, subject in enumerate(payload["subjects"]):
             if subject.partition(":")[0] not in schema.kinds:
                 kinds = " or ".join(f"{kind}:<id>" for kind in sorted(schema.kinds))
-                _fail(f"subjects[{index}]", f"a {kinds} subject in a {event} event", subject)
+                fail(f"subjects[{index}]", f"a {kinds} subject in a {event} event", subject)
     if schema.rule is not None:
         schema.rule(payload)
 
@@ -295,11 +295,11 @@ _SCHEMAS: Mapping[str, _Schema] = {
 }
 
 
-def _validate(payload: Mapping[str, Any], kid: str) -> None:
+def validate_payload(payload: Mapping[str, Any], kid: str) -> None:
     entry_type = payload.get("type")
     schema = _SCHEMAS.get(entry_type) if isinstance(entry_type, str) else None
     if schema is None:
-        _fail("type", "one of " + ", ".join(ENTRY_TYPES), entry_type)
+        fail("type", "one of " + ", ".join(ENTRY_TYPES), entry_type)
     for name, check in schema.required.items():
         if name not in payload:
             raise MalformedEntryError(f"{name}: required in {entry_type} payloads, missing")

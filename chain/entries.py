@@ -26,20 +26,20 @@ from typing import Any
 
 from chain._encoding import b64url_decode, b64url_encode
 from chain._payloads import (
-    _EVENT_SCHEMAS,
+    EVENT_SCHEMAS,
     ENTRY_TYPES,
     EVENTS,
     KIND_UNITS,
     ROLES,
     SENML_UNITS,
-    _Event,
-    _fail,
-    _validate,
+    EventSchema,
+    fail,
+    validate_payload,
 )
 from chain.errors import MalformedEntryError
 from chain.gs1 import DigitalLink, pack_subject
 from chain.jws import (
-    _parse_compact_fields,
+    parse_compact_fields,
     check_id,
     loads_json_object,
     sign_compact,
@@ -103,9 +103,9 @@ def parse_entry(raw: bytes) -> Entry:
         MalformedEntryError: if the JWS is malformed (see :func:`chain.jws.parse_compact`)
             or the payload breaks its type's rules; the message names the member.
     """
-    kid, _, payload_bytes, signing_input, signature = _parse_compact_fields(raw)
+    kid, _, payload_bytes, signing_input, signature = parse_compact_fields(raw)
     payload = loads_json_object(payload_bytes, "payload")
-    _validate(payload, kid)
+    validate_payload(payload, kid)
     return Entry(
         raw,
         kid,
@@ -140,7 +140,7 @@ def sign_entry(payload: Mapping[str, object], kid: str, seed: bytes) -> bytes:
         ValueError: if ``seed`` is not 32 bytes.
     """
     check_id(kid, "kid")
-    _validate(payload, kid)
+    validate_payload(payload, kid)
     try:
         text = json.dumps(dict(payload), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
         data = text.encode("utf-8")
@@ -195,10 +195,10 @@ def event_subject_kinds(event: str) -> frozenset[str]:
     return _event_schema(event).kinds
 
 
-def _event_schema(event: str) -> _Event:
-    schema = _EVENT_SCHEMAS.get(event)
+def _event_schema(event: str) -> EventSchema:
+    schema = EVENT_SCHEMAS.get(event)
     if schema is None:
-        _fail("event", "one of " + ", ".join(sorted(EVENTS)), event)
+        fail("event", "one of " + ", ".join(sorted(EVENTS)), event)
     return schema
 
 

@@ -32,11 +32,13 @@ from chain.errors import MalformedEntryError, SignatureError
 __all__ = [
     "ALG",
     "ID_PATTERN",
+    "JwsFields",
     "MAX_ENTRY_BYTES",
     "ParsedJws",
     "check_id",
     "loads_json_object",
     "parse_compact",
+    "parse_compact_fields",
     "sign_compact",
     "verify_compact",
     "verify_signature",
@@ -65,7 +67,7 @@ _JSON_TYPES: dict[type, str] = {
 }
 _ID = re.compile(ID_PATTERN)
 # ParsedJws's fields, in order: kid, header, payload, signing_input, signature.
-_JwsFields = tuple[str, tuple[tuple[str, str], ...], bytes, bytes, bytes]
+JwsFields = tuple[str, tuple[tuple[str, str], ...], bytes, bytes, bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,12 +161,15 @@ def parse_compact(raw: bytes) -> ParsedJws:
             parts, its header is not exactly ``alg`` = ``"EdDSA"`` plus an id
             ``kid``, or its signature is not 64 bytes.
     """
-    return ParsedJws(*_parse_compact_fields(raw))
+    return ParsedJws(*parse_compact_fields(raw))
 
 
-def _parse_compact_fields(raw: bytes) -> _JwsFields:
-    # parse_compact's work, as ParsedJws's fields: chain.entries takes them
-    # without building a ParsedJws for every entry.
+def parse_compact_fields(raw: bytes) -> JwsFields:
+    """:func:`parse_compact`'s work, returned as :class:`ParsedJws`'s fields in order.
+
+    For hot paths (:func:`chain.entries.parse_entry`) that need the fields
+    without building a ParsedJws per entry. Raises what parse_compact raises.
+    """
     if len(raw) > MAX_ENTRY_BYTES:
         raise MalformedEntryError(
             f"entry: expected at most {MAX_ENTRY_BYTES} bytes, found {len(raw)}"

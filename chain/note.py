@@ -36,18 +36,18 @@ import nacl.bindings
 
 from chain._encoding import b64_decode, b64_encode
 from chain._note_keys import (
-    _CONTROL,
-    _ED25519_SIG_BYTES,
-    _MAX_TIMESTAMP,
+    CONTROL,
+    ED25519_SIG_BYTES,
+    MAX_TIMESTAMP,
     COSIGNATURE_V1,
     ED25519,
     SignerKey,
     VerifierKey,
-    _check_name,
-    _check_text,
-    _check_uint32,
-    _cosignature_message,
-    _decode,
+    check_name,
+    check_text,
+    check_uint32,
+    cosignature_message,
+    decode,
     generate_key,
     key_id,
     parse_signer_key,
@@ -99,8 +99,8 @@ class NoteSignature:
     signature: bytes
 
     def __post_init__(self) -> None:
-        _check_name(self.name, "signature")
-        _check_uint32(self.key_id, "signature key ID")
+        check_name(self.name, "signature")
+        check_uint32(self.key_id, "signature key ID")
         if not isinstance(self.signature, bytes) or not self.signature:
             raise MalformedNoteError("signature: expected at least 1 byte after the key ID")
 
@@ -123,7 +123,7 @@ class Note:
     signatures: tuple[NoteSignature, ...]
 
     def __post_init__(self) -> None:
-        _check_text(self.text)
+        check_text(self.text)
         if not isinstance(self.signatures, tuple):
             raise MalformedNoteError("note: expected a tuple of signatures")
         if not 1 <= len(self.signatures) <= MAX_SIGNATURES:
@@ -148,8 +148,8 @@ def parse(note: str | bytes) -> Note:
             newline, has more than :data:`MAX_SIGNATURES` signature lines, or
             any line after the blank line is not ``— <name> <base64 of 5+ bytes>``.
     """
-    message = _decode(note)
-    if (bad := _CONTROL.search(message)) is not None:
+    message = decode(note)
+    if (bad := CONTROL.search(message)) is not None:
         raise MalformedNoteError(f"note: expected no control character, found {bad.group()!r}")
     split = message.rfind("\n\n")
     if split < 0:
@@ -171,7 +171,7 @@ def parse_signature_line(line: str) -> NoteSignature:
     Raises:
         MalformedNoteError: if ``line`` is not exactly one valid signature line.
     """
-    if not line.endswith("\n") or "\n" in line[:-1] or _CONTROL.search(line):
+    if not line.endswith("\n") or "\n" in line[:-1] or CONTROL.search(line):
         raise MalformedNoteError("signature line: expected one line ending in a newline")
     return _parse_signature(line[:-1])
 
@@ -188,20 +188,20 @@ def create_signature(
         MalformedNoteError: if ``text`` is not a valid note text, or the
             timestamp is missing, out of range or not wanted.
     """
-    _check_text(text)
+    check_text(text)
     message, prefix = text.encode(), b""
     if signer_key.sig_type == COSIGNATURE_V1:
         if isinstance(timestamp, bool) or not isinstance(timestamp, int):
             raise MalformedNoteError("cosignature: expected an integer timestamp")
-        if not 0 <= timestamp <= _MAX_TIMESTAMP:
+        if not 0 <= timestamp <= MAX_TIMESTAMP:
             raise MalformedNoteError(
                 f"cosignature: expected a timestamp in 0..2**63-1, found {timestamp}"
             )
-        message, prefix = _cosignature_message(text, timestamp), timestamp.to_bytes(8, "big")
+        message, prefix = cosignature_message(text, timestamp), timestamp.to_bytes(8, "big")
     elif timestamp is not None:
         raise MalformedNoteError("signature: a timestamp is only for cosignature keys")
     public_key, secret_key = nacl.bindings.crypto_sign_seed_keypair(signer_key.seed)
-    raw = nacl.bindings.crypto_sign(message, secret_key)[:_ED25519_SIG_BYTES]
+    raw = nacl.bindings.crypto_sign(message, secret_key)[:ED25519_SIG_BYTES]
     key_hash = key_id(signer_key.name, signer_key.sig_type, public_key)
     return NoteSignature(signer_key.name, key_hash, prefix + raw)
 

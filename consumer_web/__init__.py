@@ -15,7 +15,7 @@ or, in tests and tools, over any data shaped like :class:`SiteData`::
 
 from __future__ import annotations
 
-from consumer_web._app import CSP, SiteConfig, create_app
+from consumer_web._app import CSP, POLICY_FILE, SiteConfig, create_app
 from consumer_web._lifecycle import Head, Lifecycle
 from consumer_web._site import SiteData
 from consumer_web._story import BirdStory, PackStory
@@ -25,6 +25,7 @@ __all__ = [
     "BirdStory",
     "Head",
     "Lifecycle",
+    "POLICY_FILE",
     "PackStory",
     "SiteConfig",
     "SiteData",

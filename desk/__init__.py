@@ -3,7 +3,7 @@
 An organisation (a farm, a plant, a shop) runs it with its operator's key;
 its staff log in and fill in one form per event kind the operator may sign.
 Each submission goes the same way as ``farmtrace event``
-(:mod:`firmware_sim.operator_events`): validated, pre-checked against the
+(:mod:`signer.operator_events`): validated, pre-checked against the
 log, signed, published and confirmed by the gateway's receipt::
 
     app = desk.create_app({"DESK_DIR": "desk", "MQTT_URL": "mqtt://plant1:pw@gw",

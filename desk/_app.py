@@ -36,7 +36,7 @@ from desk._auth import LoginThrottle, Sessions, current_user
 from desk._csrf import install_csrf
 from desk._operator import Operator
 from desk._users import load_users, read_secret
-from firmware_sim.mqtt_url import parse_mqtt_url
+from signer.mqtt_url import parse_mqtt_url
 
 __all__ = [
     "CSP",

@@ -1,6 +1,6 @@
 """The event forms: one per kind the desk's operator may sign, and the result page.
 
-A submission goes through :mod:`firmware_sim.operator_events`, the same path
+A submission goes through :mod:`signer.operator_events`, the same path
 as ``farmtrace event``: draft and validate, pre-check against the log (no
 seq used when refused), sign, publish, wait for the receipt. Success
 redirects to the result page (so that reloading it signs nothing again);
@@ -38,7 +38,7 @@ from chain.errors import (
 )
 from desk._auth import current_user, login_required
 from desk._operator import Submitted
-from firmware_sim.operator_events import (
+from signer.operator_events import (
     EVENT_KINDS,
     EventDraft,
     NoReceiptError,

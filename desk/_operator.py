@@ -5,7 +5,7 @@ A desk signs as one operator (the organisation that runs it), with the key
 come from ``ROLES`` in the configuration, or else from its registrations
 in the log, read through the read API at ``CHECK_URL`` (``GET
 /api/v1/signers/<id>`` and those entries) and replayed as ``farmtrace
-event`` does (:func:`~firmware_sim.operator_events.operator_grant`). Submissions
+event`` does (:func:`~signer.operator_events.operator_grant`). Submissions
 are serialised: one operator has one seq stream, and two contradicting
 events sent at once must not both pass the pre-check.
 """
@@ -20,16 +20,16 @@ from pathlib import Path
 
 from chain.errors import AuthorizationError, MalformedError, SourceError, VerificationError
 from chain.keyfile import SignerKey
-from firmware_sim.mqtt_url import MqttUrl
-from firmware_sim.operator_events import (
+from readapi import ReadApiClient
+from signer.mqtt_url import MqttUrl
+from signer.operator_events import (
     EventDraft,
     Recorded,
     operator_grant,
     precheck,
     record_event,
 )
-from firmware_sim.transport import operator_identity
-from readapi import ReadApiClient
+from signer.transport import operator_identity
 
 __all__ = ["Operator", "RoleLookup", "Submitted"]
 
@@ -120,11 +120,11 @@ class Operator:
 
         Raises:
             AuthorizationError, LifecycleError, SourceError, MalformedEntryError:
-                refused by :func:`~firmware_sim.operator_events.precheck`; no seq used.
+                refused by :func:`~signer.operator_events.precheck`; no seq used.
             StorageError: the operator's state is locked by another program, or
                 cannot be written.
             NoReceiptError, PermissionError: as for
-                :func:`~firmware_sim.operator_events.record_event` (seq used).
+                :func:`~signer.operator_events.record_event` (seq used).
         """
         with self._submit_lock:
             earlier = self.submitted(form_id)

@@ -16,10 +16,10 @@ from chain.errors import FarmtraceError, SourceError
 from chain.store import Store
 from chain.trust import TrustRoot
 from chain.witness_policy import WitnessPolicy
-from farmtrace._live_audit import live_audit
 from farmtrace._serving import check_url
 from gateway.datadir import DataDir
 from readapi.client import ReadApiClient
+from verify.live_audit import live_audit
 
 _HELP = """\
 Verify everything in a log: every entry's signature against the registration

@@ -12,9 +12,9 @@ import serial
 
 from chain.errors import MalformedError
 from chain.jws import check_id
-from firmware_sim.bridge import Bridge
-from firmware_sim.mqtt_url import parse_mqtt_url
-from firmware_sim.serial_link import open_port
+from signer.bridge import Bridge
+from signer.mqtt_url import parse_mqtt_url
+from signer.serial_link import open_port
 
 __all__ = ["add_parser"]
 

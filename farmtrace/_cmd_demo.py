@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from farmtrace.live_demo import DemoPorts, LiveDemo
+from demo.live import DemoPorts, LiveDemo
 from gateway.mosquitto import MosquittoError
 
 _HELP = """\

@@ -25,8 +25,8 @@ from desk import (
     write_secret,
 )
 from farmtrace._serving import serve_until_signalled
-from firmware_sim.identity import SEQ_FILE, DeviceIdentity
-from firmware_sim.transport import operator_identity
+from signer.identity import SEQ_FILE, DeviceIdentity
+from signer.transport import operator_identity
 
 __all__ = ["add_parser"]
 

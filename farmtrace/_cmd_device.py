@@ -16,12 +16,12 @@ from typing import Any
 from chain.entries import device_payload
 from chain.errors import FarmtraceError
 from chain.keyfile import load_key
+from devices.hardware.ds18b20 import DS18B20
+from devices.sampling import DS18B20Sensor, Sensor, SimSensor, run_sampling
 from firmware_sim.farm import FarmConfig
-from firmware_sim.hardware.ds18b20 import DS18B20
-from firmware_sim.identity import KEY_FILE, DeviceIdentity
-from firmware_sim.mqtt_url import parse_mqtt_url
-from firmware_sim.sensors import DS18B20Sensor, Sensor, SimSensor, run_sampling
-from firmware_sim.transport import DeviceTransport, operator_identity, publish_and_wait
+from signer.identity import KEY_FILE, DeviceIdentity
+from signer.mqtt_url import parse_mqtt_url
+from signer.transport import DeviceTransport, operator_identity, publish_and_wait
 
 __all__ = ["add_parser"]
 

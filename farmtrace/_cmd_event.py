@@ -1,7 +1,7 @@
 """``farmtrace event <kind> ...``: an operator records a lifecycle event from a terminal.
 
 The event goes the one way every operator's event goes (the web form's too,
-:mod:`firmware_sim.operator_events`): built from text and validated, checked
+:mod:`signer.operator_events`): built from text and validated, checked
 against the log, signed with the operator's key and seq, published, receipted.
 """
 
@@ -33,11 +33,11 @@ from farmtrace._events import (
     rejections,
     rejections_text,
 )
-from firmware_sim.mqtt_url import parse_mqtt_url
-from firmware_sim.operator_events import EVENT_KINDS, EventDraft, EventKind, draft_event, precheck
-from firmware_sim.operator_events import record_event as send_event
-from firmware_sim.transport import operator_identity
 from readapi.client import ReadApiClient
+from signer.mqtt_url import parse_mqtt_url
+from signer.operator_events import EVENT_KINDS, EventDraft, EventKind, draft_event, precheck
+from signer.operator_events import record_event as send_event
+from signer.transport import operator_identity
 
 __all__ = ["add_parser"]
 

@@ -12,8 +12,6 @@ from typing import Any
 
 from chain.errors import FarmtraceError
 from chain.keyfile import SignerKey, load_key, save_key
-from firmware_sim.identity import DeviceIdentity
-from firmware_sim.mqtt_url import parse_mqtt_url
 from gateway.admission import AdmissionPolicy
 from gateway.datadir import DataDir
 from gateway.ingest import IngestConfig
@@ -28,6 +26,8 @@ from gateway.witnessing import (
     save_witness_policy,
     set_quorum,
 )
+from signer.identity import DeviceIdentity
+from signer.mqtt_url import parse_mqtt_url
 
 _INIT_HELP = """\
 Create a new log in a data directory: the log's checkpoint key (keys/log.key),

@@ -21,8 +21,8 @@ from farmtrace._events import (
     now_ms,
     print_receipt,
 )
-from firmware_sim.mqtt_url import parse_mqtt_url
-from firmware_sim.transport import operator_identity, publish_and_wait
+from signer.mqtt_url import parse_mqtt_url
+from signer.transport import operator_identity, publish_and_wait
 
 __all__ = ["add_parser"]
 

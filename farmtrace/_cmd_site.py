@@ -15,7 +15,7 @@ from chain.errors import FarmtraceError, MalformedError
 from chain.trust import TrustRoot
 from chain.witness_policy import WitnessPolicy
 from consumer_web import SiteConfig, create_app
-from consumer_web._app import POLICY_FILE
+from consumer_web import POLICY_FILE
 from farmtrace._serving import serve_until_signalled
 
 __all__ = ["add_parser"]

@@ -10,9 +10,9 @@ from typing import Any
 
 from chain.errors import FarmtraceError
 from chain.trust import TrustRoot
-from farmtrace._batch_verify import SiteUnavailableError, verify_batch
 from farmtrace._serving import check_url
 from readapi.client import ReadApiClient
+from verify.batch import SiteUnavailableError, verify_batch
 
 _HELP = """\
 Check that a block (a "batch", named by the hash printed on a label or a

@@ -2,10 +2,10 @@
 
 Both commands sign one entry as an operator (the admin registering an
 operator, an operator recording an event) with the signer's key and seq
-state directory (:func:`firmware_sim.transport.operator_identity`), publish
+state directory (:func:`signer.transport.operator_identity`), publish
 it over MQTT and wait for the gateway's receipt
-(:func:`firmware_sim.transport.publish_and_wait`). An event goes the way the
-operators' web form sends it too: :mod:`firmware_sim.operator_events`.
+(:func:`signer.transport.publish_and_wait`). An event goes the way the
+operators' web form sends it too: :mod:`signer.operator_events`.
 
 Before signing, ``farmtrace event`` asks the log (a gateway's or a
 replica's read API) whether the operator may sign the event
@@ -28,8 +28,8 @@ from pathlib import Path
 from chain.errors import FarmtraceError, SourceError, UnknownSignerError
 from chain.registry import Grant
 from chain.wire import Receipt
-from firmware_sim.operator_events import operator_grant as replay_grants
 from readapi.client import ReadApiClient
+from signer.operator_events import operator_grant as replay_grants
 
 __all__ = [
     "DEFAULT_CHECK_URL",
@@ -105,7 +105,7 @@ def operator_grant(client: ReadApiClient, operator: str, ts: int, public_key: by
     """The grant under which ``operator`` may sign at ``ts``, as the log at ``client`` stands.
 
     Its registrations and revocations are read through the read API and
-    replayed by :func:`firmware_sim.operator_events.operator_grant`.
+    replayed by :func:`signer.operator_events.operator_grant`.
 
     Raises:
         UnknownSignerError: the log never registered ``operator``.

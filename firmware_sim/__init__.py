@@ -1,1 +1,1 @@
-"""farmtrace firmware_sim (see README)."""
+"""Simulated farms: barn climate, feeders, water meters and birds, driven as devices."""

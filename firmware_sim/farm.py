@@ -9,7 +9,7 @@ and live weight. Subjects are ``barn:<id>``, ``feeder:<id>`` and
 value comes from a model in :mod:`firmware_sim.models`.
 
 :meth:`SimulatedFarm.readings` yields readings (fields only, unsigned; see
-:mod:`firmware_sim.identity` and :mod:`firmware_sim.device` for signing and
+:mod:`signer.identity` and :mod:`signer.device` for signing and
 keeping them) between two times, as fast as they can be computed, so weeks
 of history take seconds. :class:`AcceleratedClock` maps a real monotonic
 clock onto simulated time for live runs at a chosen speed.

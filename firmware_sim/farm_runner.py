@@ -2,8 +2,8 @@
 
 Every device of a :class:`~firmware_sim.farm.SimulatedFarm` gets a state
 directory ``<state_root>/<device id>/`` (key, seq, outbox), an
-:class:`~firmware_sim.mqtt_link.MqttLink` with its own connection and
-credentials, and one shared :class:`~firmware_sim.fleet.Fleet` thread.
+:class:`~signer.mqtt_link.MqttLink` with its own connection and
+credentials, and one shared :class:`~signer.fleet.Fleet` thread.
 
 :meth:`FarmRunner.backfill` signs the farm's history from
 ``config.start_ms`` up to a time, a chunk of simulated time at a time, with
@@ -28,14 +28,14 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from firmware_sim.device import Device, ReadingFields
-from firmware_sim.errors import OutboxFullError
 from firmware_sim.farm import AcceleratedClock, SimulatedFarm
-from firmware_sim.fleet import Fleet
-from firmware_sim.identity import DeviceIdentity
-from firmware_sim.mqtt_link import MqttLink
-from firmware_sim.mqtt_url import MqttUrl
-from firmware_sim.outbox import DEFAULT_MAX_BYTES, Outbox
+from signer.device import Device, ReadingFields
+from signer.errors import OutboxFullError
+from signer.fleet import Fleet
+from signer.identity import DeviceIdentity
+from signer.mqtt_link import MqttLink
+from signer.mqtt_url import MqttUrl
+from signer.outbox import DEFAULT_MAX_BYTES, Outbox
 
 __all__ = ["DAY_MS", "FarmRunner", "derived_seed"]
 

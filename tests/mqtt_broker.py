@@ -26,9 +26,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from firmware_sim._paho_io import release_sockets
 from gateway.broker_config import BrokerSettings, write_broker_files
 from gateway.mosquitto import MosquittoProcess
+from signer._paho_io import release_sockets
 
 RUN_AS = "root" if os.geteuid() == 0 else None
 TIMEOUT = 10.0

@@ -27,7 +27,7 @@ from chain.gs1 import DigitalLink, pack_subject
 from chain.keyfile import load_key
 from chain.log import LogWriter
 from chain.store import Store
-from farmtrace.story_farm import StoryFarm, StoryManifest, build_story_log
+from demo.story_farm import StoryFarm, StoryManifest, build_story_log
 from gateway.datadir import DataDir
 from gateway.init import read_log_signer
 

@@ -1,6 +1,6 @@
 """The consumer's path in a real Chromium: scan a pack, read its story, check a reading.
 
-consumer_web serves the story farm's log (farmtrace.story_farm) from a
+consumer_web serves the story farm's log (demo.story_farm) from a
 SITE_DATA object over the real store; each page is checked for console
 errors and Content Security Policy violations, and screenshots are saved
 under test-artifacts/screenshots/.
@@ -20,7 +20,7 @@ from chain.store import Store
 from chain.trust import TrustRoot
 from consumer_web import create_app
 from consumer_web._replica_state import ReplicaStatus
-from farmtrace.story_farm import StoryFarm, StoryManifest, build_story_log
+from demo.story_farm import StoryFarm, StoryManifest, build_story_log
 from gateway.datadir import DataDir
 
 CJK = re.compile(r"[\u4e00-\u9fff]")

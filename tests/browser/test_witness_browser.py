@@ -25,7 +25,7 @@ from chain.trust import TrustRoot
 from chain.witness_policy import Witness, WitnessPolicy
 from consumer_web import create_app
 from consumer_web._replica_state import ReplicaStatus
-from farmtrace.story_farm import StoryFarm, StoryManifest, build_story_log
+from demo.story_farm import StoryFarm, StoryManifest, build_story_log
 from gateway.datadir import DataDir
 
 NAMES = ("coop.example/witness", "retail.example/witness", "ngo.example/witness")

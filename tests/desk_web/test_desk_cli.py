@@ -18,7 +18,7 @@ from chain.entries import event_payload
 from chain.keyfile import SignerKey, load_key, save_key
 from desk import KEY_FILE, SECRET_FILE, STATE_DIR, USERS_FILE, add_user, load_users
 from farmtrace import _cmd_desk
-from firmware_sim.transport import operator_identity
+from signer.transport import operator_identity
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -18,13 +18,13 @@ from chain.entries import Entry, operator_payload, parse_entry, sign_entry, veri
 from chain.keyfile import SignerKey
 from chain.store import Store
 from desk import create_app
-from firmware_sim.mqtt_url import MqttUrl
-from firmware_sim.transport import publish_and_wait
 from gateway.datadir import DataDir
 from gateway.ingest import IngestConfig
 from gateway.init import init_data_dir
 from gateway.mqtt_ingest import MqttSettings
 from gateway.service import Gateway, GatewayConfig
+from signer.mqtt_url import MqttUrl
+from signer.transport import publish_and_wait
 
 FARM = "deskfarm"
 GTIN = "09506000134352"

@@ -10,7 +10,7 @@ from chain.entries import EVENTS, event_payload, parse_entry, sign_entry
 from chain.errors import AuthorizationError, LifecycleError, MalformedEntryError, SourceError
 from chain.keyfile import SignerKey
 from chain.registry import EVENT_ROLES
-from firmware_sim.operator_events import (
+from signer.operator_events import (
     EVENT_KINDS,
     HistorySource,
     draft_event,

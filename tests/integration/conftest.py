@@ -9,7 +9,7 @@ import pytest
 from farm_logs import LogFactory
 from followed_logs import HttpLog, grow, serve
 
-from farmtrace.demo import DemoFarm, build_demo_log
+from demo.offline import DemoFarm, build_demo_log
 from gateway.datadir import DataDir
 
 SMALL_FARM = DemoFarm(days=1, block_size=50, seed=11)

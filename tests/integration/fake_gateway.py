@@ -18,7 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from chain.entries import parse_entry
 from chain.wire import Receipt, committed_ranges, receipt_topic, subscription
-from firmware_sim._paho_io import read_available, readable, release_sockets
+from signer._paho_io import read_available, readable, release_sockets
 
 
 class FakeGateway:

@@ -25,9 +25,9 @@ from chain.entries import device_payload, reading_payload, sign_entry
 from chain.keyfile import SignerKey
 from chain.store import Store
 from chain.wire import Receipt, entry_topic, parse_receipt, receipt_topic
-from firmware_sim._paho_io import release_sockets
 from gateway.datadir import DataDir
 from gateway.init import init_data_dir
+from signer._paho_io import release_sockets
 
 FARM = "testfarm"
 ORIGIN = "farm.test/log"

@@ -11,7 +11,7 @@ from chain.audit import AuditReport, audit_store
 from chain.entries import device_payload, parse_entry, reading_payload, sign_entry
 from chain.keyfile import SignerKey
 from chain.store import Store
-from farmtrace.demo import DemoFarm, build_demo_log
+from demo.offline import DemoFarm, build_demo_log
 from gateway.datadir import DataDir
 
 

@@ -20,8 +20,8 @@ from live_audit_witnesses import FakeWitness, cosigned, dead_url, write_policy
 from chain.store import Store
 from chain.trust import TrustRoot
 from chain.witness_policy import Witness, WitnessPolicy
-from farmtrace._live_audit import live_audit
 from readapi.client import ReadApiClient, urllib_transport
+from verify.live_audit import live_audit
 
 Cli = Callable[..., tuple[int, str, str]]
 AT = "2026-01-01T00:00:00Z"

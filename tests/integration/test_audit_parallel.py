@@ -10,7 +10,7 @@ import pytest
 from chain.audit import AuditReport, audit_store
 from chain.store import Store
 from chain.trust import TrustRoot
-from farmtrace.demo import DemoFarm, build_demo_log
+from demo.offline import DemoFarm, build_demo_log
 from gateway.datadir import DataDir
 
 # 4,613 entries in 26 blocks: enough for the audit to start worker processes.

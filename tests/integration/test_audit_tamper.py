@@ -12,7 +12,7 @@ from chain.audit import AuditReport, audit_store
 from chain.errors import StorageError
 from chain.store import Store
 from chain.trust import TrustRoot
-from farmtrace.demo import DemoFarm, build_demo_log
+from demo.offline import DemoFarm, build_demo_log
 from gateway.datadir import DataDir
 
 

@@ -14,10 +14,10 @@ from mqtt_broker import RUN_AS, Probe, free_port
 
 from chain.entries import device_payload, parse_entry, sign_entry
 from farmtrace import _cmd_broker
-from firmware_sim.mqtt_url import parse_mqtt_url
 from gateway.broker_config import verify_password
 from gateway.datadir import DataDir
 from gateway.mosquitto import MosquittoProcess
+from signer.mqtt_url import parse_mqtt_url
 
 Cli = Callable[..., tuple[int, str, str]]
 

@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 
 from chain.entries import parse_entry, verify_entry
-from firmware_sim.device import Device
-from firmware_sim.identity import DeviceIdentity
-from firmware_sim.outbox import Outbox
+from signer.device import Device
+from signer.identity import DeviceIdentity
+from signer.outbox import Outbox
 
 _SEQ_WRITER = textwrap.dedent(
     """
     import sys
-    from firmware_sim.identity import DeviceIdentity
+    from signer.identity import DeviceIdentity
 
     identity = DeviceIdentity.open_or_create(
         sys.argv[1], "b1-temp", seed=bytes(32), reserve_block=int(sys.argv[2])
@@ -34,7 +34,7 @@ _SEQ_WRITER = textwrap.dedent(
 _OUTBOX_WRITER = textwrap.dedent(
     """
     import sys
-    from firmware_sim.outbox import Outbox
+    from signer.outbox import Outbox
 
     outbox = Outbox.open(sys.argv[1])
     seq = outbox.highest_seq
@@ -51,9 +51,9 @@ _OUTBOX_WRITER = textwrap.dedent(
 _DEVICE = textwrap.dedent(
     """
     import sys
-    from firmware_sim.device import Device
-    from firmware_sim.identity import DeviceIdentity
-    from firmware_sim.outbox import Outbox
+    from signer.device import Device
+    from signer.identity import DeviceIdentity
+    from signer.outbox import Outbox
 
     identity = DeviceIdentity.open_or_create(sys.argv[1] + "/id", "b1-temp", seed=bytes(32))
     device = Device(identity, Outbox.open(sys.argv[1] + "/outbox.db"))

@@ -13,7 +13,7 @@ from mqtt_broker import Broker
 from chain.entries import parse_entry, verify_entry
 from firmware_sim.farm import AcceleratedClock, FarmConfig, SimulatedFarm
 from firmware_sim.farm_runner import FarmRunner
-from firmware_sim.mqtt_url import parse_mqtt_url
+from signer.mqtt_url import parse_mqtt_url
 
 HOUR = 3_600_000
 

@@ -14,13 +14,13 @@ from mqtt_broker import Broker, secured_settings
 from paho.mqtt.enums import CallbackAPIVersion
 
 from chain.wire import parse_status, status_topic
-from firmware_sim._paho_io import release_sockets
-from firmware_sim.device import Device
-from firmware_sim.fleet import Fleet
-from firmware_sim.identity import DeviceIdentity
-from firmware_sim.mqtt_link import MqttLink
-from firmware_sim.mqtt_url import MqttUrl, parse_mqtt_url
-from firmware_sim.outbox import Outbox
+from signer._paho_io import release_sockets
+from signer.device import Device
+from signer.fleet import Fleet
+from signer.identity import DeviceIdentity
+from signer.mqtt_link import MqttLink
+from signer.mqtt_url import MqttUrl, parse_mqtt_url
+from signer.outbox import Outbox
 
 FARM = "f1"
 T0 = 1_767_225_600_000
@@ -144,7 +144,7 @@ def test_an_entry_the_gateway_never_commits_is_resent_and_receipts_release_past_
 def test_a_refused_publish_is_counted_and_logged_not_taken_as_delivered(
     caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
-    caplog.set_level(logging.ERROR, logger="firmware_sim.mqtt_link")
+    caplog.set_level(logging.ERROR, logger="signer.mqtt_link")
     root = tmp_path / "broker"
     broker = Broker(
         root, secured_settings(root, farm=FARM, devices=("dev-ok", "dev-bad", "dev-pw"))

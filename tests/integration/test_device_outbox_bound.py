@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from firmware_sim.errors import OutboxFullError
-from firmware_sim.outbox import Outbox
+from signer.errors import OutboxFullError
+from signer.outbox import Outbox
 
 MAX_BYTES = 64 * 1024
 ENTRY = 4000  # near the largest entry: the fewest fsyncs per byte, so a fast test

@@ -17,14 +17,14 @@ from mqtt_broker import Broker
 from test_gateway_ingest import audit_ok, start_gateway
 
 from chain.entries import parse_entry
-from firmware_sim.device import Device
-from firmware_sim.fleet import Fleet
-from firmware_sim.identity import DeviceIdentity
-from firmware_sim.mqtt_link import MqttLink
-from firmware_sim.mqtt_url import parse_mqtt_url
-from firmware_sim.outbox import Outbox
 from gateway.datadir import DataDir
 from gateway.service import Gateway
+from signer.device import Device
+from signer.fleet import Fleet
+from signer.identity import DeviceIdentity
+from signer.mqtt_link import MqttLink
+from signer.mqtt_url import parse_mqtt_url
+from signer.outbox import Outbox
 
 
 def now_ms() -> int:

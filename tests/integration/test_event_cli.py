@@ -22,10 +22,10 @@ from chain.entries import Entry, parse_entry
 from chain.keyfile import SignerKey, save_key
 from chain.store import Store
 from farmtrace import _cmd_event, _cmd_operator
-from firmware_sim.identity import SEQ_FILE, DeviceIdentity
-from firmware_sim.operator_events import EVENT_KINDS
 from gateway.datadir import DataDir
 from gateway.service import Gateway
+from signer.identity import SEQ_FILE, DeviceIdentity
+from signer.operator_events import EVENT_KINDS
 
 Cli = Callable[..., tuple[int, str, str]]
 GTIN = "09506000134352"

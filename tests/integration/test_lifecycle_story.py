@@ -11,7 +11,7 @@ from chain.entries import Entry, parse_entry
 from chain.errors import LifecycleError
 from chain.lifecycle import LifecycleState, state_for
 from chain.store import Store, entry_subjects
-from farmtrace.story_farm import StoryFarm, StoryLot, StoryManifest, StoryPack, build_story_log
+from demo.story_farm import StoryFarm, StoryLot, StoryManifest, StoryPack, build_story_log
 from gateway.datadir import DataDir
 
 # Several barns, birds moved between them, a lot and a recall: every kind of event.

@@ -14,7 +14,7 @@ from chain import checkpoint, note
 from chain.audit import audit_store
 from chain.store import Store
 from consumer_web._replica import Replica
-from farmtrace.story_farm import StoryFarm, build_story_log
+from demo.story_farm import StoryFarm, build_story_log
 from gateway.datadir import DataDir
 from readapi import LogInfo, create_app
 from readapi.client import urllib_transport

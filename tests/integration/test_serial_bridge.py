@@ -15,12 +15,12 @@ from fake_gateway import FakeGateway
 from mqtt_broker import Broker
 
 from chain.entries import reading_payload, sign_entry
-from firmware_sim.bridge import Bridge
-from firmware_sim.device import Device
-from firmware_sim.identity import DeviceIdentity
-from firmware_sim.mqtt_url import parse_mqtt_url
-from firmware_sim.outbox import Outbox
-from firmware_sim.serial_link import SerialLink, open_port
+from signer.bridge import Bridge
+from signer.device import Device
+from signer.identity import DeviceIdentity
+from signer.mqtt_url import parse_mqtt_url
+from signer.outbox import Outbox
+from signer.serial_link import SerialLink, open_port
 
 FARM = "f1"
 T0 = 1_767_225_600_000

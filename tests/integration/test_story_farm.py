@@ -14,7 +14,7 @@ from chain.audit import audit_store
 from chain.entries import Entry, parse_entry
 from chain.keyfile import load_key
 from chain.store import Store
-from farmtrace.story_farm import StoryFarm, StoryManifest, build_story_log
+from demo.story_farm import StoryFarm, StoryManifest, build_story_log
 from gateway.datadir import DataDir
 
 SMALL = StoryFarm(days=2, barns=1, birds=3, shelf_birds=2, lot_birds=0, block_size=97)

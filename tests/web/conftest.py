@@ -12,7 +12,7 @@ from web_site import StaticSiteData
 
 from chain.store import Store
 from consumer_web import create_app
-from farmtrace.story_farm import StoryFarm, StoryManifest, build_story_log
+from demo.story_farm import StoryFarm, StoryManifest, build_story_log
 from gateway.datadir import DataDir
 
 STORY_FARM = StoryFarm(days=4, birds=12, shelf_birds=8, lot_birds=3)

@@ -12,8 +12,8 @@ from epcis_reference import schema_errors
 
 from chain.epcis import export_bird, export_pack
 from chain.store import Store
+from demo.story_farm import StoryFarm, StoryManifest, build_story_log
 from farmtrace import _cmd_export
-from farmtrace.story_farm import StoryFarm, StoryManifest, build_story_log
 from gateway.datadir import DataDir
 
 FARM = StoryFarm(days=2, birds=4, shelf_birds=3, lot_birds=1, move_every=0, block_size=400)

@@ -26,7 +26,7 @@ from chain.store import Store
 from chain.witness_policy import Witness, WitnessPolicy
 from consumer_web import SiteConfig, create_app
 from consumer_web._replica_state import Conflict, SourceStatus, WitnessWait
-from farmtrace.story_farm import StoryFarm, StoryManifest, build_story_log
+from demo.story_farm import StoryFarm, StoryManifest, build_story_log
 from gateway.datadir import DataDir
 
 NAMES = ("coop.example/witness", "retail.example/witness", "ngo.example/witness")

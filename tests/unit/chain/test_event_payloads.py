@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from chain import note
-from chain._payloads import _EVENT_SCHEMAS
+from chain._payloads import EVENT_SCHEMAS
 from chain.entries import (
     EVENTS,
     device_payload,
@@ -80,7 +80,7 @@ def _payload(event: str, form: _Form, **changes: object) -> dict[str, object]:
 
 
 def test_every_event_has_a_schema() -> None:
-    assert _EVENT_SCHEMAS.keys() == EVENTS == MINIMAL.keys() == FULL.keys()
+    assert EVENT_SCHEMAS.keys() == EVENTS == MINIMAL.keys() == FULL.keys()
 
 
 @pytest.mark.parametrize("form", [MINIMAL, FULL], ids=["minimal", "full"])

@@ -10,10 +10,10 @@ import pytest
 from chain.entries import parse_entry
 from chain.errors import StorageError
 from chain.keyfile import SignerKey
-from firmware_sim.device import Device
-from firmware_sim.errors import OutboxFullError
-from firmware_sim.identity import DeviceIdentity
-from firmware_sim.outbox import Outbox
+from signer.device import Device
+from signer.errors import OutboxFullError
+from signer.identity import DeviceIdentity
+from signer.outbox import Outbox
 
 TS = 1_767_225_600_000
 

@@ -20,8 +20,8 @@ from firmware_sim.farm import (
     SimulatedFarm,
     VentilationFailure,
 )
-from firmware_sim.identity import DeviceIdentity
 from firmware_sim.models.daycycle import DAY_MS, HOUR_MS, MINUTE_MS
+from signer.identity import DeviceIdentity
 
 START = FarmConfig().start_ms
 TINY = FarmConfig(farm_id="tiny", barns=1, tagged_birds=3, birds_per_barn=100)

@@ -12,7 +12,7 @@ import pytest
 from chain.entries import parse_entry, verify_entry
 from chain.errors import MalformedEntryError, MalformedError, SignatureError, StorageError
 from chain.keyfile import SignerKey, load_key, save_key
-from firmware_sim.identity import KEY_FILE, SEQ_FILE, DeviceIdentity
+from signer.identity import KEY_FILE, SEQ_FILE, DeviceIdentity
 
 TS = 1_767_225_600_000
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from chain.errors import FarmtraceError, StorageError
-from firmware_sim.errors import OutboxFullError
-from firmware_sim.outbox import Outbox, OutboxEntry
+from signer.errors import OutboxFullError
+from signer.outbox import Outbox, OutboxEntry
 
 SMALL = 8192  # bytes: room for a few 300-byte entries next to a worst-case one
 
@@ -89,7 +89,7 @@ def test_putting_the_same_entry_twice_is_harmless_but_a_reused_seq_is_refused(
 def test_a_full_outbox_refuses_loudly_once_and_takes_entries_again_after_a_receipt(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="firmware_sim.outbox")
+    caplog.set_level(logging.INFO, logger="signer.outbox")
     with Outbox.open(tmp_path / "o.db", max_bytes=SMALL) as outbox:
         seq = 0
         while outbox.has_room(300):

@@ -11,10 +11,10 @@ from chain.entries import parse_entry
 from chain.errors import MalformedEntryError, MalformedWireError
 from chain.keyfile import SignerKey
 from chain.wire import Receipt
-from firmware_sim.device import Device
-from firmware_sim.errors import OutboxFullError
-from firmware_sim.identity import DeviceIdentity
-from firmware_sim.outbox import Outbox, OutboxEntry
+from signer.device import Device
+from signer.errors import OutboxFullError
+from signer.identity import DeviceIdentity
+from signer.outbox import Outbox, OutboxEntry
 
 
 def _raw(seq: int, size: int = 300) -> bytes:

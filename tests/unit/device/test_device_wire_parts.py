@@ -8,13 +8,13 @@ import pytest
 
 from chain.entries import reading_payload, sign_entry
 from chain.wire import Receipt
-from firmware_sim._lines import LineFramer
-from firmware_sim._sender import LinkStats, Sender
-from firmware_sim.bridge import signer_of
-from firmware_sim.device import Device
-from firmware_sim.identity import DeviceIdentity
-from firmware_sim.mqtt_url import MqttUrl, parse_mqtt_url
-from firmware_sim.outbox import Outbox
+from signer._lines import LineFramer
+from signer._sender import LinkStats, Sender
+from signer.bridge import signer_of
+from signer.device import Device
+from signer.identity import DeviceIdentity
+from signer.mqtt_url import MqttUrl, parse_mqtt_url
+from signer.outbox import Outbox
 
 
 @pytest.mark.parametrize(

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import firmware_sim.hardware as hardware
+import devices.hardware as hardware
 from chain.errors import FarmtraceError
-from firmware_sim.hardware.ds18b20 import (
+from devices.hardware.ds18b20 import (
     DS18B20,
     CrcError,
     DisconnectedError,

@@ -3,7 +3,7 @@
 The device writes each kept entry as one ASCII line (the compact JWS and
 ``\\n``) to a pyserial port (anything :func:`serial.serial_for_url` opens:
 ``/dev/ttyUSB0``, a pty, ``socket://host:port``, ``loop://``). A bridge
-(:mod:`firmware_sim.bridge`) forwards the lines to MQTT and writes the
+(:mod:`signer.bridge`) forwards the lines to MQTT and writes the
 gateway's receipts back, one JSON receipt per line; the link applies them to
 the outbox. A serial line has no acknowledgement of its own, so what no
 receipt releases within ``resend_after`` seconds is sent again (the timeout
@@ -24,9 +24,9 @@ import time
 import serial
 
 from chain.errors import StorageError
-from firmware_sim._lines import LineFramer
-from firmware_sim._sender import LinkStats, Sender
-from firmware_sim.device import Device
+from signer._lines import LineFramer
+from signer._sender import LinkStats, Sender
+from signer.device import Device
 
 __all__ = ["SerialLink", "open_port"]
 

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from firmware_sim.mqtt_link import MqttLink
+from signer.mqtt_link import MqttLink
 
 __all__ = ["Fleet"]
 

@@ -14,7 +14,7 @@ from chain.keyfile import SignerKey
 from firmware_sim.farm import SimulatedFarm
 
 if TYPE_CHECKING:
-    from farmtrace.story_farm import StoryFarm
+    from demo.story_farm import StoryFarm
 
 MINUTE = 60_000
 HOUR = 60 * MINUTE

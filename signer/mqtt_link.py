@@ -12,10 +12,10 @@ Per connection the link (paho-mqtt 2.x, MQTT 5, TCP_NODELAY):
   awaiting a PUBACK, starting again from the oldest kept entry on every
   (re)connect. A PUBACK with a failure reason code (e.g. 0x87 not
   authorized) is logged and counted, never taken as delivery: the entry
-  stays kept and is sent again later (see :mod:`firmware_sim._sender`).
+  stays kept and is sent again later (see :mod:`signer._sender`).
 
 paho's client is not thread-safe, so a link does no I/O of its own: a
-:class:`~firmware_sim.fleet.Fleet` thread drives it (and many others) with
+:class:`~signer.fleet.Fleet` thread drives it (and many others) with
 the ``driver`` methods below. Each connection gets a fresh paho client, so
 paho's in-memory resend queue never duplicates what the outbox resends.
 Other threads only touch the durable outbox (``Device.record``), then call
@@ -37,10 +37,10 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from chain.errors import StorageError
 from chain.wire import entry_topic, receipt_topic, status_payload, status_topic
-from firmware_sim._paho_io import read_available
-from firmware_sim._sender import LinkStats, Sender
-from firmware_sim.device import Device
-from firmware_sim.mqtt_url import MqttUrl
+from signer._paho_io import read_available
+from signer._sender import LinkStats, Sender
+from signer.device import Device
+from signer.mqtt_url import MqttUrl
 
 __all__ = ["LinkStats", "MqttLink", "new_client"]
 

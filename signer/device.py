@@ -5,8 +5,8 @@ network I/O itself. The order of operations is what makes delivery end to
 end (design.md section 4):
 
 1. :meth:`Device.record` checks the outbox has room, signs the reading with
-   the next seq (durably reserved, :mod:`firmware_sim.identity`), and puts it
-   in the outbox (durable, :mod:`firmware_sim.outbox`). Only then may a
+   the next seq (durably reserved, :mod:`signer.identity`), and puts it
+   in the outbox (durable, :mod:`signer.outbox`). Only then may a
    transport send it.
 2. A transport sends :meth:`Device.unsent` entries, in seq order, after a
    cursor it keeps in memory; after a reconnect it restarts from
@@ -22,9 +22,9 @@ from collections.abc import Sequence
 from chain.errors import MalformedWireError, StorageError
 from chain.jws import MAX_ENTRY_BYTES
 from chain.wire import Receipt
-from firmware_sim.errors import OutboxFullError
-from firmware_sim.identity import DeviceIdentity
-from firmware_sim.outbox import Outbox, OutboxEntry
+from signer.errors import OutboxFullError
+from signer.identity import DeviceIdentity
+from signer.outbox import Outbox, OutboxEntry
 
 __all__ = ["Device", "ReadingFields"]
 

@@ -9,7 +9,7 @@ disappear: the witness's size is then beyond what the log holds, or the log's
 history at that size has another root.
 
 Fetching runs in parallel (one thread per witness, each bounded by the
-timeout); comparing is :class:`~farmtrace._live_history.HistoryProbe`'s job.
+timeout); comparing is :class:`~verify._history.HistoryProbe`'s job.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from urllib.parse import quote
 from chain.checkpoint import Checkpoint, open_checkpoint, verify_cosignatures
 from chain.errors import FarmtraceError, ForkError, RollbackError, SourceError
 from chain.witness_policy import Witness, WitnessPolicy
-from farmtrace._live_history import HistoryProbe
 from readapi.client import Transport
+from verify._history import HistoryProbe
 
 __all__ = ["LATEST_CHECKPOINT_PATH", "WitnessCheck", "cross_check", "utc"]
 

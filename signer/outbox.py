@@ -35,7 +35,7 @@ from types import TracebackType
 
 from chain.errors import StorageError
 from chain.jws import MAX_ENTRY_BYTES
-from firmware_sim.errors import OutboxFullError
+from signer.errors import OutboxFullError
 
 __all__ = ["DEFAULT_MAX_BYTES", "Outbox", "OutboxEntry"]
 
@@ -67,7 +67,7 @@ class Outbox:
 
     Thread-safe (a transport thread may send and acknowledge while the
     sampling thread puts), but one process per outbox: the counters live in
-    memory. A device's :class:`~firmware_sim.identity.DeviceIdentity` lock
+    memory. A device's :class:`~signer.identity.DeviceIdentity` lock
     guarantees that when the outbox sits in its state directory.
 
     What a device does when it is full: a device must never silently drop a

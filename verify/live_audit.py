@@ -19,7 +19,7 @@ Order of work:
    gaps, every index and count.
 3. The previous run's checkpoint (``state_path``), then each witness's latest
    cosigned checkpoint, against the log's history
-   (:class:`~farmtrace._live_history.HistoryProbe`).
+   (:class:`~verify._history.HistoryProbe`).
 """
 
 from __future__ import annotations
@@ -40,12 +40,12 @@ from chain.follow import Follower
 from chain.store import Store
 from chain.trust import TrustRoot
 from chain.witness_policy import WitnessPolicy
-from farmtrace._audit_state import SavedCheckpoint, read_state, write_state
-from farmtrace._live_history import HistoryProbe
-from farmtrace._live_pull import pull_log
-from farmtrace._live_report import LiveAuditReport, StateCheck
-from farmtrace._live_witness import cross_check
 from readapi.client import ReadApiClient, Transport, urllib_transport
+from verify._history import HistoryProbe
+from verify._pull import pull_log
+from verify.audit_state import SavedCheckpoint, read_state, write_state
+from verify.report import LiveAuditReport, StateCheck
+from verify.witness_check import cross_check
 
 __all__ = ["NO_POLICY_WARNING", "Progress", "live_audit"]
 

@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from chain.audit import AuditReport, Finding
-from farmtrace._live_witness import WitnessCheck, utc
+from verify.witness_check import WitnessCheck, utc
 
 __all__ = ["LiveAuditReport", "StateCheck"]
 

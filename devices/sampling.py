@@ -17,10 +17,10 @@ from collections.abc import Callable
 from typing import Protocol
 
 from chain.errors import MalformedEntryError
-from firmware_sim.device import Device, ReadingFields
-from firmware_sim.errors import OutboxFullError
+from devices.hardware.ds18b20 import DS18B20, SensorError
 from firmware_sim.farm import FarmConfig, SimulatedFarm
-from firmware_sim.hardware.ds18b20 import DS18B20, SensorError
+from signer.device import Device, ReadingFields
+from signer.errors import OutboxFullError
 
 __all__ = ["DS18B20Sensor", "SamplingStats", "Sensor", "SimSensor", "run_sampling"]
 

@@ -38,7 +38,7 @@ from chain.keyfile import SignerKey, save_key
 from chain.log import LogWriter
 from chain.store import Store
 from chain.trust import TrustRoot
-from farmtrace._story_plan import (
+from demo._story_plan import (
     DAY,
     HOUR,
     MINUTE,

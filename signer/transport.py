@@ -1,8 +1,8 @@
 """Putting one device on the wire, and one-off signed entries (registrations) with receipts.
 
 :class:`DeviceTransport` opens a device's outbox beside its identity and
-connects it over MQTT (a one-link :class:`~firmware_sim.fleet.Fleet`) or a
-serial line (:class:`~firmware_sim.serial_link.SerialLink`).
+connects it over MQTT (a one-link :class:`~signer.fleet.Fleet`) or a
+serial line (:class:`~signer.serial_link.SerialLink`).
 :func:`publish_and_wait` sends one signed entry (e.g. an operator's device
 registration) and waits for the gateway's receipt covering it.
 """
@@ -21,14 +21,14 @@ from paho.mqtt.reasoncodes import ReasonCode
 from chain.errors import MalformedWireError, StorageError
 from chain.keyfile import SignerKey
 from chain.wire import Receipt, entry_topic, parse_receipt, receipt_topic
-from firmware_sim._paho_io import release_sockets
-from firmware_sim.device import Device
-from firmware_sim.fleet import Fleet
-from firmware_sim.identity import KEY_FILE, DeviceIdentity
-from firmware_sim.mqtt_link import MqttLink, new_client
-from firmware_sim.mqtt_url import MqttUrl
-from firmware_sim.outbox import Outbox
-from firmware_sim.serial_link import SerialLink, open_port
+from signer._paho_io import release_sockets
+from signer.device import Device
+from signer.fleet import Fleet
+from signer.identity import KEY_FILE, DeviceIdentity
+from signer.mqtt_link import MqttLink, new_client
+from signer.mqtt_url import MqttUrl
+from signer.outbox import Outbox
+from signer.serial_link import SerialLink, open_port
 
 __all__ = ["OUTBOX_FILE", "DeviceTransport", "operator_identity", "publish_and_wait"]
 

@@ -6,14 +6,14 @@ one state directory per device) and then runs:
 * Mosquitto, with a password and an ACL entry per device (a child process);
 * two witnesses, a co-op's and a retailer's (``farmtrace witness serve``,
   child processes with their own keys and state), that cosign the log's
-  checkpoints (:mod:`farmtrace._demo_witnesses`);
+  checkpoints (:mod:`demo._witnesses`);
 * the gateway (``farmtrace gateway run``, a child process, so that it has a
   core of its own), which pushes every checkpoint to the witnesses;
 * the consumer site (``farmtrace site run``, a child process), a verified
   replica of the gateway's log with a page for every pack;
 * the farm's devices and people in this process: the administrator's
   registrations first, then every device's readings and the operators'
-  lifecycle events (:mod:`farmtrace._demo_story`), each signer with its own
+  lifecycle events (:mod:`demo._story`), each signer with its own
   MQTT connection, durable outbox and seq counter.
 
 The farm's history starts ``history_days`` before the first run. The first
@@ -38,22 +38,22 @@ from pathlib import Path
 from typing import Any
 
 from chain.keyfile import SignerKey, load_key, save_key
-from farmtrace._demo_site import print_pack, start_site
-from farmtrace._demo_story import OPERATOR_IDS, DemoStory, demo_farm
-from farmtrace._demo_witnesses import DemoWitness, demo_witnesses, start_witnesses
-from firmware_sim.device import Device, ReadingFields
-from firmware_sim.errors import OutboxFullError
+from demo._site import print_pack, start_site
+from demo._story import OPERATOR_IDS, DemoStory, demo_farm
+from demo._witnesses import DemoWitness, demo_witnesses, start_witnesses
 from firmware_sim.farm import SimulatedFarm
-from firmware_sim.fleet import Fleet
-from firmware_sim.identity import DeviceIdentity
 from firmware_sim.models.daycycle import HOUR_MS
-from firmware_sim.mqtt_link import MqttLink
-from firmware_sim.mqtt_url import MqttUrl
-from firmware_sim.outbox import Outbox
 from gateway.broker_config import BrokerSettings, new_password, write_broker_files
 from gateway.datadir import DataDir
 from gateway.init import init_data_dir
 from gateway.mosquitto import MosquittoProcess
+from signer.device import Device, ReadingFields
+from signer.errors import OutboxFullError
+from signer.fleet import Fleet
+from signer.identity import DeviceIdentity
+from signer.mqtt_link import MqttLink
+from signer.mqtt_url import MqttUrl
+from signer.outbox import Outbox
 
 __all__ = ["DemoPorts", "LiveDemo"]
 

@@ -22,7 +22,7 @@ class OutboxFullError(FarmtraceError):
     """The outbox cannot keep another signed entry (its byte bound, or the disk, is full).
 
     A device must never drop a signed reading, so it stops sampling until
-    receipts free space (see :class:`firmware_sim.outbox.Outbox`).
+    receipts free space (see :class:`signer.outbox.Outbox`).
     ``bytes_used`` and ``max_bytes`` describe the outbox when it refused.
     """
 

@@ -17,9 +17,9 @@ same things::
    log already holds about its subjects (:func:`chain.lifecycle.state_for`,
    read from a store or through a read API).
 3. :func:`record_event` signs with the operator's durable seq state
-   (:class:`~firmware_sim.identity.DeviceIdentity`, one seq stream per
+   (:class:`~signer.identity.DeviceIdentity`, one seq stream per
    signer), publishes over MQTT and waits for the gateway's receipt
-   (:func:`~firmware_sim.transport.publish_and_wait`).
+   (:func:`~signer.transport.publish_and_wait`).
 
 Steps 1 and 2 reserve no seq: a refused event leaves no gap in the
 operator's stream. The pre-check is advisory (the gateway checks again
@@ -49,9 +49,9 @@ from chain.errors import AuthorizationError, LifecycleError, MalformedEntryError
 from chain.lifecycle import EventSource, state_for
 from chain.registry import EVENT_ROLES, Grant, Registry
 from chain.wire import Receipt
-from firmware_sim.identity import DeviceIdentity
-from firmware_sim.mqtt_url import MqttUrl
-from firmware_sim.transport import publish_and_wait
+from signer.identity import DeviceIdentity
+from signer.mqtt_url import MqttUrl
+from signer.transport import publish_and_wait
 
 __all__ = [
     "EVENT_KINDS",

@@ -1,6 +1,6 @@
 """The live demo's people and their lifecycle events, signed as the farm's time passes.
 
-The demo farm is a :class:`~farmtrace.story_farm.StoryFarm` run live: the same
+The demo farm is a :class:`~demo.story_farm.StoryFarm` run live: the same
 operators (hatchery, farm manager, vet, plant, distributor, retailer), each
 with its own key, seq and durable outbox, publish over MQTT like the devices
 do, and sign each planned registration and event once its time has come. The
@@ -9,7 +9,7 @@ have been slaughtered, packed, shipped and received at the shop (and one pack
 recalled), while the rest of the flock lives on.
 
 The operators record their events the way ``farmtrace event`` and the web
-form do (:mod:`firmware_sim.operator_events`): each event is built from its
+form do (:mod:`signer.operator_events`): each event is built from its
 members as text and validated, pre-checked against the events the story has
 signed so far (the signer's role, the lifecycle rules), and only then signed
 with the operator's seq. Only the transport differs: a durable outbox per
@@ -26,11 +26,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
 from chain.gs1 import DigitalLink
-from farmtrace._story_plan import HOUR, MINUTE, OPERATORS, Planned, StoryPlan
-from farmtrace.story_farm import StoryFarm
-from firmware_sim.device import Device
+from demo._story_plan import HOUR, MINUTE, OPERATORS, Planned, StoryPlan
+from demo.story_farm import StoryFarm
 from firmware_sim.farm import SimReading, SimulatedFarm
-from firmware_sim.operator_events import EventDraft, draft_event, precheck
+from signer.device import Device
+from signer.operator_events import EventDraft, draft_event, precheck
 
 __all__ = ["OPERATOR_IDS", "DemoStory", "demo_farm"]
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 from chain.errors import MalformedWireError, StorageError
 from chain.wire import parse_receipt
-from firmware_sim.device import Device
-from firmware_sim.outbox import OutboxEntry
+from signer.device import Device
+from signer.outbox import OutboxEntry
 
 __all__ = ["LinkStats", "Sender"]
 

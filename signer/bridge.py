@@ -33,10 +33,10 @@ from paho.mqtt.reasoncodes import ReasonCode
 from chain.errors import MalformedError
 from chain.jws import check_id
 from chain.wire import entry_topic, parse_receipt, receipt_topic
-from firmware_sim._lines import LineFramer
-from firmware_sim._paho_io import read_available, readable
-from firmware_sim.mqtt_link import new_client
-from firmware_sim.mqtt_url import MqttUrl
+from signer._lines import LineFramer
+from signer._paho_io import read_available, readable
+from signer.mqtt_link import new_client
+from signer.mqtt_url import MqttUrl
 
 __all__ = ["Bridge", "signer_of"]
 

@@ -1,0 +1,15 @@
+"""The auditors' library: verify a batch, a reading or a whole live log.
+
+- :mod:`verify.batch`: one batch hash or one entry against a live read API,
+  down to the signed checkpoint (:func:`verify.batch.verify_batch`);
+- :mod:`verify.live_audit`: a whole live log, copied through a verifying
+  follower and audited offline, with witness cross-checks and remembered
+  state (:func:`verify.live_audit.live_audit`);
+- :mod:`verify.witness_check`: compare a log's checkpoint with what each
+  witness says it cosigned;
+- :mod:`verify.audit_state`: the last verified checkpoint, kept between runs.
+
+Every check raises a typed error from :mod:`chain.errors` or reports a named
+finding; nothing returns a silent ``False``. It imports :mod:`chain` and
+:mod:`readapi` only.
+"""
