@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint unit bench clean mosquitto
+.PHONY: demo test lint unit bench clean mosquitto translations
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,14 @@ lint: $(STAMP)
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
+
+# The consumer site's messages: extract them from code and templates into the
+# template (messages.pot), then merge it into every catalogue (docs/consumer-site.md).
+translations: $(STAMP)
+	$(VENV)/bin/pybabel extract -F consumer_web/babel.cfg --add-location=file --no-wrap \
+	  --sort-output --project=farmtrace -o consumer_web/translations/messages.pot consumer_web
+	$(VENV)/bin/pybabel update -i consumer_web/translations/messages.pot \
+	  -d consumer_web/translations --no-wrap --ignore-pot-creation-date
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py

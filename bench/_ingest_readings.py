@@ -76,7 +76,15 @@ def _sign(devices: int, per_device: int) -> Fleet:
     keys = [SignerKey.generate(_device_id(i)) for i in range(devices)]
     registrations = tuple(
         sign_entry(
-            device_payload("register", k.id, seq, t0, pubkey=k.public_key, kinds=["temperature"]),
+            device_payload(
+                "register",
+                k.id,
+                seq,
+                t0,
+                pubkey=k.public_key,
+                kinds=["temperature"],
+                subjects=["barn:b1"],
+            ),
             admin.id,
             admin.seed,
         )

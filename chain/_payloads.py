@@ -21,7 +21,7 @@ from chain.errors import MalformedEntryError
 from chain.gs1 import KEY_VALUE_PATTERN, gtin_check_digit
 from chain.jws import ID_PATTERN, check_id
 
-ENTRY_TYPES = ("reading", "event", "device", "operator")
+ENTRY_TYPES = ("reading", "event", "device", "operator", "gap")
 """The accepted values of a payload's ``type`` member."""
 
 KIND_UNITS: Mapping[str, frozenset[str]] = MappingProxyType(
@@ -42,6 +42,55 @@ SENML_UNITS = frozenset(
 )
 """RFC 8428 units accepted for extension kinds (kinds not in :data:`KIND_UNITS`)."""
 
+
+@dataclass(frozen=True, slots=True)
+class ValueRange:
+    """The values a reading of one kind may carry, stated in the kind's first unit.
+
+    ``low`` is allowed unless ``above_low`` (a weight of 0 is no weight);
+    ``high`` None means no upper bound; ``whole`` asks for a whole number (a
+    count). A value in ``g`` is compared with the bounds times 1000.
+    """
+
+    low: float
+    high: float | None
+    above_low: bool = False
+    whole: bool = False
+
+    def allows(self, value: float, unit: str) -> bool:
+        """Whether ``value`` (a finite number, in ``unit``) is in range."""
+        scale = 1000.0 if unit == "g" else 1.0
+        if self.whole and not float(value).is_integer():
+            return False
+        low = self.low * scale
+        if value < low or (self.above_low and value == low):
+            return False
+        return self.high is None or value <= self.high * scale
+
+    def describe(self, unit: str) -> str:
+        """The range in words, e.g. ``a number in [-60, 100] Cel``."""
+        scale = 1000 if unit == "g" else 1
+        what = "a whole number" if self.whole else "a number"
+        low = f"{self.low * scale:.10g}"
+        if self.high is None:
+            return f"{what} {'>' if self.above_low else '>='} {low} {unit}"
+        bracket = "(" if self.above_low else "["
+        return f"{what} in {bracket}{low}, {self.high * scale:.10g}] {unit}"
+
+
+VALUE_RANGES: Mapping[str, ValueRange] = MappingProxyType(
+    {
+        # Air, a cold store or a scald tank; a DS18B20 says -127 when disconnected.
+        "temperature": ValueRange(-60, 100),
+        "humidity": ValueRange(0, 100),
+        "feed": ValueRange(0, None),
+        "water": ValueRange(0, None),
+        "activity": ValueRange(0, None, whole=True),
+        "weight": ValueRange(0, 1000, above_low=True),
+    }
+)
+"""The plausible values of each known kind (extension kinds: any finite number)."""
+
 EVENTS = frozenset(
     {"hatched", "placed", "moved", "vaccinated", "inspected", "died", "slaughtered"}
     | {"packed", "shipped", "received", "recalled"}
@@ -56,6 +105,7 @@ _TEXT_MAX = 200
 _KEY_BYTES = 32
 _KIND = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _READING_SUBJECT = re.compile(rf"(?:barn|feeder|bird):{ID_PATTERN}")
+_REGISTERED_SUBJECT = re.compile(rf"(?:barn|feeder|bird):(?:\*|{ID_PATTERN})")
 _SUBJECT = re.compile(rf"[a-z][a-z0-9_]{{0,31}}:{ID_PATTERN}")
 _OUTPUT_SUBJECT = re.compile(rf"(?:carcass|cut):{ID_PATTERN}")
 _KEY_VALUE = re.compile(KEY_VALUE_PATTERN)
@@ -66,13 +116,13 @@ _GTIN14 = re.compile(r"[0-9]{14}")
 _Check = Callable[[object, str], object]
 
 
-def fail(name: str, expected: str, value: object) -> NoReturn:
+def fail(name: str, expected: str, value: object, *, reason: str | None = None) -> NoReturn:
     try:
         shown = json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError):
         shown = repr(value)
     shown = shown if len(shown) <= 72 else shown[:69] + "..."
-    raise MalformedEntryError(f"{name}: expected {expected}, found {shown}")
+    raise MalformedEntryError(f"{name}: expected {expected}, found {shown}", reason=reason)
 
 
 def _int(lo: int) -> _Check:
@@ -162,6 +212,21 @@ def _reading_rules(payload: Mapping[str, Any], kid: str) -> None:
     units = KIND_UNITS.get(kind, SENML_UNITS)
     if unit not in units:
         fail("unit", f"a unit for kind {kind!r}: one of {', '.join(sorted(units))}", unit)
+    limits = VALUE_RANGES.get(kind)
+    if limits is not None and not limits.allows(payload["value"], unit):
+        expected = f"{limits.describe(unit)} for kind {kind!r}"
+        fail("value", expected, payload["value"], reason="value_out_of_range")
+
+
+def _gap_rules(payload: Mapping[str, Any], kid: str) -> None:
+    if payload["dev"] != kid:
+        fail("dev", f"the signer kid {kid!r}", payload["dev"])
+    first, last, seq = payload["from"], payload["to"], payload["seq"]
+    if not first <= last < seq:
+        raise MalformedEntryError(
+            f"from, to: expected from <= to < seq {seq} (a skipped range below the gap "
+            f"entry's own seq), found from {first}, to {last}"
+        )
 
 
 def _gtin14(value: object, name: str) -> None:
@@ -262,6 +327,7 @@ def _registration_rules(*register_only: str) -> Callable[[Mapping[str, Any], str
     return rules
 
 
+_REGISTERED_WHAT = "barn:<id>, feeder:<id>, bird:<id>, or barn:*, feeder:* or bird:* (any id)"
 _COMMON = {"type": _one_of(ENTRY_TYPES), "seq": _int(1), "ts": _int(0)}
 _SCHEMAS: Mapping[str, _Schema] = {
     "reading": _Schema(
@@ -284,7 +350,8 @@ _SCHEMAS: Mapping[str, _Schema] = {
     "device": _Schema(
         _COMMON | {"action": _action, "dev": check_id},
         {"pubkey": _pubkey, "farm": check_id, "kinds": _list_of(_kind, "kinds"), "label": _text}
-        | {"location": _matching(_SUBJECT, "a subject <kind>:<id>, e.g. barn:b1")},
+        | {"location": _matching(_SUBJECT, "a subject <kind>:<id>, e.g. barn:b1")}
+        | {"subjects": _list_of(_matching(_REGISTERED_SUBJECT, _REGISTERED_WHAT), "subjects")},
         _registration_rules("pubkey"),
     ),
     "operator": _Schema(
@@ -292,6 +359,7 @@ _SCHEMAS: Mapping[str, _Schema] = {
         {"pubkey": _pubkey, "roles": _list_of(_one_of(ROLES), "roles"), "name": _text},
         _registration_rules("pubkey", "roles"),
     ),
+    "gap": _Schema(_COMMON | {"dev": check_id, "from": _int(1), "to": _int(1)}, {}, _gap_rules),
 }
 
 

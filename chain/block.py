@@ -9,7 +9,6 @@ header bytes themselves are leaf ``height`` of the RFC 6962 log tree.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ import rfc8785
 
 from chain import merkle
 from chain.errors import ChainLinkError, MalformedBlockError, ProofError
+from chain.json_input import load_json_object
 
 __all__ = [
     "BLOCK_VERSION",
@@ -119,18 +119,7 @@ class BlockHeader:
                 serialisation of what they contain.
         """
 
-        def no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
-            keys = [k for k, _ in pairs]
-            if len(set(keys)) != len(keys):
-                raise MalformedBlockError("block header has a duplicate member")
-            return dict(pairs)
-
-        try:
-            obj = json.loads(raw.decode("utf-8"), object_pairs_hook=no_duplicates)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise MalformedBlockError(f"block header is not JSON: {exc}") from exc
-        if not isinstance(obj, dict):
-            raise MalformedBlockError("block header is not a JSON object")
+        obj = load_json_object(raw, "block header", error=MalformedBlockError)
         if set(obj) != _FIELDS:
             missing = sorted(_FIELDS - set(obj))
             extra = sorted(set(obj) - _FIELDS)

@@ -1,12 +1,17 @@
 """Log entries and their typed payloads (design.md section 2).
 
 An entry is a compact JWS (see :mod:`chain.jws`, RFC 7515 / RFC 8037) whose
-payload is a UTF-8 JSON object (RFC 8259) of one of four types:
+payload is a UTF-8 JSON object (RFC 8259) of one of five types:
 
 * ``reading``: a sensor value signed by a device (``dev`` = the header ``kid``);
-  ``unit`` is a SenML unit (RFC 8428 section 12.1) that must fit ``kind``.
+  ``unit`` is a SenML unit (RFC 8428 section 12.1) that must fit ``kind``, and
+  ``value`` must lie in the kind's :data:`VALUE_RANGES` (else the error's
+  reason is ``value_out_of_range``).
 * ``event``: a lifecycle fact signed by an operator, about ``subjects``.
 * ``device`` / ``operator``: registrations and revocations signed by an operator.
+* ``gap``: a signer's own declaration that it will never use the seqs
+  ``from`` .. ``to`` (reserved, then lost in a crash); ``dev`` = the ``kid``,
+  ``from <= to < seq``. Auditors report declared gaps apart from missing ones.
 
 Every payload carries ``type``, ``seq`` (the signer's sequence number, 1, 2,
 3 ...; ``(kid, seq)`` is unique in the log, for every type, so that every
@@ -26,22 +31,24 @@ from typing import Any
 
 from chain._encoding import b64url_decode, b64url_encode
 from chain._payloads import (
-    EVENT_SCHEMAS,
     ENTRY_TYPES,
+    EVENT_SCHEMAS,
     EVENTS,
     KIND_UNITS,
     ROLES,
     SENML_UNITS,
+    VALUE_RANGES,
     EventSchema,
+    ValueRange,
     fail,
     validate_payload,
 )
 from chain.errors import MalformedEntryError
 from chain.gs1 import DigitalLink, pack_subject
 from chain.jws import (
-    parse_compact_fields,
     check_id,
     loads_json_object,
+    parse_compact_fields,
     sign_compact,
     verify_signature,
 )
@@ -52,12 +59,15 @@ __all__ = [
     "KIND_UNITS",
     "ROLES",
     "SENML_UNITS",
+    "VALUE_RANGES",
     "Entry",
+    "ValueRange",
     "device_payload",
     "event_members",
     "event_outputs",
     "event_payload",
     "event_subject_kinds",
+    "gap_payload",
     "operator_payload",
     "parse_entry",
     "reading_payload",
@@ -230,10 +240,14 @@ def device_payload(
     kinds: Sequence[str] | None = None,
     label: str | None = None,
     location: str | None = None,
+    subjects: Sequence[str] | None = None,
 ) -> dict[str, object]:
     """Build (without validating) a ``device`` payload; ``pubkey`` is the raw 32-byte key.
 
-    ``location`` is the subject where the device is installed, e.g. ``barn:b1``.
+    ``kinds`` and ``subjects`` are what the device's readings may report and
+    about what (``barn:b1``, or ``bird:*`` for any bird); a registration
+    without them allows no reading (see :mod:`chain.registry`). ``location``
+    is the subject where the device is installed, e.g. ``barn:b1``.
     """
     key = None if pubkey is None else b64url_encode(pubkey)
     optional = {
@@ -242,6 +256,7 @@ def device_payload(
         "kinds": None if kinds is None else list(kinds),
         "label": label,
         "location": location,
+        "subjects": None if subjects is None else list(subjects),
     }
     base = {"type": "device", "seq": seq, "ts": ts, "action": action, "dev": dev}
     return _with_optional(base, optional)
@@ -262,6 +277,11 @@ def operator_payload(
     optional = {"pubkey": key, "roles": None if roles is None else list(roles), "name": name}
     base = {"type": "operator", "seq": seq, "ts": ts, "action": action, "op": op}
     return _with_optional(base, optional)
+
+
+def gap_payload(dev: str, seq: int, ts: int, first: int, last: int) -> dict[str, object]:
+    """Build (without validating) a ``gap`` payload declaring seqs ``first``..``last`` unused."""
+    return {"type": "gap", "dev": dev, "seq": seq, "ts": ts, "from": first, "to": last}
 
 
 def _freeze(payload: dict[str, Any]) -> Mapping[str, Any]:

@@ -262,9 +262,17 @@ class EquivocationError(ConflictError):
 
 
 class StorageError(FarmtraceError):
-    """The store failed, or holds data that contradicts itself."""
+    """The store failed, or holds data that contradicts itself.
+
+    ``path`` names the store's directory when LevelDB itself failed (reason
+    ``"unreadable"``: a corrupt or unreadable file); it is None otherwise.
+    """
 
     reason = "storage"
+
+    def __init__(self, message: str, *, reason: str | None = None, path: str | None = None) -> None:
+        super().__init__(message, reason=reason)
+        self.path = path
 
 
 class SourceError(FarmtraceError):

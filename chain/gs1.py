@@ -33,6 +33,7 @@ __all__ = [
     "gtin_check_digit",
     "pack_subject",
     "parse_digital_link_path",
+    "parse_gtin_pair",
     "parse_pack_subject",
     "validate_gtin",
     "validate_key_value",
@@ -141,6 +142,22 @@ class DigitalLink:
         ai, value = (AI_SERIAL, self.serial) if self.serial is not None else (AI_LOT, self.lot)
         assert value is not None
         return f"/{AI_GTIN}/{self.gtin}/{ai}/{quote(value, safe='')}"
+
+
+def parse_gtin_pair(text: str, ai: str) -> DigitalLink:
+    """``GTIN/SERIAL`` (``ai`` "serial") or ``GTIN/LOT`` (``ai`` "lot"), as people type them.
+
+    A GTIN-8, -12 or -13 is padded to 14 digits.
+
+    Raises:
+        GS1Error: not two parts, a bad GTIN (or check digit), or a bad serial or lot.
+    """
+    gtin, slash, value = text.partition("/")
+    if not slash:
+        raise GS1Error(f"expected GTIN/{ai.upper()}, e.g. 09506000134352/S0001, found {text!r}")
+    gtin14 = validate_gtin(gtin)
+    validate_key_value(value, ai)
+    return DigitalLink(gtin14, serial=value) if ai == "serial" else DigitalLink(gtin14, lot=value)
 
 
 def parse_digital_link_path(path: str) -> DigitalLink:

@@ -17,7 +17,6 @@ can change how an entry is read: the log stores received bytes as they are.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -28,13 +27,15 @@ import nacl.exceptions
 
 from chain._encoding import b64url_decode, b64url_encode
 from chain.errors import MalformedEntryError, SignatureError
+from chain.json_input import load_json_object
 
 __all__ = [
     "ALG",
     "ID_PATTERN",
-    "JwsFields",
     "MAX_ENTRY_BYTES",
+    "JwsFields",
     "ParsedJws",
+    "canonical_header",
     "check_id",
     "loads_json_object",
     "parse_compact",
@@ -57,14 +58,6 @@ _SIGNATURE_BYTES = 64
 _SIGNATURE_B64_CHARS = 86
 _KEY_BYTES = 32
 _HEADER_MEMBERS = frozenset({"alg", "kid"})
-_JSON_TYPES: dict[type, str] = {
-    list: "array",
-    str: "string",
-    int: "number",
-    float: "number",
-    bool: "boolean",
-    type(None): "null",
-}
 _ID = re.compile(ID_PATTERN)
 # ParsedJws's fields, in order: kid, header, payload, signing_input, signature.
 JwsFields = tuple[str, tuple[tuple[str, str], ...], bytes, bytes, bytes]
@@ -100,29 +93,15 @@ def check_id(value: object, field: str) -> str:
 def loads_json_object(data: bytes, what: str) -> dict[str, Any]:
     """Decode ``data`` as one strict UTF-8 JSON object (RFC 8259).
 
-    Rejects invalid UTF-8 (including a BOM), duplicate member names at any
-    depth, ``NaN``/``Infinity`` and any top-level value that is not an object.
+    :func:`chain.json_input.load_json_object`: rejects invalid UTF-8
+    (including a BOM), duplicate member names at any depth, ``NaN``/``Infinity``
+    and overflowing numbers, deep nesting, huge integers and any top-level
+    value that is not an object.
 
     Raises:
         MalformedEntryError: naming ``what`` and the defect.
     """
-    try:
-        text = data.decode("utf-8")
-        if text.startswith("\ufeff"):  # as json.loads words it
-            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
-        value = _JSON_DECODER.decode(text)
-    except UnicodeDecodeError as exc:
-        raise MalformedEntryError(f"{what}: expected UTF-8, found {exc.reason}") from exc
-    except RecursionError as exc:
-        raise MalformedEntryError(f"{what}: JSON nested too deeply") from exc
-    except ValueError as exc:  # json.JSONDecodeError and the int digit limit
-        raise MalformedEntryError(f"{what}: expected JSON, found error: {exc}") from exc
-    except _JsonDefect as exc:
-        raise MalformedEntryError(f"{what}: {exc}") from None
-    if not isinstance(value, dict):
-        found = _JSON_TYPES.get(type(value), type(value).__name__)
-        raise MalformedEntryError(f"{what}: expected a JSON object, found {found}")
-    return value
+    return load_json_object(data, what, error=MalformedEntryError)
 
 
 def sign_compact(payload: bytes, kid: str, seed: bytes) -> bytes:
@@ -140,8 +119,7 @@ def sign_compact(payload: bytes, kid: str, seed: bytes) -> bytes:
     check_id(kid, "kid")
     if len(seed) != nacl.bindings.crypto_sign_SEEDBYTES:
         raise ValueError(f"seed: expected 32 bytes, found {len(seed)}")
-    header = json.dumps({"alg": ALG, "kid": kid}, separators=(",", ":"))
-    signing_input = f"{b64url_encode(header.encode())}.{b64url_encode(payload)}".encode()
+    signing_input = f"{b64url_encode(canonical_header(kid))}.{b64url_encode(payload)}".encode()
     size = len(signing_input) + 1 + _SIGNATURE_B64_CHARS
     if size > MAX_ENTRY_BYTES:
         raise MalformedEntryError(
@@ -233,30 +211,6 @@ def verify_signature(
         ) from exc
 
 
-class _JsonDefect(Exception):
-    """Internal: a defect found by a ``json.loads`` hook, reported by :func:`loads_json_object`."""
-
-
-def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        for name, _ in pairs:
-            if name in seen:
-                raise _JsonDefect(f"expected unique member names, found {name!r} twice")
-            seen.add(name)
-    return obj
-
-
-def _reject_constant(name: str) -> Any:
-    raise _JsonDefect(f"expected a finite number, found {name}")
-
-
-# What json.loads(text, object_pairs_hook=..., parse_constant=...) would build
-# on every call; one shared (stateless) decoder saves that per entry.
-_JSON_DECODER = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_reject_constant)
-
-
 def _decode_part(text: str, what: str) -> bytes:
     try:
         return b64url_decode(text)
@@ -270,7 +224,8 @@ def _decode_part(text: str, what: str) -> bytes:
 def _parse_header(header_b64: str) -> tuple[str, tuple[tuple[str, str], ...]]:
     # Cached: a device signs every entry with the same header, so an audit of
     # millions of entries decodes each distinct header once.
-    header = loads_json_object(_decode_part(header_b64, "header"), "header")
+    data = _decode_part(header_b64, "header")
+    header = loads_json_object(data, "header")
     if header.keys() != _HEADER_MEMBERS:
         found = ", ".join(sorted(header)) or "none"
         raise MalformedEntryError(f"header: expected exactly the members alg, kid; found {found}")
@@ -278,4 +233,22 @@ def _parse_header(header_b64: str) -> tuple[str, tuple[tuple[str, str], ...]]:
     if alg != ALG:
         raise MalformedEntryError(f"header: expected alg {ALG!r}, found {alg!r}")
     kid = check_id(header["kid"], "header kid")
+    canonical = canonical_header(kid)
+    if data != canonical:  # design.md section 2: one byte form, as every verifier demands
+        raise MalformedEntryError(
+            f"header: expected exactly the bytes {canonical.decode()}, found {_shown(data)}"
+        )
     return kid, tuple(header.items())
+
+
+def canonical_header(kid: str) -> bytes:
+    """The one accepted protected header of ``kid``: ``{"alg":"EdDSA","kid":"<kid>"}``.
+
+    Precondition: ``kid`` matches :data:`ID_PATTERN` (so it needs no JSON escape).
+    """
+    return f'{{"alg":"{ALG}","kid":"{kid}"}}'.encode("ascii")
+
+
+def _shown(data: bytes) -> str:
+    text = data.decode("utf-8", "backslashreplace")
+    return text if len(text) <= 100 else text[:97] + "..."

@@ -22,7 +22,7 @@ from chain import jws
 from chain._encoding import b64url_decode, b64url_encode
 from chain.errors import MalformedError
 
-__all__ = ["SignerKey", "load_key", "save_key"]
+__all__ = ["SignerKey", "load_key", "save_key", "save_log_key"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +77,19 @@ def save_key(key: SignerKey, path: str | Path, *, overwrite: bool = False) -> No
         )
         + "\n"
     )
+    _write_secret(path, data, overwrite)
+
+
+def save_log_key(signer_key: str, path: str | Path, *, overwrite: bool = False) -> None:
+    """Write a log's checkpoint signer key (:func:`chain.note.generate_key`), mode 0600.
+
+    Raises:
+        FileExistsError: ``path`` exists and ``overwrite`` is false.
+    """
+    _write_secret(path, signer_key + "\n", overwrite)
+
+
+def _write_secret(path: str | Path, data: str, overwrite: bool) -> None:
     flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
     fd = os.open(path, flags, 0o600)
     with os.fdopen(fd, "w") as f:

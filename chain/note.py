@@ -37,10 +37,10 @@ import nacl.bindings
 from chain._encoding import b64_decode, b64_encode
 from chain._note_keys import (
     CONTROL,
-    ED25519_SIG_BYTES,
-    MAX_TIMESTAMP,
     COSIGNATURE_V1,
     ED25519,
+    ED25519_SIG_BYTES,
+    MAX_TIMESTAMP,
     SignerKey,
     VerifierKey,
     check_name,

@@ -35,10 +35,12 @@ from chain.errors import (
     StorageError,
     UnknownSignerError,
 )
+from chain.json_input import load_json
 
 __all__ = ["AuditPath", "EntryProof", "ProofSource", "build_entry_proof", "verify_entry_proof"]
 
 _MAX_INDEX = 2**64 - 1
+_MAX_PROOF_BYTES = 1024 * 1024  # an entry, two paths of <= 64 hashes, a header, a checkpoint
 
 
 def _malformed(message: str) -> MalformedError:
@@ -141,10 +143,11 @@ class EntryProof:
             MalformedError: not JSON, a member missing or of the wrong type,
                 or base64 that is not canonical standard base64.
         """
+        data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
         try:
-            obj = json.loads(text)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise _malformed(f"not JSON ({exc})") from exc
+            obj = load_json(data, "body", max_bytes=_MAX_PROOF_BYTES)
+        except MalformedError as exc:
+            raise _malformed(str(exc)) from None
         block = _member(obj, "block", dict)
         entry_path = _member(obj, "entry_path", dict)
         block_path = _member(obj, "block_path", dict)

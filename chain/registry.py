@@ -9,7 +9,14 @@ registration of the same id rotates its key from its own ``ts`` on.
 
 Rules (issue 5 refines the event table):
 
-- ``reading``: signed by a registered device, with ``dev`` equal to the signer.
+- ``reading``: signed by a registered device, with ``dev`` equal to the signer,
+  of a ``kind`` its registration's ``kinds`` lists and about a ``subject`` its
+  ``subjects`` allow (:func:`check_reading_allowed`, reasons
+  ``kind_not_registered`` and ``subject_not_registered``). A registered
+  subject is exact (``barn:b1``) or every subject of its kind (``bird:*``: a
+  weighing platform weighs any bird). A registration without ``kinds`` or
+  without ``subjects`` (as made before design.md v2 enforced them) allows
+  no kind or no subject: re-register the device, same key, to name them.
 - ``event``: signed by an operator holding a role in :data:`EVENT_ROLES`.
 - ``device`` registration/revocation: signed by an ``admin`` or ``farm`` operator.
 - ``operator`` registration/revocation: signed by an ``admin``; a self-signed
@@ -36,6 +43,7 @@ __all__ = [
     "OPERATOR_REGISTRAR_ROLES",
     "Grant",
     "Registry",
+    "check_reading_allowed",
 ]
 
 DEVICE_REGISTRAR_ROLES = frozenset({"admin", "farm"})
@@ -62,7 +70,9 @@ class Grant:
     """One registration (or, with ``public_key`` None, revocation) of a signer.
 
     ``index`` is the global log index of the entry that made it
-    (:data:`GENESIS_INDEX` for trust-root administrators).
+    (:data:`GENESIS_INDEX` for trust-root administrators). ``kinds`` and
+    ``subjects`` are what a device's readings may report, as registered
+    (empty for operators, revocations and registrations that name none).
     """
 
     signer: str
@@ -71,6 +81,8 @@ class Grant:
     roles: frozenset[str]
     valid_from: int
     index: int
+    kinds: frozenset[str] = frozenset()
+    subjects: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -134,7 +146,9 @@ class Registry:
 
         Raises:
             UnknownSignerError, AuthorizationError: as for :meth:`grant_at`, or
-                the signer's kind or roles do not allow this entry.
+                the signer's kind or roles do not allow this entry, or (reasons
+                ``kind_not_registered``, ``subject_not_registered``) a
+                reading's kind or subject is not one its device's grant allows.
         """
         payload = entry.payload
         if entry.type == "operator" and payload["op"] == entry.kid:
@@ -143,6 +157,8 @@ class Registry:
         if entry.type == "reading":
             allowed = grant.kind == "device"
             need = "a device"
+        elif entry.type == "gap":  # a signer's own seq stream: any registered signer
+            allowed, need = True, "its own signer"
         elif entry.type == "event":
             roles = EVENT_ROLES.get(str(payload["event"]), frozenset())
             allowed = grant.kind == "operator" and bool(grant.roles & roles)
@@ -158,6 +174,8 @@ class Registry:
                 f"entry {index}: {entry.type} must be signed by {need}; {entry.kid!r} is a "
                 f"{grant.kind} with roles {sorted(grant.roles)}"
             )
+        if entry.type == "reading":
+            check_reading_allowed(grant, str(payload["kind"]), str(payload["subject"]), index)
         assert grant.public_key is not None
         return grant.public_key
 
@@ -201,8 +219,50 @@ class Registry:
                 if kind == "operator"
                 else frozenset()
             )
-            grant = Grant(subject, kind, _registered_key(entry), roles, entry.ts, index)
+            grant = Grant(
+                subject,
+                kind,
+                _registered_key(entry),
+                roles,
+                entry.ts,
+                index,
+                frozenset(str(k) for k in payload.get("kinds", ())),
+                frozenset(str(s) for s in payload.get("subjects", ())),
+            )
         self._grants.setdefault(subject, []).append(grant)
+
+
+def check_reading_allowed(grant: Grant, kind: str, subject: str, index: int) -> None:
+    """Check that a reading of ``kind`` about ``subject`` is one ``grant`` allows.
+
+    The one rule the gateway's admission and every replay (audit, replica,
+    verify-batch) apply, through :meth:`Registry.authorize`. ``subject`` is
+    allowed when the grant lists it, or lists ``<its kind>:*``.
+
+    Raises:
+        AuthorizationError: reason ``kind_not_registered`` (checked first) or
+            ``subject_not_registered``; the message names the registration
+            entry and what it allows.
+    """
+    where = f"entry {index}: {grant.signer!r} (registered by entry {grant.index})"
+    if kind not in grant.kinds:
+        raise AuthorizationError(
+            f"{where}: kind: expected a kind {_listed(grant.kinds, 'kinds')}, found {kind!r}",
+            reason="kind_not_registered",
+        )
+    wildcard = subject.partition(":")[0] + ":*"
+    if subject not in grant.subjects and wildcard not in grant.subjects:
+        raise AuthorizationError(
+            f"{where}: subject: expected a subject {_listed(grant.subjects, 'subjects')}, "
+            f"found {subject!r}",
+            reason="subject_not_registered",
+        )
+
+
+def _listed(allowed: frozenset[str], member: str) -> str:
+    if not allowed:
+        return f"registered for it (its registration lists no {member})"
+    return "registered for it: " + ", ".join(sorted(allowed))
 
 
 def _registered_key(entry: Entry) -> bytes:

@@ -1,6 +1,8 @@
 """The LevelDB store of a log: blocks, entries, Merkle nodes, indexes, checkpoints.
 
-This is the only module that imports plyvel. A block and every record that
+Only this module imports plyvel, and only it and its private helpers know
+the key layout (:mod:`chain._store_keys`, :mod:`chain._store_scan`): every other
+module reads through the named queries below. A block and every record that
 depends on it are written in one synced ``WriteBatch``, so a crash (even
 ``kill -9`` or power loss) leaves the whole block or none of it, and reopening
 needs no repair step (a store opened with ``sync=False``, for bulk builds
@@ -9,14 +11,20 @@ per database; inside that process the store is safe for concurrent readers
 (committed records never change, and multi-record reads such as proofs go
 through a snapshot) and one writer at a time (a lock).
 
-The key layout is in :mod:`chain._store_keys`.
+Any LevelDB failure, on open or on a later read (a corrupt or unreadable
+file), raises :class:`~chain.errors.StorageError` with reason
+``"unreadable"`` and the store's path.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
+import itertools
 import threading
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -24,9 +32,17 @@ from typing import Any
 import plyvel
 
 from chain import _store_keys as keys
+from chain import _store_scan as scan
 from chain import merkle
+from chain._store_keys import (
+    Family,
+    entry_index_keys,
+    entry_subjects,
+    index_key_kind,
+    signer_seq_of_key,
+)
 from chain.block import BlockHeader, verify_block_entries, verify_link
-from chain.entries import Entry, event_outputs
+from chain.entries import Entry
 from chain.errors import (
     DuplicateEntryError,
     EquivocationError,
@@ -34,25 +50,119 @@ from chain.errors import (
     StorageError,
 )
 
-__all__ = ["FORMAT", "Store", "entry_subjects"]
+__all__ = [
+    "FORMAT",
+    "Family",
+    "Store",
+    "entry_index_keys",
+    "entry_subjects",
+    "index_key_kind",
+    "signer_seq_of_key",
+]
 
 FORMAT = b"farmtrace-store/1"
 
 
-def entry_subjects(entry: Entry) -> tuple[str, ...]:
-    """The subjects an entry is about, for the subject/time index.
+def _storage_error(exc: plyvel.Error, path: Path, doing: str, hint: str = "") -> StorageError:
+    """A :class:`StorageError` for LevelDB's ``exc``: "cannot <doing> store <path>: <what>"."""
+    detail = exc.args[0] if exc.args else type(exc).__name__
+    if isinstance(detail, bytes):
+        detail = detail.decode("utf-8", errors="replace")
+    return StorageError(
+        f"cannot {doing} store {path}: {detail}{hint}", reason="unreadable", path=str(path)
+    )
 
-    An event is indexed under its ``subjects`` and the subjects it derives
-    (:func:`chain.entries.event_outputs`: a slaughter's carcasses, a pack).
+
+def _open_db(path: Path, *, create: bool, paranoid: bool) -> _Db:
+    """Open LevelDB at ``path``; ``paranoid`` makes a damaged file an error, never a silent skip.
+
+    Raises:
+        StorageError: LevelDB cannot open it (missing, locked, corrupt, unreadable).
     """
-    payload = entry.payload
-    if entry.type == "reading":
-        return (str(payload["subject"]),)
-    if entry.type == "event":
-        return tuple(dict.fromkeys([*payload["subjects"], *event_outputs(payload)]))
-    if entry.type == "device":
-        return (f"device:{payload['dev']}",)
-    return (f"operator:{payload['op']}",)
+    try:
+        raw = plyvel.DB(str(path), create_if_missing=create, paranoid_checks=paranoid)
+    except plyvel.Error as exc:
+        hint = " (is another process, e.g. the gateway, using it?)" if "lock" in str(exc) else ""
+        raise _storage_error(exc, path, "open", hint) from exc
+    return _Db(raw, path, verify=paranoid)
+
+
+class _Db:
+    """A plyvel database or snapshot whose reads raise StorageError, never plyvel's errors.
+
+    With ``verify``, every read checks LevelDB's block checksums.
+    """
+
+    def __init__(self, raw: Any, path: Path, *, verify: bool) -> None:
+        self._raw = raw
+        self.path = path
+        self._verify = verify
+        self._get = functools.partial(raw.get, verify_checksums=verify)
+
+    def get(self, key: bytes) -> bytes | None:
+        """The value at ``key``, or None. Raises StorageError."""
+        try:
+            value: bytes | None = self._get(key)
+        except plyvel.Error as exc:
+            raise _storage_error(exc, self.path, "read") from exc
+        return value
+
+    def get_many(self, keys: Iterable[bytes]) -> list[bytes | None]:
+        """The value at each of ``keys`` (None where there is none). Raises StorageError."""
+        try:
+            return list(map(self._get, keys))
+        except plyvel.Error as exc:
+            raise _storage_error(exc, self.path, "read") from exc
+
+    def iterator(self, **kwargs: Any) -> Iterator[Any]:
+        """plyvel's ``iterator(**kwargs)``; a failure on any step raises StorageError."""
+        try:
+            yield from self._raw.iterator(verify_checksums=self._verify, **kwargs)
+        except plyvel.Error as exc:
+            raise _storage_error(exc, self.path, "read") from exc
+
+    def first_key(self, start: bytes, stop: bytes | None = None) -> bytes | None:
+        """The smallest key in ``[start, stop)`` (no bound: None), or None. Raises StorageError."""
+        try:
+            records = self._raw.iterator(
+                start=start, stop=stop, include_value=False, verify_checksums=self._verify
+            )
+            try:
+                key: bytes | None = next(records, None)
+            finally:
+                records.close()
+        except plyvel.Error as exc:
+            raise _storage_error(exc, self.path, "read") from exc
+        return key
+
+    def count(self, prefix: bytes) -> int:
+        """How many keys start with ``prefix`` (counted in C). Raises StorageError."""
+        counter = itertools.count()
+        try:
+            records = self._raw.iterator(
+                prefix=prefix, include_value=False, verify_checksums=self._verify
+            )
+            deque(zip(records, counter, strict=False), maxlen=0)
+        except plyvel.Error as exc:
+            raise _storage_error(exc, self.path, "read") from exc
+        return next(counter)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[_Db]:
+        """A consistent read-only view of the database, closed on exit."""
+        snap = self._raw.snapshot()
+        try:
+            yield _Db(snap, self.path, verify=self._verify)
+        finally:
+            snap.close()
+
+    def write_batch(self, **kwargs: Any) -> Any:
+        """plyvel's ``write_batch(**kwargs)``: the caller maps its ``plyvel.Error``."""
+        return self._raw.write_batch(**kwargs)
+
+    def close(self) -> None:
+        """Close the database."""
+        self._raw.close()
 
 
 class Store:
@@ -62,7 +172,7 @@ class Store:
     instance, the database is locked by another process).
     """
 
-    def __init__(self, db: Any, path: Path, *, sync: bool = True) -> None:
+    def __init__(self, db: _Db, path: Path, *, sync: bool = True) -> None:
         self._db = db
         self.path = path
         self._sync = sync
@@ -76,8 +186,19 @@ class Store:
     # -- opening -------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | Path, *, origin: str | None = None, sync: bool = True) -> Store:
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        origin: str | None = None,
+        sync: bool = True,
+        paranoid: bool = False,
+    ) -> Store:
         """Open the store at ``path``; with ``origin``, create it if missing.
+
+        ``paranoid`` (for audits) makes LevelDB check every file it reads:
+        a damaged write-ahead log, which LevelDB otherwise skips silently on
+        open, raises instead, and every read verifies block checksums.
 
         ``sync=False`` skips the fsync of every write batch. Only for bulk
         builds, such as a benchmark's: a batch still lands whole or not at all,
@@ -90,23 +211,20 @@ class Store:
                 LevelDB cannot open it (locked by another process, corrupt).
         """
         path = Path(path)
+        db = _open_db(path, create=origin is not None, paranoid=paranoid)
         try:
-            db = plyvel.DB(str(path), create_if_missing=origin is not None)
-        except plyvel.Error as exc:
-            hint = (
-                " (is another process, e.g. the gateway, using it?)" if "lock" in str(exc) else ""
-            )
-            raise StorageError(f"cannot open store {path}: {exc}{hint}") from exc
-        try:
-            fmt = db.get(b"m:format")
+            fmt = db.get(keys.meta_key(b"format"))
             if fmt is None:
-                if origin is None or any(True for _ in db.iterator(include_value=False)):
+                if origin is None or db.first_key(b"", b"\xff" * 8) is not None:
                     raise StorageError(f"{path} is not a farmtrace store")
-                with db.write_batch(sync=sync) as wb:
-                    wb.put(b"m:format", FORMAT)
-                    wb.put(b"m:origin", origin.encode())
-                    wb.put(b"m:blocks", b"0")
-                    wb.put(b"m:entries", b"0")
+                try:
+                    with db.write_batch(sync=sync) as wb:
+                        wb.put(keys.meta_key(b"format"), FORMAT)
+                        wb.put(keys.meta_key(b"origin"), origin.encode())
+                        wb.put(keys.meta_key(b"blocks"), b"0")
+                        wb.put(keys.meta_key(b"entries"), b"0")
+                except plyvel.Error as exc:
+                    raise _storage_error(exc, path, "create") from exc
             elif fmt != FORMAT:
                 raise StorageError(f"{path}: unsupported store format {fmt!r}")
             stored_origin = cls._meta_str(db, b"origin")
@@ -135,8 +253,8 @@ class Store:
     # -- meta ----------------------------------------------------------------
 
     @staticmethod
-    def _meta_str(db: Any, name: bytes) -> str:
-        value = db.get(b"m:" + name)
+    def _meta_str(db: _Db, name: bytes) -> str:
+        value = db.get(keys.meta_key(name))
         if value is None:
             raise StorageError(f"store meta {name.decode()!r} is missing")
         try:
@@ -144,7 +262,7 @@ class Store:
         except UnicodeDecodeError as exc:
             raise StorageError(f"store meta {name.decode()!r} is not text") from exc
 
-    def _meta_int(self, db: Any, name: bytes) -> int:
+    def _meta_int(self, db: _Db, name: bytes) -> int:
         text = self._meta_str(db, name)
         if not text.isdigit():
             raise StorageError(f"store meta {name.decode()!r} is not a count: {text!r}")
@@ -205,35 +323,33 @@ class Store:
             try:
                 with self._db.write_batch(transaction=True, sync=self._sync) as wb:
                     raw = header.raw
-                    wb.put(b"b:" + keys.u64(header.height), raw)
-                    wb.put(b"h:" + bytes.fromhex(header.hash), keys.u64(header.height))
+                    wb.put(keys.block_key(header.height), raw)
+                    wb.put(keys.hash_key(bytes.fromhex(header.hash)), keys.u64(header.height))
                     for level, index, node in frontier.append(merkle.leaf_hash(raw)):
                         wb.put(keys.node_key(level, index), node)
                     for offset, entry in enumerate(entries):
                         self._put_entry(wb, header.first_index + offset, entry)
-                    wb.put(b"m:blocks", str(header.height + 1).encode())
-                    wb.put(b"m:entries", str(header.next_index).encode())
+                    wb.put(keys.meta_key(b"blocks"), str(header.height + 1).encode())
+                    wb.put(keys.meta_key(b"entries"), str(header.next_index).encode())
                     for pending_id in release:
                         wb.delete(keys.pending_key(pending_id))
             except BaseException as exc:
                 if firsts is not None:
                     firsts.pop()
                 if isinstance(exc, plyvel.Error):
-                    raise StorageError(f"writing block {header.height} failed: {exc}") from exc
+                    raise _storage_error(
+                        exc, self.path, f"writing block {header.height} to"
+                    ) from exc
                 raise
             self._frontier = frontier
 
     @staticmethod
     def _put_entry(wb: Any, index: int, entry: Entry) -> None:
-        key_index = keys.u64(index)
-        wb.put(b"e:" + key_index, entry.raw)
-        wb.put(keys.dedup_key(entry.kid, entry.seq), key_index)
-        for subject in entry_subjects(entry):
-            wb.put(keys.subject_prefix(subject) + keys.u64(entry.ts) + key_index, b"")
-        if entry.type in ("device", "operator"):
-            wb.put(b"g:" + key_index, b"")
-        elif entry.type == "event":
-            wb.put(b"v:" + key_index, b"")
+        wb.put(keys.entry_key(index), entry.raw)
+        pointer, listed = entry_index_keys(entry, index)
+        wb.put(pointer, keys.u64(index))
+        for key in listed:
+            wb.put(key, b"")
 
     def _check_conflicts(self, entries: Sequence[Entry], first_index: int) -> None:
         seen: dict[tuple[str, int], Entry] = {}
@@ -272,11 +388,13 @@ class Store:
             raise StorageError(f"checkpoint size {size} outside the log (size {self.size})")
         try:  # the lock keeps two writers from moving the latest pointer backwards
             with self._lock, self._db.write_batch(transaction=True, sync=self._sync) as wb:
-                wb.put(b"c:" + keys.u64(size), note.encode())
-                latest = self._db.get(b"m:checkpoint")
+                wb.put(keys.checkpoint_key(size), note.encode())
+                latest = self._db.get(keys.meta_key(b"checkpoint"))
                 if latest is None or int(latest) <= size:
-                    wb.put(b"m:checkpoint", str(size).encode())
-        except (plyvel.Error, ValueError) as exc:
+                    wb.put(keys.meta_key(b"checkpoint"), str(size).encode())
+        except plyvel.Error as exc:
+            raise _storage_error(exc, self.path, f"write checkpoint {size} to") from exc
+        except ValueError as exc:
             raise StorageError(f"writing checkpoint {size} failed: {exc}") from exc
 
     # -- reading -------------------------------------------------------------
@@ -288,7 +406,7 @@ class Store:
         except FarmtraceError as exc:
             raise StorageError(f"stored block header is corrupt: {exc}") from exc
 
-    def _node_getter(self, db: Any) -> merkle.NodeGetter:
+    def _node_getter(self, db: _Db) -> merkle.NodeGetter:
         def get(level: int, index: int) -> bytes:
             node = db.get(keys.node_key(level, index))
             if node is None or len(node) != 32:
@@ -309,14 +427,14 @@ class Store:
             KeyError: no such block.
             StorageError: the stored header is corrupt.
         """
-        raw = self._db.get(b"b:" + keys.u64(height)) if 0 <= height < self.size else None
+        raw = self._db.get(keys.block_key(height)) if 0 <= height < self.size else None
         if raw is None:
             raise KeyError(f"no block {height}")
         return self._parse_header(raw)
 
     def block_raw(self, height: int) -> bytes:
         """The stored header bytes of block ``height`` (KeyError if none)."""
-        raw = self._db.get(b"b:" + keys.u64(height)) if 0 <= height < self.size else None
+        raw = self._db.get(keys.block_key(height)) if 0 <= height < self.size else None
         if raw is None:
             raise KeyError(f"no block {height}")
         return bytes(raw)
@@ -324,10 +442,10 @@ class Store:
     def height_of(self, block_hash: str) -> int:
         """The height of the block with hex hash ``block_hash`` (KeyError if none)."""
         try:
-            key = b"h:" + bytes.fromhex(block_hash)
+            digest = bytes.fromhex(block_hash)
         except ValueError as exc:
             raise KeyError(f"not a block hash: {block_hash!r}") from exc
-        value = self._db.get(key) if len(key) == 34 else None
+        value = self._db.get(keys.hash_key(digest)) if len(digest) == 32 else None
         if value is None:
             raise KeyError(f"no block with hash {block_hash}")
         return int(keys.U64.unpack(value)[0])
@@ -335,12 +453,12 @@ class Store:
     def block_entries(self, height: int) -> list[bytes]:
         """The entries of block ``height``, in order (KeyError if no such block)."""
         header = self.block(height)
-        start, stop = b"e:" + keys.u64(header.first_index), b"e:" + keys.u64(header.next_index)
+        start, stop = keys.entry_key(header.first_index), keys.entry_key(header.next_index)
         return [bytes(v) for v in self._db.iterator(start=start, stop=stop, include_key=False)]
 
     def entry(self, index: int) -> bytes:
         """The exact bytes of entry ``index`` (KeyError if none)."""
-        raw = self._db.get(b"e:" + keys.u64(index)) if index >= 0 else None
+        raw = self._db.get(keys.entry_key(index)) if index >= 0 else None
         if raw is None:
             raise KeyError(f"no entry {index}")
         return bytes(raw)
@@ -367,11 +485,11 @@ class Store:
 
     def registration_indexes(self) -> list[int]:
         """Global indexes of every registration and revocation entry, in log order."""
-        return self._indexed(b"g:")
+        return self._indexed(Family.REGISTRATIONS)
 
     def event_indexes(self) -> list[int]:
         """Global indexes of every ``event`` entry (lifecycle facts), in log order."""
-        return self._indexed(b"v:")
+        return self._indexed(Family.EVENTS)
 
     def subject_events(self, subject: str) -> list[int]:
         """Global indexes of the ``event`` entries about ``subject``, in log order.
@@ -380,39 +498,43 @@ class Store:
         such as a slaughter's carcasses and a pack), without the readings.
         """
         indexes = sorted(self.subject_entries(subject))
-        flags = self.get_many(b"v:" + keys.u64(index) for index in indexes)
+        flags = self._db.get_many(keys.event_key(index) for index in indexes)
         return [index for index, flag in zip(indexes, flags, strict=True) if flag is not None]
 
     def latest_checkpoint(self) -> tuple[int, str] | None:
         """The latest stored checkpoint as (tree size, signed note), or None."""
-        size = self._db.get(b"m:checkpoint")
+        size = self._db.get(keys.meta_key(b"checkpoint"))
         if size is None:
             return None
         return int(size), self.checkpoint(int(size))
 
     def checkpoint(self, size: int) -> str:
         """The stored checkpoint note for tree ``size`` (KeyError if none)."""
-        note = self._db.get(b"c:" + keys.u64(size))
+        note = self._db.get(keys.checkpoint_key(size))
         if note is None:
             raise KeyError(f"no checkpoint for size {size}")
         return bytes(note).decode("utf-8", errors="replace")
 
     def checkpoint_sizes(self) -> list[int]:
         """Tree sizes for which a checkpoint is stored, ascending."""
-        return self._indexed(b"c:")
+        return self._indexed(Family.CHECKPOINTS)
 
-    def _indexed(self, prefix: bytes) -> list[int]:
-        """The integers that follow ``prefix`` in its records' keys, ascending."""
-        start = len(prefix)
-        records = self._db.iterator(prefix=prefix, include_value=False)
-        return [int(keys.U64.unpack(k[start : start + 8])[0]) for k in records]
+    def _indexed(self, family: Family) -> list[int]:
+        """The integers that follow ``family``'s prefix in its records' keys, ascending.
+
+        A record whose key is not the prefix and 8 bytes is not listed (the
+        store never writes one; :meth:`record_counts` still counts it).
+        """
+        return [number for number, _ in scan.numbered(self._db, family) if number is not None]
 
     def signer_seqs(self, signer: str) -> Iterator[int]:
         """The seqs of ``signer``'s committed entries, ascending."""
         prefix = keys.dedup_prefix(signer)
         start = len(prefix)
         for key in self._db.iterator(prefix=prefix, include_value=False):
-            yield int(keys.U64.unpack(key[start:])[0])
+            if len(key) != start + 8:
+                raise StorageError(f"{self.path}: malformed (signer, seq) key {key!r}")
+            yield int.from_bytes(key[start:], "big")
 
     # -- pending entries (a gateway's, not part of the log) -------------------
 
@@ -430,13 +552,21 @@ class Store:
                 for pending_id, raw in items:
                     wb.put(keys.pending_key(pending_id), raw)
         except plyvel.Error as exc:
-            raise StorageError(f"writing {len(items)} pending entries failed: {exc}") from exc
+            raise _storage_error(exc, self.path, f"write {len(items)} pending entries to") from exc
 
     def pending(self) -> list[tuple[int, bytes]]:
-        """Every pending ``(id, raw)``, by id."""
-        return [
-            (int(keys.U64.unpack(k[2:])[0]), bytes(v)) for k, v in self._db.iterator(prefix=b"p:")
-        ]
+        """Every pending ``(id, raw)``, by id.
+
+        Raises:
+            StorageError: a pending record's key is not an id (the store never
+                writes one), or LevelDB failed.
+        """
+        found = []
+        for number, raw in scan.numbered(self._db, Family.PENDING):
+            if number is None:
+                raise StorageError(f"{self.path}: a pending record's key is not an id")
+            found.append((number, bytes(raw)))
+        return found
 
     # -- proofs --------------------------------------------------------------
 
@@ -494,22 +624,75 @@ class Store:
         first = self.block(height).first_index
         return height, merkle.inclusion_proof(entries, index - first)
 
-    # -- raw access for the audit ----------------------------------------------
+    # -- queries for the search box ----------------------------------------------
 
-    def iterate(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-        """Every (key, value) under a raw key ``prefix`` (see the module docstring).
+    def subjects(self, prefix: str, *, delimiter: str | None = None, limit: int) -> list[str]:
+        """Distinct subjects starting with ``prefix``, ascending, at most ``limit``.
 
-        LevelDB's own iterator, in key order: the audit reads every record
-        through it, so no Python layer sits between.
+        With ``delimiter``, a subject with ``delimiter`` after ``prefix`` is
+        listed only up to and including it, once per such group (as an S3
+        listing's common prefixes): ``subjects("pack:", delimiter=".")``
+        gives each GTIN's ``"pack:<gtin>."`` once. Seeks past every listed
+        subject or group, so the cost grows with ``limit``, not with the
+        number of entries.
         """
-        records: Iterator[tuple[bytes, bytes]] = self._db.iterator(prefix=prefix)
-        return records
+        return scan.subjects(self._db, prefix, delimiter, limit)
 
-    def get_raw(self, key: bytes) -> bytes | None:
-        """The raw value at ``key``, or None."""
-        value: bytes | None = self._db.get(key)
-        return value
+    def has_subject(self, subject: str) -> bool:
+        """Whether any entry is about ``subject``."""
+        prefix = keys.subject_prefix(subject)
+        return self._db.first_key(prefix, keys.successor(prefix)) is not None
+
+    # -- queries for the audit -------------------------------------------------
+
+    def entry_records(self) -> Iterator[tuple[int | None, bytes]]:
+        """Every stored entry record as ``(index, raw)``, by index, in one scan.
+
+        ``index`` is None for a record under the entries' key family whose key
+        is not an index (a stray record, which the store never writes).
+        """
+        return scan.numbered(self._db, Family.ENTRIES)
+
+    def header_records(self) -> Iterator[tuple[int | None, bytes]]:
+        """Every stored block header as ``(height, raw)``, by height, in one scan.
+
+        ``height`` is None for a stray record, as in :meth:`entry_records`.
+        """
+        return scan.numbered(self._db, Family.BLOCKS)
+
+    def record_counts(self) -> dict[Family, int]:
+        """How many records each key family holds (one scan of each, counted in C)."""
+        return {family: self._db.count(family.value) for family in Family}
+
+    def foreign_records(self) -> Iterator[bytes]:
+        """The key of every record the store never writes, in key order.
+
+        That is, every record outside the families of :class:`Family` and
+        every meta record with an unknown name. Seeks past each known family
+        (except meta), so the cost grows with the number of foreign records.
+        """
+        return scan.foreign(self._db)
+
+    def block_hash_height(self, block_hash: bytes) -> int | None:
+        """The height the block-by-hash index holds for ``block_hash`` (32 bytes).
+
+        None when it holds none, or a value that is not a height.
+        """
+        value = self._db.get(keys.hash_key(block_hash))
+        return None if value is None or len(value) != 8 else int.from_bytes(value, "big")
+
+    def node(self, level: int, index: int) -> bytes | None:
+        """The stored Merkle node at ``level`` and ``index`` as stored, or None."""
+        return self._db.get(keys.node_key(level, index))
+
+    def checkpoint_raw(self, size: int) -> bytes | None:
+        """The stored checkpoint note for tree ``size``, as stored bytes, or None."""
+        return self._db.get(keys.checkpoint_key(size))
+
+    def meta_raw(self, name: str) -> bytes | None:
+        """The stored meta record ``name`` (e.g. ``"blocks"``, ``"checkpoint"``), or None."""
+        return self._db.get(keys.meta_key(name.encode()))
 
     def get_many(self, keys: Iterable[bytes]) -> list[bytes | None]:
-        """The raw value at each of ``keys`` (None where there is none), in order."""
-        return list(map(self._db.get, keys))
+        """The value at each of ``keys`` (from :func:`entry_index_keys`), None where none."""
+        return self._db.get_many(keys)

@@ -65,9 +65,13 @@ class Witness:
 class WitnessPolicy:
     """Accept a checkpoint once ``quorum`` of ``witnesses`` have cosigned it.
 
+    A witness counts once toward the quorum: two witnesses may not share a
+    name, nor a public key under different names (one key listed twice could
+    copy one cosignature line under both names and count twice).
+
     Raises:
         MalformedError: if ``quorum`` is not in 0..len(witnesses), or two
-            witnesses share a name.
+            witnesses share a name or a public key.
     """
 
     quorum: int
@@ -85,6 +89,15 @@ class WitnessPolicy:
         for name in names:
             if names.count(name) > 1:
                 raise MalformedError(f"witnesses: expected distinct names, found {name!r} twice")
+        named_by: dict[bytes, str] = {}
+        for witness in self.witnesses:
+            key = _parse_key(witness.vkey).public_key
+            if key in named_by:
+                raise MalformedError(
+                    f"witnesses: expected distinct public keys, found one key under both "
+                    f"{named_by[key]!r} and {witness.name!r}"
+                )
+            named_by[key] = witness.name
 
     @property
     def verifier_keys(self) -> tuple[str, ...]:

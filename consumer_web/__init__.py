@@ -22,10 +22,10 @@ from consumer_web._story import BirdStory, PackStory
 
 __all__ = [
     "CSP",
+    "POLICY_FILE",
     "BirdStory",
     "Head",
     "Lifecycle",
-    "POLICY_FILE",
     "PackStory",
     "SiteConfig",
     "SiteData",

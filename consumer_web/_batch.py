@@ -55,6 +55,8 @@ def _summary(payload: dict[str, object] | object) -> str:
         subjects = payload.get("subjects")
         shown = ", ".join(str(s) for s in subjects) if isinstance(subjects, tuple) else ""
         return f"{payload.get('event')} {shown}"
+    if payload.get("type") == "gap":  # a device declares seqs it reserved but never used
+        return f"seqs {payload.get('from')}-{payload.get('to')} declared unused"
     name = payload.get("dev") or payload.get("op")
     return f"{payload.get('action')} {name}"
 

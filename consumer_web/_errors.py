@@ -1,6 +1,7 @@
 """Errors as friendly pages in the reader's language; as JSON under the read API.
 
-Views raise :func:`not_found` with a message key; anything else (unknown
+Views raise :func:`not_found` with a message (its English text, marked with
+:func:`~consumer_web._messages.N_`); anything else (unknown
 routes, wrong methods, bugs) is answered with the generic page for its
 status. Nothing ever shows a stack trace: an unhandled exception becomes the
 500 page (Flask logs it). The read API's JSON errors (installed by
@@ -16,15 +17,21 @@ from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.wrappers import Response
 
+from consumer_web._messages import N_
 from readapi import API_PATHS, install_json_errors
 
 __all__ = ["PageNotFound", "install_errors", "not_found"]
 
-_GENERIC = {400: "error_400", 404: "error_404", 405: "error_405", 500: "error_500"}
+_GENERIC = {
+    400: N_("The request was not understood."),
+    404: N_("We could not find that page."),
+    405: N_("This address does not accept that kind of request."),
+    500: N_("The site failed to answer. Please try again later."),
+}
 
 
 class PageNotFound(NotFound):
-    """A 404 with a reason (counted) and a message (key and values) for the page."""
+    """A 404 with a reason (counted) and a message (English text and values) for the page."""
 
     def __init__(self, reason: str, key: str, **values: object) -> None:
         super().__init__(description=f"{reason}: {key}")
@@ -34,7 +41,7 @@ class PageNotFound(NotFound):
 
 
 def not_found(reason: str, key: str, **values: object) -> NoReturn:
-    """Stop the view with a friendly 404 page (message ``key`` with ``values``)."""
+    """Stop the view with a friendly 404 page (message ``key``, in English, with ``values``)."""
     raise PageNotFound(reason, key, **values)
 
 
@@ -61,7 +68,7 @@ def install_errors(app: Flask, count_not_found: Callable[[str], None]) -> None:
         else:
             if code == 404:
                 count_not_found("no_route")
-            key = _GENERIC.get(code, "error_400" if code < 500 else "error_500")
+            key = _GENERIC.get(code, _GENERIC[400] if code < 500 else _GENERIC[500])
             values = {}
         body = render_template("error.html", code=code, message_key=key, message_values=values)
         response = Response(body, status=code, mimetype="text/html")

@@ -1,38 +1,62 @@
-"""The page language: chosen from ``?lang=``, then the ``lang`` cookie, then Accept-Language.
+"""The page language, and the site's texts in it (gettext catalogues).
 
-Two languages, English (``en``) and Simplified Chinese (``zh-CN``); any
-Chinese tag (zh, zh-TW, zh-Hans-CN ...) gets ``zh-CN``, anything else
-English. ``?lang=`` with a supported tag also sets the cookie (a year), so
-that the choice sticks across pages; an unsupported value is ignored.
+The language comes from ``?lang=``, then the ``lang`` cookie, then
+Accept-Language. Two languages, English (``en``) and Simplified Chinese
+(``zh-CN``); any Chinese tag (zh, zh-TW, zh-Hans-CN ...) gets ``zh-CN``,
+anything else English. ``?lang=`` with a supported tag also sets the cookie
+(a year), so that the choice sticks across pages; an unsupported value is
+ignored.
+
+English is the source language: a message is its English text (the msgid).
+Other languages are read from ``translations/<locale>/LC_MESSAGES/messages.po``
+and compiled in memory once per process (nothing binary is kept in the
+repository); a message missing or fuzzy there is shown in English.
+Placeholders are ``str.format`` names (``{count}``), the same in every
+language.
 """
 
 from __future__ import annotations
 
+import gettext
 from datetime import UTC, datetime
+from functools import cache
+from importlib.resources import files
+from io import BytesIO
+from typing import IO
 
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import PoFileError, read_po
 from flask import Request, g, request
 from werkzeug.wrappers import Response
 
-from consumer_web._messages import CATALOGUE
+from chain.errors import MalformedError
+from consumer_web._messages import WORDS
 
 __all__ = [
     "COOKIE",
     "DEFAULT",
     "LANGUAGES",
     "LANGUAGE_NAMES",
+    "LOCALES",
     "choose_language",
+    "compile_catalogue",
     "current_language",
     "format_ago",
     "format_iso",
     "format_ms",
     "remember_language",
     "translate",
+    "translate_plural",
+    "translate_word",
+    "translations",
 ]
 
 LANGUAGES = ("en", "zh-CN")
 DEFAULT = "en"
 COOKIE = "lang"
 LANGUAGE_NAMES = {"en": "English", "zh-CN": "中文"}
+LOCALES = {"zh-CN": "zh_Hans_CN"}
+"""The catalogue (a Babel locale directory under ``translations/``) of each translated tag."""
 
 
 def _supported(tag: str | None) -> str | None:
@@ -69,14 +93,65 @@ def remember_language(response: Response) -> Response:
     return response
 
 
-def translate(lang: str, key: str, **values: object) -> str:
-    """Message ``key`` in ``lang`` (English if missing there), with ``values`` filled in.
+def compile_catalogue(po: IO[bytes], locale: str) -> gettext.GNUTranslations:
+    """The translations in the gettext catalogue ``po`` (a .po file) for ``locale``.
+
+    Compiled in memory; fuzzy entries are left out (shown in the source language).
 
     Raises:
-        KeyError: ``key`` is in no catalogue (a bug in a template).
+        MalformedError: ``po`` does not parse as a catalogue.
     """
-    text = CATALOGUE.get(lang, {}).get(key) or CATALOGUE[DEFAULT][key]
+    try:
+        catalog = read_po(po, locale=locale, abort_invalid=True)
+    except (PoFileError, ValueError, UnicodeDecodeError) as exc:
+        raise MalformedError(f"the {locale} catalogue does not parse: {exc}") from exc
+    compiled = BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return gettext.GNUTranslations(compiled)
+
+
+@cache
+def translations(lang: str) -> gettext.NullTranslations:
+    """The translations into ``lang``: its catalogue compiled, or none for English.
+
+    Raises:
+        MalformedError: the catalogue of ``lang`` does not parse (a translator's slip:
+            found at start, when the app installs its templating).
+        KeyError: ``lang`` is not one of :data:`LANGUAGES`.
+    """
+    if lang not in LANGUAGES:
+        raise KeyError(lang)
+    if lang not in LOCALES:
+        return gettext.NullTranslations()
+    path = ("translations", LOCALES[lang], "LC_MESSAGES", "messages.po")
+    with files("consumer_web").joinpath(*path).open("rb") as po:
+        return compile_catalogue(po, LOCALES[lang])
+
+
+def translate(lang: str, message: str, **values: object) -> str:
+    """``message`` (its English text) in ``lang``, with ``values`` filled in.
+
+    Precondition: ``lang`` is one of :data:`LANGUAGES`. Raises KeyError when
+    ``values`` lack a placeholder of the text.
+    """
+    text = translations(lang).gettext(message)
     return text.format(**values) if values else text
+
+
+def translate_plural(lang: str, singular: str, plural: str, n: int, **values: object) -> str:
+    """The form of ``singular``/``plural`` for ``n`` in ``lang``, with ``n`` and ``values``."""
+    return translations(lang).ngettext(singular, plural, n).format(n=n, **values)
+
+
+def translate_word(lang: str, context: str, value: object) -> str:
+    """The word for the log's ``value`` under ``context`` (:data:`~consumer_web._messages.WORDS`).
+
+    A value the site has no word for is shown as it is.
+    """
+    text = str(value)
+    message = WORDS.get((context, text))
+    return text if message is None else translations(lang).pgettext(context, message)
 
 
 def current_language() -> str:
@@ -121,11 +196,9 @@ def format_ago(lang: str, ms: int, now_ms: int) -> str:
     """
     minutes = max(0, now_ms - ms) // 60_000
     if minutes < 1:
-        return translate(lang, "ago_now")
+        return translate(lang, "just now")
     if minutes < 60:
-        unit, n = "minute", minutes
-    elif minutes < 48 * 60:
-        unit, n = "hour", minutes // 60
-    else:
-        unit, n = "day", minutes // 1440
-    return translate(lang, f"ago_{unit}" if n == 1 else f"ago_{unit}s", n=n)
+        return translate_plural(lang, "{n} minute ago", "{n} minutes ago", minutes)
+    if minutes < 48 * 60:
+        return translate_plural(lang, "{n} hour ago", "{n} hours ago", minutes // 60)
+    return translate_plural(lang, "{n} day ago", "{n} days ago", minutes // 1440)

@@ -7,6 +7,7 @@ from urllib.parse import quote
 from chain.errors import GS1Error
 from chain.gs1 import GTIN_LENGTHS, DigitalLink, gtin_check_digit, parse_digital_link_path
 from consumer_web._errors import not_found
+from consumer_web._messages import N_
 
 __all__ = ["link_of"]
 
@@ -22,5 +23,9 @@ def link_of(gtin: str, ai: str, value: str) -> DigitalLink:
     except GS1Error:
         digits = gtin.isascii() and gtin.isdigit() and len(gtin) in GTIN_LENGTHS
         if digits and gtin_check_digit(gtin[:-1]) != int(gtin[-1]):
-            not_found("bad_link", "error_bad_check_digit", gtin=gtin)
-        not_found("bad_link", "error_bad_link")
+            not_found(
+                "bad_link",
+                N_("The check digit of GTIN {gtin} is wrong: the code was mistyped or misread."),
+                gtin=gtin,
+            )
+        not_found("bad_link", N_("This is not a valid product code."))

@@ -19,6 +19,7 @@ from consumer_web._batch import batch_view
 from consumer_web._charts import chart_view
 from consumer_web._errors import not_found
 from consumer_web._links import link_of
+from consumer_web._messages import N_
 from consumer_web._qr import public_url
 from consumer_web._search import resolve
 from consumer_web._site import current_site
@@ -31,12 +32,17 @@ bp = Blueprint("pages", __name__)
 
 _ID = re.compile(ID_PATTERN)
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_SEARCH_EMPTY = N_("Type a bird id, a pack serial or a batch hash.")
+_SEARCH_NONE = N_("Nothing in the log matches “{q}”.")
+_UNKNOWN_BIRD = N_("No bird “{bird}” is in the log.")
 
 
 def _unknown(link: DigitalLink) -> NoReturn:
     if link.serial is not None:
-        not_found("unknown_pack", "error_unknown_pack", gtin=link.gtin, value=link.serial)
-    not_found("unknown_pack", "error_unknown_lot", gtin=link.gtin, value=link.lot)
+        message = N_("No pack with this code is in the log (GTIN {gtin}, serial {value}).")
+        not_found("unknown_pack", message, gtin=link.gtin, value=link.serial)
+    message = N_("No lot with this code is in the log (GTIN {gtin}, lot {value}).")
+    not_found("unknown_pack", message, gtin=link.gtin, value=link.lot)
 
 
 def _bird_page(story: BirdStory, pack: PackStory | None = None) -> str:
@@ -77,7 +83,7 @@ def search() -> Response | tuple[str, int]:
     """Resolve the search box's query and redirect, list the choices, or say nothing matched."""
     query = request.args.get("q", "")[:200]
     if not query.strip():
-        return render_template("index.html", query="", links=(), message="search_empty"), 200
+        return render_template("index.html", query="", links=(), message=_SEARCH_EMPTY), 200
     site = current_site()
     store = site.data.store
 
@@ -91,17 +97,17 @@ def search() -> Response | tuple[str, int]:
         page = render_template("index.html", query=query, links=found.links, message=None)
         return page, 200
     site.metrics.not_found.labels("no_match").inc()
-    return render_template("index.html", query=query, links=(), message="search_none"), 404
+    return render_template("index.html", query=query, links=(), message=_SEARCH_NONE), 404
 
 
 @bp.get("/bird/<bird_id>")
 def bird(bird_id: str) -> str:
     """A bird's lifecycle page."""
     if not _ID.fullmatch(bird_id):
-        not_found("unknown_bird", "error_unknown_bird", bird=bird_id)
+        not_found("unknown_bird", _UNKNOWN_BIRD, bird=bird_id)
     story = current_site().lifecycle.bird(bird_id)
     if story is None:
-        not_found("unknown_bird", "error_unknown_bird", bird=bird_id)
+        not_found("unknown_bird", _UNKNOWN_BIRD, bird=bird_id)
     return _bird_page(story)
 
 
@@ -140,7 +146,7 @@ def batch(block_hash: str) -> Response | str:
         batch_view(current_site().data.store, block_hash) if _HEX64.fullmatch(block_hash) else None
     )
     if view is None:
-        not_found("unknown_batch", "error_unknown_batch", hash=block_hash)
+        not_found("unknown_batch", N_("No batch “{hash}” is in the log."), hash=block_hash)
     return render_template("batch.html", batch=view)
 
 

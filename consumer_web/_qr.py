@@ -18,6 +18,7 @@ from flask import Blueprint, Response, current_app, request
 from chain.gs1 import AI_LOT, AI_SERIAL, DigitalLink
 from consumer_web._errors import not_found
 from consumer_web._links import link_of
+from consumer_web._messages import N_
 
 __all__ = ["bp", "public_url"]
 
@@ -48,7 +49,7 @@ def qr(gtin: str, ai: str, filename: str) -> Response:
     """The QR code of ``/01/<gtin>/<ai>/<value>``, ``filename`` being ``<value>.svg|png``."""
     value, dot, kind = filename.rpartition(".")
     if not dot or kind not in _FORMATS or ai not in (AI_SERIAL, AI_LOT):
-        not_found("bad_link", "error_bad_link")
+        not_found("bad_link", N_("This is not a valid product code."))
     link = link_of(gtin, ai, value)
     response = Response(qr_image(public_url(link), kind), mimetype=_FORMATS[kind])
     response.headers["Cache-Control"] = "public, max-age=86400"

@@ -30,8 +30,8 @@ _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _ELEMENTS = re.compile(r"\(01\)([0-9]{8,14})\((21|10)\)(.+)")
 _PAIR = re.compile(r"([0-9]{8,14})[ /]+(\S+)")
 _ID = re.compile(ID_PATTERN)
-_SUBJECT_PREFIXES = (b"s:pack:", b"s:lot:")
-_MAX_MATCHES = 50
+_PACK_KINDS = ("pack:", "lot:")
+_MAX_GTINS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,24 +55,23 @@ def _link(gtin: str, ai: str, value: str) -> DigitalLink | None:
 def _packs_with(store: Store, value: str) -> list[DigitalLink]:
     """Packs and lots whose serial or lot number is ``value``.
 
-    Reads the keys of the store's subject index (``s:<subject>\\0...``, see
-    :mod:`chain.store`) under the pack and lot subjects: one key per entry
-    about a pack, so this is linear in the number of packs.
+    Pack and lot subjects are ``pack:<gtin>.<serial>`` and ``lot:<gtin>.<lot>``:
+    the store lists each GTIN once (an indexed prefix query that seeks past
+    each GTIN's packs) and is asked for ``<gtin>.<value>`` under each, so
+    the cost grows with the number of GTINs (at most ``_MAX_GTINS`` of
+    each kind), not with the number of packs or entries.
     """
-    found: dict[DigitalLink, None] = {}
-    for prefix in _SUBJECT_PREFIXES:
-        for key, _ in store.iterate(prefix):
-            end = key.find(b"\0", len(prefix))
-            subject = key[2:end].decode("utf-8", errors="replace")
-            if not subject.endswith("." + value):
+    found: list[DigitalLink] = []
+    for kind in _PACK_KINDS:
+        for gtin in store.subjects(kind, delimiter=".", limit=_MAX_GTINS):
+            subject = gtin + value
+            if not gtin.endswith(".") or not store.has_subject(subject):
                 continue
             try:
-                found[parse_pack_subject(subject)] = None
+                found.append(parse_pack_subject(subject))
             except GS1Error:
                 continue
-            if len(found) >= _MAX_MATCHES:
-                break
-    return list(found)
+    return found
 
 
 def resolve(query: str, store: Store, bird_exists: Callable[[str], bool]) -> Resolution:

@@ -1,7 +1,10 @@
 """What every template may use: the translator, the language switch, the replica's notices.
 
-Templates get ``t(key, **values)`` (the message in the page language),
-``lang``, ``languages`` (``(tag, name, url)`` for the switch), ``notice``
+Templates get ``_(message, **values)`` (the English ``message`` in the page
+language, placeholders filled in), ``pgettext(context, message)``,
+``word(context, value)`` (a value from the log as a word, see
+:data:`~consumer_web._messages.WORDS`), ``lang``, ``languages`` (``(tag, name,
+url)`` for the switch), ``notice``
 (sources down, conflicts, a newer checkpoint waiting for witnesses, see
 :class:`Notice`), ``head`` (the checkpoint the site shows), ``witness``
 (its :class:`~consumer_web._witness_view.WitnessPanel`), ``ago(ms)`` ("5
@@ -27,8 +30,9 @@ from consumer_web._i18n import (
     format_iso,
     format_ms,
     translate,
+    translate_word,
+    translations,
 )
-from consumer_web._messages import CATALOGUE
 from consumer_web._replica_state import Conflict, WitnessWait
 from consumer_web._site import current_site
 from consumer_web._witness_view import witness_panel
@@ -85,18 +89,21 @@ def install_templating(app: Flask) -> None:
     app.jinja_env.filters["day"] = lambda ms: format_ms(ms, date_only=True)
     app.jinja_env.filters["num"] = _num
     app.jinja_env.filters["unit"] = lambda unit: _UNITS.get(unit, unit)
+    for lang in LANGUAGES:
+        translations(lang)  # a broken catalogue fails here, not on a reader's page
 
     @app.context_processor
     def page_context() -> dict[str, Any]:
         lang = current_language()
 
-        def t(key: str, **values: object) -> str:
-            return translate(lang, key, **values)
+        def gettext(message: str, **values: object) -> str:
+            return translate(lang, message, **values)
 
-        def word(prefix: str, value: object) -> str:
-            """``value`` translated under ``prefix`` if the catalogue has it, else as it is."""
-            text = str(value)
-            return CATALOGUE[lang].get(prefix + text, text)
+        def pgettext(context: str, message: str) -> str:
+            return translations(lang).pgettext(context, message)
+
+        def word(context: str, value: object) -> str:
+            return translate_word(lang, context, value)
 
         now_ms = time.time_ns() // 1_000_000
 
@@ -107,7 +114,8 @@ def install_templating(app: Flask) -> None:
         site = current_site()
         head = site.lifecycle.head()
         return {
-            "t": t,
+            "_": gettext,
+            "pgettext": pgettext,
             "lang": lang,
             "languages": [(tag, LANGUAGE_NAMES[tag], _switch_url(tag)) for tag in LANGUAGES],
             "notice": notice_of(),

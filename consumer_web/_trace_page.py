@@ -20,6 +20,7 @@ from flask import Blueprint, render_template, request
 from chain.errors import FarmtraceError
 from chain.gs1 import pack_subject, parse_digital_link_path, parse_pack_subject
 from chain.trace import FOREVER, REFILL_MIN_KG, TraceItem, TraceResult, check_start, parse_time
+from consumer_web._messages import N_
 from consumer_web._site import current_site
 
 __all__ = ["bp"]
@@ -28,9 +29,12 @@ bp = Blueprint("trace", __name__)
 
 _SUBJECT_MAX = 200
 _TIME_MAX = 40
+_BAD_SUBJECT = N_("“{subject}” is not a lot, pack, bird or barn that can be traced.")
 
 
 class _BadQuery(Exception):
+    """A start or time the trace cannot take: its message (English) and its values."""
+
     def __init__(self, key: str, **values: object) -> None:
         super().__init__(key)
         self.key = key
@@ -44,11 +48,11 @@ def _start_of(text: str) -> str:
         try:
             return pack_subject(parse_digital_link_path(path))
         except FarmtraceError:
-            raise _BadQuery("trace_bad_subject", subject=text) from None
+            raise _BadQuery(_BAD_SUBJECT, subject=text) from None
     try:
         check_start(text)
     except FarmtraceError:
-        raise _BadQuery("trace_bad_subject", subject=text) from None
+        raise _BadQuery(_BAD_SUBJECT, subject=text) from None
     return text
 
 
@@ -58,7 +62,10 @@ def _time(text: str, default: int) -> int:
     try:
         return parse_time(text)
     except FarmtraceError:
-        raise _BadQuery("trace_bad_time", value=text) from None
+        raise _BadQuery(
+            N_("“{value}” is not a date or time (write 2026-01-01 or 2026-01-01T06:00)."),
+            value=text,
+        ) from None
 
 
 def _window(start: str, start_text: str, end_text: str) -> tuple[int, int] | None:
@@ -66,7 +73,7 @@ def _window(start: str, start_text: str, end_text: str) -> tuple[int, int] | Non
         return None
     window = (_time(start_text, 0), _time(end_text, FOREVER))
     if window[0] >= window[1]:
-        raise _BadQuery("trace_bad_window")
+        raise _BadQuery(N_("The time window must start before it ends."))
     return window
 
 
@@ -120,7 +127,11 @@ def trace_page() -> tuple[str, int]:
     found = site.memo.get(key, lambda: site.lifecycle.trace(start, window))
     if found is None or not found[0].found:
         site.metrics.not_found.labels("unknown_trace").inc()
-        return page(404, "trace_none", subject=start)
+        return page(
+            404,
+            N_("The log (up to its latest checkpoint) says nothing about “{subject}”."),
+            subject=start,
+        )
     result, names = found
     html = render_template(
         "trace.html",

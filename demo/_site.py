@@ -16,6 +16,7 @@ from typing import Protocol
 import segno
 
 from chain.gs1 import DigitalLink
+from demo._lifeline import die_with_us
 from gateway.datadir import DataDir
 
 __all__ = ["print_pack", "start_site"]
@@ -46,6 +47,7 @@ def start_site(root: Path, gateway_dir: DataDir, ports: _Ports) -> subprocess.Po
         start = log.tell()
         proc = subprocess.Popen(
             [
+                *die_with_us(),
                 sys.executable, "-m", "farmtrace", "site", "run", "--site-dir", str(site_dir),
                 "--source", f"http://127.0.0.1:{ports.gateway}", "--port", str(ports.web),
                 "--sync-interval", str(_SYNC_INTERVAL_S),

@@ -207,6 +207,7 @@ class StoryPlan:
                 farm=self.farm.farm_id,
                 kinds=device.kinds,
                 location=device.location,
+                subjects=[device.subject],
             )
             self._out.append(Planned(ts + MINUTE, self.admin, build))
 

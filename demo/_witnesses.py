@@ -21,6 +21,7 @@ from pathlib import Path
 
 from chain.trust import TrustRoot
 from chain.witness_policy import Witness, WitnessPolicy
+from demo._lifeline import die_with_us
 from gateway.datadir import DataDir
 from witness import WitnessConfig, init_witness_dir
 
@@ -87,7 +88,7 @@ def start_witnesses(root: Path, witnesses: list[DemoWitness]) -> list[subprocess
             start = log.tell()
             proc = subprocess.Popen(
                 [
-                    sys.executable, "-m", "farmtrace", "witness", "serve",
+                    *die_with_us(), sys.executable, "-m", "farmtrace", "witness", "serve",
                     "--dir", str(w.directory), "--port", str(w.port),
                 ],
                 stdout=log,

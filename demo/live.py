@@ -16,6 +16,10 @@ one state directory per device) and then runs:
   lifecycle events (:mod:`demo._story`), each signer with its own
   MQTT connection, durable outbox and seq counter.
 
+Every child process gets SIGTERM when the demo dies, even by ``kill -9``
+(:mod:`demo._lifeline`), so a killed demo leaves no broker, gateway, site or
+witness holding its ports and locks.
+
 The farm's history starts ``history_days`` before the first run. The first
 run backfills it (the devices sign weeks of readings as fast as they can, as
 if they had been offline), then the farm streams live. A later run picks up
@@ -38,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from chain.keyfile import SignerKey, load_key, save_key
+from demo._lifeline import die_with_us
 from demo._site import print_pack, start_site
 from demo._story import OPERATOR_IDS, DemoStory, demo_farm
 from demo._witnesses import DemoWitness, demo_witnesses, start_witnesses
@@ -64,7 +69,7 @@ FARM = "demo-farm"
 ADMIN = "admin"
 GATEWAY_USER = "gateway"
 _STATE = "demo.json"
-_STATE_VERSION = 2  # 2: operators, lifecycle events and the consumer site
+_STATE_VERSION = 3  # 2: operators, lifecycle events and the consumer site; 3: registered subjects
 _CHUNK_MS = DAY_MS  # backfill a day at a time, so the gateway starts committing at once
 
 
@@ -106,8 +111,9 @@ class LiveDemo:
         state: dict[str, Any] = json.loads(self._state_path.read_text())
         if state.get("version") != _STATE_VERSION:
             raise RuntimeError(
-                f"{self.root} holds a demo farm of an older farmtrace (no operators or "
-                "consumer site); start a new one with --fresh"
+                f"{self.root} holds a demo farm of an older farmtrace (its devices' "
+                "registrations do not name the subjects they report on); start a new one "
+                "with --fresh"
             )
         return state
 
@@ -220,7 +226,7 @@ class LiveDemo:
             run_as="root" if os.geteuid() == 0 else None,
         )
         files = write_broker_files(settings, self.root / "broker")
-        broker = MosquittoProcess(files.config, port=self.ports.mqtt)
+        broker = MosquittoProcess(files.config, port=self.ports.mqtt, command_prefix=die_with_us())
         broker.start()
         return broker
 
@@ -230,7 +236,7 @@ class LiveDemo:
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
                 [
-                    sys.executable, "-m", "farmtrace", "gateway", "run",
+                    *die_with_us(), sys.executable, "-m", "farmtrace", "gateway", "run",
                     "--data-dir", str(self.gateway_dir.root), "--farm", FARM, "--mqtt", url,
                     "--http-port", str(self.ports.gateway),
                     "--block-entries", "5000", "--block-interval-ms", "1000",
@@ -250,10 +256,10 @@ class LiveDemo:
     def _open_device(self, device_id: str) -> Device:
         state_dir = self.root / "devices" / device_id
         if device_id == ADMIN and not (state_dir / "device.key").exists():
-            identity = DeviceIdentity.create(
-                state_dir, load_key(self.gateway_dir.signer_key(ADMIN)), reserve_block=64
-            )
-            identity.next_seq()  # seq 1 is the admin's genesis self-registration
+            admin = load_key(self.gateway_dir.signer_key(ADMIN))
+            with DeviceIdentity.create(state_dir, admin) as genesis:
+                genesis.next_seq()  # seq 1: the genesis self-registration, not in the outbox
+            identity = DeviceIdentity.open(state_dir, reserve_block=64)
         else:
             identity = DeviceIdentity.open_or_create(state_dir, device_id, reserve_block=64)
         return Device(identity, Outbox.open(state_dir / "outbox.db"))

@@ -88,12 +88,13 @@ def build_demo_log(data_dir: DataDir, farm: DemoFarm = DemoFarm()) -> TrustRoot:
                     pubkey=key.public_key,
                     farm="demo-farm",
                     kinds=[kind],
+                    subjects=[f"barn:barn{barn}"],
                 ),
                 admin.id,
                 admin.seed,
             )
         )
-        for seq, (key, kind, _) in enumerate(devices, start=2)
+        for seq, (key, kind, barn) in enumerate(devices, start=2)
     ]
     with Store.open(data_dir.log) as store:
         writer = LogWriter(store, read_log_signer(data_dir))

@@ -9,8 +9,11 @@ Configuration keys (defaults in :data:`DEFAULTS`)::
     CHECK_URL         a read API (gateway or site) for the pre-checks and the roles
     ROLES             the operator's roles; None: read its registration in the log
     RECEIPT_TIMEOUT   seconds to wait for the gateway's receipt of an event
-    LOGIN_LIMIT       failed log-ins per user name and address ...
-    LOGIN_WINDOW      ... within this many seconds, before that pair is refused
+    LOGIN_LIMIT       failed log-ins of one user name from one address ...
+    LOGIN_USER_LIMIT  ... of one user name from any address ...
+    LOGIN_ADDRESS_LIMIT  ... of any user name from one address ...
+    LOGIN_WINDOW      ... within this many seconds, before such log-ins are refused
+    LOGIN_MAX_KEYS    how many of those counts are kept in memory at most
     SESSION_LIFETIME  seconds a log-in lasts
     TIMEZONE          the zone of the times staff type in (an IANA name)
     SESSION_COOKIE_SECURE  send the session cookie over HTTPS only (set it behind TLS)
@@ -32,9 +35,10 @@ from werkzeug.wrappers import Response
 from chain.errors import FarmtraceError
 from chain.keyfile import load_key
 from desk import _auth, _forms
-from desk._auth import LoginThrottle, Sessions, current_user
-from desk._csrf import install_csrf
+from desk._auth import Sessions, current_user
+from desk._csrf import CSRFError, csrf_reason, install_csrf
 from desk._operator import Operator
+from desk._throttle import LoginThrottle, ThrottleLimits
 from desk._users import load_users, read_secret
 from signer.mqtt_url import parse_mqtt_url
 
@@ -60,7 +64,10 @@ DEFAULTS: Mapping[str, Any] = {
     "ROLES": None,
     "RECEIPT_TIMEOUT": 30.0,
     "LOGIN_LIMIT": 5,
+    "LOGIN_USER_LIMIT": 20,
+    "LOGIN_ADDRESS_LIMIT": 20,
     "LOGIN_WINDOW": 900.0,
+    "LOGIN_MAX_KEYS": 10_000,
     "SESSION_LIFETIME": 8 * 3600.0,
     "TIMEZONE": "UTC",
     "SESSION_COOKIE_SECURE": False,
@@ -134,7 +141,13 @@ class Desk:
             self.zone = zoneinfo.ZoneInfo(str(config["TIMEZONE"]))
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"TIMEZONE: not a known zone: {config['TIMEZONE']!r}") from exc
-        self.throttle = LoginThrottle(int(config["LOGIN_LIMIT"]), float(config["LOGIN_WINDOW"]))
+        limits = ThrottleLimits(
+            pair=int(config["LOGIN_LIMIT"]),
+            user=int(config["LOGIN_USER_LIMIT"]),
+            address=int(config["LOGIN_ADDRESS_LIMIT"]),
+            window=float(config["LOGIN_WINDOW"]),
+        )
+        self.throttle = LoginThrottle(limits, max_keys=int(config["LOGIN_MAX_KEYS"]))
         self.sessions = Sessions(float(config["SESSION_LIFETIME"]))
         self.metrics = Metrics()
         self._users_path = root / USERS_FILE
@@ -156,7 +169,7 @@ def _secure(response: Response) -> Response:
     headers = response.headers
     headers["Content-Security-Policy"] = CSP
     headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = "no-referrer"
+    headers["Referrer-Policy"] = "same-origin"  # the CSRF check's Referer, over HTTPS
     headers["X-Frame-Options"] = "DENY"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     headers["Cache-Control"] = "no-store"
@@ -189,7 +202,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.jinja_env.autoescape = True
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
-    install_csrf(app, lambda reason: desk.metrics.csrf_rejected.labels(reason).inc())
+    install_csrf(app)
     app.register_blueprint(_auth.bp)
     app.register_blueprint(_forms.bp)
 
@@ -204,7 +217,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     @app.errorhandler(HTTPException)
     def page_error(exc: HTTPException) -> Response:
         code = exc.code or 500
-        if code == 400 and exc.description == "csrf":
+        if isinstance(exc, CSRFError):
+            desk.metrics.csrf_rejected.labels(csrf_reason(exc)).inc()
             message = _CSRF
         else:
             message = _MESSAGES.get(code, _MESSAGES[400 if code < 500 else 500])

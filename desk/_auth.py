@@ -7,19 +7,20 @@ copied, and a restart of the desk logs everyone out. A session also ends
 after ``SESSION_LIFETIME`` seconds, or when its user is removed from
 ``users.json``.
 
-Failed log-ins are counted per (user name, client address): after
-``LOGIN_LIMIT`` failures within ``LOGIN_WINDOW`` seconds, that pair is
-refused (429, even with the right password) until the oldest failure ages
-out of the window.
+Failed log-ins are counted per user name, per client address and per pair
+of both (:mod:`desk._throttle`): while a count is at its limit, the log-in is
+refused with 429 and ``Retry-After``, even with the right password. After a
+log-in, the user goes back to the page asked for if it is a page of this
+desk (:mod:`desk._redirect`), else to the index.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import threading
 import time
-from collections import OrderedDict, deque
 from collections.abc import Callable
 from functools import wraps
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -28,64 +29,19 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from werkzeug.wrappers import Response
 
 from desk._csrf import rotate_csrf
+from desk._redirect import local_target
 from desk._users import check_password
 
 if TYPE_CHECKING:
     from desk._app import Desk
 
-__all__ = ["LoginThrottle", "Sessions", "bp", "current_user", "login_required"]
+__all__ = ["Sessions", "bp", "current_user", "login_required"]
 
 _logger = logging.getLogger(__name__)
 
 bp = Blueprint("auth", __name__)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
-
-
-class LoginThrottle:
-    """Failed log-ins per key within a sliding window; thread-safe; at most ``max_keys`` keys."""
-
-    def __init__(
-        self,
-        limit: int,
-        window: float,
-        clock: Callable[[], float] = time.monotonic,
-        max_keys: int = 10_000,
-    ) -> None:
-        self.limit, self.window, self._clock, self._max_keys = limit, window, clock, max_keys
-        self._failures: OrderedDict[tuple[str, str], deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
-        times = self._failures.get(key, deque())
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        return times
-
-    def wait(self, key: tuple[str, str]) -> float:
-        """Seconds until ``key`` may try again (0: it may now)."""
-        with self._lock:
-            now = self._clock()
-            times = self._recent(key, now)
-            if len(times) < self.limit:
-                return 0.0
-            return times[-self.limit] + self.window - now
-
-    def failed(self, key: tuple[str, str]) -> None:
-        """Count a failure of ``key``."""
-        with self._lock:
-            now = self._clock()
-            times = self._recent(key, now)
-            times.append(now)
-            self._failures[key] = times
-            self._failures.move_to_end(key)
-            while len(self._failures) > self._max_keys:
-                self._failures.popitem(last=False)
-
-    def succeeded(self, key: tuple[str, str]) -> None:
-        """Forget ``key``'s failures."""
-        with self._lock:
-            self._failures.pop(key, None)
 
 
 class Sessions:
@@ -148,17 +104,15 @@ def login_required(view: _F) -> _F:
     return wrapped  # type: ignore[return-value]
 
 
-def _safe_next(target: str | None) -> str:
-    """``target`` if it is a path on this desk, else the index (no open redirects)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("events.index")
+def _next_page(target: str | None) -> str:
+    """``target`` if it is a page of this desk, else the index (no open redirects)."""
+    return local_target(target, current_app) or url_for("events.index")
 
 
 @bp.get("/login")
 def login() -> Any:
     if current_user() is not None:
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(_next_page(request.args.get("next")))
     return render_template("login.html", next=request.args.get("next", ""), error=None)
 
 
@@ -168,31 +122,34 @@ def login_post() -> Any:
     name = request.form.get("username", "").strip().lower()[:64]
     password = request.form.get("password", "")
     target = request.form.get("next", "")
-    key = (name, request.remote_addr or "?")
-    wait = desk.throttle.wait(key)
-    if wait > 0:
+    address = request.remote_addr or "?"
+    hold = desk.throttle.wait(name, address)
+    if hold is not None:
         desk.metrics.login_failures.labels("throttled").inc()
-        _logger.warning("log-in of %r from %s refused: too many failures", name, key[1])
-        minutes = max(1, round(wait / 60))
+        _logger.warning(
+            "log-in of %r from %s refused: too many failures (per %s)", name, address, hold.scope
+        )
+        minutes = max(1, round(hold.seconds / 60))
         error = f"Too many failed log-ins. Try again in {minutes} minute(s)."
-        return render_template("login.html", next=target, error=error), 429
+        page = render_template("login.html", next=target, error=error)
+        return page, 429, {"Retry-After": str(max(1, math.ceil(hold.seconds)))}
     users = desk.users()
     if not check_password(users, name, password):
-        desk.throttle.failed(key)
+        desk.throttle.failed(name, address)
         reason = "bad_password" if name in users else "unknown_user"
         desk.metrics.login_failures.labels(reason).inc()
-        _logger.warning("failed log-in as %r from %s (%s)", name, key[1], reason)
+        _logger.warning("failed log-in as %r from %s (%s)", name, address, reason)
         error = "Wrong user name or password."
         return render_template("login.html", next=target, error=error), 401
-    desk.throttle.succeeded(key)
+    desk.throttle.succeeded(name, address)
     session.clear()  # no session fixation: everything from before the log-in goes
     session["user"] = name
     session["sid"] = desk.sessions.start(name)
     session.permanent = True
     rotate_csrf()
     desk.metrics.logins.inc()
-    _logger.info("%r logged in from %s", name, key[1])
-    return redirect(_safe_next(target), 303)
+    _logger.info("%r logged in from %s", name, address)
+    return redirect(_next_page(target), 303)
 
 
 @bp.post("/logout")

@@ -5,7 +5,8 @@ as ``farmtrace event``: draft and validate, pre-check against the log (no
 seq used when refused), sign, publish, wait for the receipt. Success
 redirects to the result page (so that reloading it signs nothing again);
 each form carries a one-time id, so that a second click on the same form
-shows the first result instead of signing the event twice.
+shows the first result instead of signing the event twice. A form id is
+bound to the user who recorded it: another user who sends it gets a 404.
 """
 
 from __future__ import annotations
@@ -163,7 +164,12 @@ def submit(kind: str) -> Any:
     form_id = values.get("form_id", "")
     if not _FORM_ID.fullmatch(form_id):
         abort(400)
-    earlier = desk.operator.submitted(form_id)
+    try:
+        earlier = desk.operator.submitted(form_id, user)
+    except AuthorizationError:  # another user's form: its result is none of this user's business
+        desk.metrics.events.labels(kind, "not_yours").inc()
+        _logger.warning("%s by %r refused: the form id of another user", kind, user)
+        abort(404)
     if earlier is not None:  # a second click on a form already recorded: show that result
         desk.metrics.events.labels(kind, "repeated").inc()
         return _show(earlier)

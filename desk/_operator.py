@@ -110,24 +110,32 @@ class Operator:
             return RoleLookup(frozenset(), f"{self.id} may not sign now: {exc}")
         return RoleLookup(grant.roles)
 
-    def submitted(self, form_id: str) -> Submitted | None:
-        """The result of the form ``form_id`` if it was already recorded (a second click)."""
+    def submitted(self, form_id: str, user: str) -> Submitted | None:
+        """The result of the form ``form_id`` if ``user`` already recorded it (a second click).
+
+        Raises:
+            AuthorizationError: another user recorded it: its result is theirs alone.
+        """
         with self._done_lock:
-            return self._done.get(form_id)
+            found = self._done.get(form_id)
+        if found is not None and found.user != user:
+            raise AuthorizationError(f"form {form_id}: expected one of {user}'s, found another's")
+        return found
 
     def submit(self, draft: EventDraft, form_id: str, user: str) -> Submitted:
         """Pre-check, sign, publish and wait for the receipt of ``draft`` (one at a time).
 
         Raises:
             AuthorizationError, LifecycleError, SourceError, MalformedEntryError:
-                refused by :func:`~signer.operator_events.precheck`; no seq used.
+                refused by :func:`~signer.operator_events.precheck`, or
+                ``form_id`` was recorded by another user; no seq used.
             StorageError: the operator's state is locked by another program, or
                 cannot be written.
             NoReceiptError, PermissionError: as for
                 :func:`~signer.operator_events.record_event` (seq used).
         """
         with self._submit_lock:
-            earlier = self.submitted(form_id)
+            earlier = self.submitted(form_id, user)
             if earlier is not None:
                 return earlier
             lookup = self.roles()

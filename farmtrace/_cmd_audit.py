@@ -11,15 +11,16 @@ from typing import Any
 
 from tqdm import tqdm
 
-from chain.audit import audit_store
+from chain.audit import AuditReport
 from chain.errors import FarmtraceError, SourceError
-from chain.store import Store
-from chain.trust import TrustRoot
-from chain.witness_policy import WitnessPolicy
-from farmtrace._serving import check_url
+from farmtrace._exits import fail
 from gateway.datadir import DataDir
+from readapi.base_url import base_url_problem
 from readapi.client import ReadApiClient
-from verify.live_audit import live_audit
+from verify.inputs import load_trust_root, load_witness_policy
+from verify.live_audit import Progress, live_audit
+from verify.offline import audit_log_dir
+from verify.report import LiveAuditReport
 
 _HELP = """\
 Verify everything in a log: every entry's signature against the registration
@@ -27,7 +28,9 @@ in force when it was signed, every block's entries root, count, first index
 and hash link, every index and Merkle node, every checkpoint's signature and
 root, and the lifecycle of every bird, carcass and pack. Duplicated or
 equivocating (signer, seq) pairs fail the audit; per-device sequence gaps
-are reported.
+are reported, those a device declared in a signed gap entry (seqs it reserved
+but never used, after a crash) apart from missing ones; a declaration that
+names seqs the log holds fails the audit (false_gap).
 
 Two ways to get the log:
 
@@ -74,6 +77,9 @@ witnesses.json:
 Exit status: 0 clean; 1 a check failed (each failure is listed, with its
 block and entry when it has one); 2 bad usage, or an input that could not
 be read (trust root, policy or state file, store, or a log that is down).
+A store that is corrupt or unreadable, or that holds records farmtrace
+never writes, still gets a report (NO VERDICT, reasons "unreadable" and
+"unknown_record") with exit status 2.
 """
 
 _EXAMPLES = """\
@@ -133,76 +139,7 @@ def add_parser(commands: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _error(message: str) -> int:
-    print(f"farmtrace audit: {message}", file=sys.stderr)
-    return 2
-
-
-def _read_trust(path: Path) -> TrustRoot | str:
-    try:
-        return TrustRoot.from_json(path.read_text())
-    except (OSError, UnicodeDecodeError, FarmtraceError) as exc:
-        return f"cannot read the trust root {path}: {exc}"
-
-
-def run(args: argparse.Namespace) -> int:
-    """Audit and print the report; exit 0 clean, 1 failed, 2 bad usage or unreadable input."""
-    if args.jobs is not None and args.jobs < 1:
-        return _error(f"--jobs must be at least 1, got {args.jobs}")
-    if args.url is not None:
-        return _run_live(args)
-    for name in ("witnesses", "state"):
-        if getattr(args, name) is not None:
-            return _error(f"--{name} needs --url (a live audit)")
-    return _run_offline(args)
-
-
-def _run_offline(args: argparse.Namespace) -> int:
-    data_dir = DataDir(args.data_dir)
-    trust = _read_trust(args.trust or data_dir.trust)
-    if isinstance(trust, str):
-        return _error(trust)
-    try:
-        store = Store.open(data_dir.log)
-    except FarmtraceError as exc:
-        return _error(str(exc))
-    try:
-        total: int | None = store.entry_count
-    except FarmtraceError:
-        total = None  # the audit reports the corrupt count
-    with (
-        store,
-        tqdm(
-            total=total,
-            unit=" entries",
-            disable=True if args.no_progress else None,
-            file=sys.stderr,
-            leave=False,
-        ) as bar,
-    ):
-        report = audit_store(store, trust, jobs=args.jobs, progress=bar.update)
-    print(report.to_json() if args.json else report.to_text(), end="" if not args.json else "\n")
-    return 0 if report.ok else 1
-
-
-def _run_live(args: argparse.Namespace) -> int:
-    if args.trust is None:
-        return _error("--url needs --trust: pin your own copy of the log's trust root")
-    problem = check_url(args.url)
-    if problem is not None:
-        return _error(problem)
-    if not args.timeout > 0:
-        return _error(f"--timeout must be positive, got {args.timeout}")
-    trust = _read_trust(args.trust)
-    if isinstance(trust, str):
-        return _error(trust)
-    policy = None
-    if args.witnesses is not None:
-        try:
-            policy = WitnessPolicy.from_json(args.witnesses.read_text())
-        except (OSError, UnicodeDecodeError, FarmtraceError) as exc:
-            return _error(f"cannot read the witness policy {args.witnesses}: {exc}")
-
+def _bars(args: argparse.Namespace) -> Progress:
     @contextmanager
     def progress(what: str, total: int | None, unit: str) -> Iterator[Callable[[int], None]]:
         disable = True if args.no_progress else None
@@ -211,14 +148,46 @@ def _run_live(args: argparse.Namespace) -> int:
         ) as bar:
             yield bar.update
 
-    client = ReadApiClient(args.url, timeout=args.timeout)
+    return progress
+
+
+def run(args: argparse.Namespace) -> int:
+    """Audit and print the report; exit 0 clean, 1 failed, 2 bad usage or unreadable input."""
+    if args.jobs is not None and args.jobs < 1:
+        return fail("audit", f"--jobs must be at least 1, got {args.jobs}")
+    if args.url is None:
+        for name in ("witnesses", "state"):
+            if getattr(args, name) is not None:
+                return fail("audit", f"--{name} needs --url (a live audit)")
+    elif args.trust is None:
+        return fail("audit", "--url needs --trust: pin your own copy of the log's trust root")
+    else:
+        problem = base_url_problem(args.url)
+        if problem is not None:
+            return fail("audit", problem)
+        if not args.timeout > 0:
+            return fail("audit", f"--timeout must be positive, got {args.timeout}")
     try:
-        report = live_audit(
-            client, trust, policy=policy, state_path=args.state, jobs=args.jobs, progress=progress
-        )
+        if args.url is None:
+            data_dir = DataDir(args.data_dir)
+            trust = load_trust_root(args.trust or data_dir.trust)
+            report: AuditReport | LiveAuditReport = audit_log_dir(
+                data_dir.log, trust, jobs=args.jobs, progress=_bars(args)
+            )
+        else:
+            trust = load_trust_root(args.trust)
+            policy = None if args.witnesses is None else load_witness_policy(args.witnesses)
+            report = live_audit(
+                ReadApiClient(args.url, timeout=args.timeout),
+                trust,
+                policy=policy,
+                state_path=args.state,
+                jobs=args.jobs,
+                progress=_bars(args),
+            )
     except SourceError as exc:
-        return _error(f"no verdict, the log could not be read: {exc}")
+        return fail("audit", f"no verdict, the log could not be read: {exc}")
     except FarmtraceError as exc:
-        return _error(str(exc))
+        return fail("audit", str(exc))
     print(report.to_json() if args.json else report.to_text(), end="\n" if args.json else "")
-    return 0 if report.ok else 1
+    return int(report.exit_code)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import sys
 import threading
 from typing import Any
 
@@ -12,6 +10,8 @@ import serial
 
 from chain.errors import MalformedError
 from chain.jws import check_id
+from farmtrace._exits import fail
+from farmtrace._serving import stop_on_signals
 from signer.bridge import Bridge
 from signer.mqtt_url import parse_mqtt_url
 from signer.serial_link import open_port
@@ -57,14 +57,9 @@ def run(args: argparse.Namespace) -> int:
         check_id(args.farm, "farm")
         port = open_port(args.serial, baudrate=args.baud)
     except (ValueError, MalformedError, serial.SerialException) as exc:
-        print(f"farmtrace bridge: {exc}", file=sys.stderr)
-        return 2
+        return fail("bridge", exc)
     stop = threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
-    if args.duration is not None:
-        threading.Timer(args.duration, stop.set).start()
+    stop_on_signals(stop, args.duration)
     bridge = Bridge(port, url, args.farm)
     try:
         bridge.run(stop)

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-from chain.entries import parse_entry
 from chain.errors import FarmtraceError
-from chain.store import Store
-from gateway.broker_config import BrokerSettings, TlsFiles, new_password, write_broker_files
-from gateway.datadir import DataDir
+from farmtrace._exits import fail
+from gateway.broker_setup import BrokerRequest, configure_broker, registered_signers
 from gateway.mosquitto import MosquittoNotInstalledError, find_mosquitto
 
-__all__ = ["add_parser", "registered_signers", "run_config"]
-
-CREDENTIALS = "credentials.json"
+__all__ = ["add_parser", "run_config"]
 
 _CONFIG_HELP = """\
 Write a Mosquitto config for one farm into --out: mosquitto.conf, passwd
@@ -111,68 +104,33 @@ def add_parser(commands: Any) -> None:
     config.set_defaults(handler=run_config)
 
 
-def registered_signers(data_dir: Path) -> list[str]:
-    """Ids of every device and operator registered and not revoked in a gateway's log.
-
-    Raises:
-        StorageError: the log cannot be opened (missing, or in use by a running gateway).
-        MalformedEntryError: a registration entry does not parse (a corrupt log).
-    """
-    current: dict[str, bool] = {}
-    with Store.open(DataDir(data_dir).log) as store:
-        for index in store.registration_indexes():
-            entry = parse_entry(store.entry(index))
-            subject = entry.payload["dev" if entry.type == "device" else "op"]
-            current[str(subject)] = entry.payload["action"] != "revoke"
-    return sorted(signer for signer, active in current.items() if active)
-
-
 def run_config(args: argparse.Namespace) -> int:
     """Write the broker files; exit 0, or 2 with a message on a bad option or file."""
     try:
-        return _run_config(args)
+        registered = (
+            [] if args.devices_from_log is None else registered_signers(args.devices_from_log)
+        )
+        setup = configure_broker(
+            BrokerRequest(
+                farm=args.farm,
+                out=args.out,
+                add=tuple(args.device),
+                remove=tuple(args.remove),
+                **{name: getattr(args, name) for name in _REQUEST_OPTIONS},
+            ),
+            registered=registered,
+        )
     except (ValueError, FarmtraceError, OSError) as exc:
-        print(f"farmtrace broker config: {exc}", file=sys.stderr)
-        return 2
-
-
-def _run_config(args: argparse.Namespace) -> int:
-    out: Path = args.out.absolute()
-    credentials_path = out / CREDENTIALS
-    passwords = _load_credentials(credentials_path, args.farm)
-    wanted = set(passwords) | set(args.device) | {args.gateway_user}
-    if args.devices_from_log is not None:
-        wanted |= set(registered_signers(args.devices_from_log))
-    if args.gateway_user in args.remove:
-        raise ValueError(f"cannot remove the gateway user {args.gateway_user!r}")
-    wanted -= set(args.remove)
-    tls_given = [args.tls_ca, args.tls_cert, args.tls_key]
-    if any(tls_given) and not all(tls_given):
-        raise ValueError("TLS needs all three of --tls-ca, --tls-cert and --tls-key")
-    users = {user: passwords.get(user) or new_password() for user in sorted(wanted)}
-    settings = BrokerSettings(
-        farm=args.farm,
-        state_dir=(args.state_dir or out / "state").absolute(),
-        port=args.port,
-        bind=args.bind,
-        users=users,
-        gateway_user=args.gateway_user,
-        tls=TlsFiles(*(p.absolute() for p in tls_given)) if all(tls_given) else None,
-        tls_port=args.tls_port,
-        run_as=args.run_as,
-    )
-    files = write_broker_files(settings, out)
-    _write_credentials(credentials_path, settings)
-    new = sorted(set(users) - set(passwords))
-    removed = sorted(set(passwords) - set(users))
+        return fail("broker config", exc)
+    settings, files = setup.settings, setup.files
     print(f"wrote {files.config}")
-    print(f"wrote {files.password_file} (mode 0600, {len(users)} users)")
+    print(f"wrote {files.password_file} (mode 0600, {len(settings.users)} users)")
     print(f"wrote {files.acl_file}")
-    print(f"wrote {credentials_path} (mode 0600: the passwords; give each device its own)")
-    if new:
-        print(f"new users: {', '.join(new)}")
-    if removed:
-        print(f"removed users: {', '.join(removed)}")
+    print(f"wrote {setup.credentials} (mode 0600: the passwords; give each device its own)")
+    if setup.new_users:
+        print(f"new users: {', '.join(setup.new_users)}")
+    if setup.removed_users:
+        print(f"removed users: {', '.join(setup.removed_users)}")
     print(f"farm {settings.farm}: listening on {settings.bind}:{settings.port}", end="")
     print(f", TLS on port {settings.tls_port}" if settings.tls else "")
     try:
@@ -193,38 +151,7 @@ def _run_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_credentials(path: Path, farm: str) -> dict[str, str]:
-    if not path.exists():
-        return {}
-    try:
-        doc = json.loads(path.read_text())
-        stored_farm, passwords = doc["farm"], doc["passwords"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"{path} is not a credentials file of this command: {exc}") from exc
-    if stored_farm != farm:
-        raise ValueError(f"{path} holds farm {stored_farm!r}, not {farm!r}; use another --out")
-    if not isinstance(passwords, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in passwords.items()
-    ):
-        raise ValueError(f"{path}: passwords must map user ids to strings")
-    return dict(passwords)
-
-
-def _write_credentials(path: Path, settings: BrokerSettings) -> None:
-    host = "127.0.0.1" if settings.bind in ("0.0.0.0", "::") else settings.bind
-    doc = {
-        "farm": settings.farm,
-        "gateway_user": settings.gateway_user,
-        "passwords": dict(settings.users),
-        "urls": {
-            user: f"mqtt://{user}:{quote(password, safe='')}@{host}:{settings.port}"
-            for user, password in settings.users.items()
-        },
-    }
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(doc, f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+_REQUEST_OPTIONS = (
+    *("gateway_user", "port", "bind", "state_dir", "run_as"),
+    *("tls_ca", "tls_cert", "tls_key", "tls_port"),
+)

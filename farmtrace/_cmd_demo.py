@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import shutil
 import signal
-import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 from demo.live import DemoPorts, LiveDemo
+from farmtrace._exits import fail
 from gateway.mosquitto import MosquittoError
 
 _HELP = """\
@@ -105,8 +105,7 @@ def run(args: argparse.Namespace) -> int:
         if demo.set_up():
             print(f"created a new demo farm in {args.data_dir} ({args.days} days of history)")
     except (ValueError, OSError) as exc:
-        print(f"farmtrace demo: {exc}", file=sys.stderr)
-        return 2
+        return fail("demo", exc)
     stopping = threading.Event()
 
     def on_signal(*_: object) -> None:
@@ -118,7 +117,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         demo.run()
     except (MosquittoError, RuntimeError, OSError) as exc:
-        print(f"farmtrace demo: {exc}", file=sys.stderr)
-        return 2
+        return fail("demo", exc)
     print("demo stopped cleanly")
     return 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,20 +12,10 @@ from werkzeug.serving import make_server
 
 from chain.entries import ROLES
 from chain.errors import FarmtraceError
-from chain.keyfile import SignerKey, load_key, save_key
-from desk import (
-    KEY_FILE,
-    SECRET_FILE,
-    STATE_DIR,
-    USERS_FILE,
-    add_user,
-    create_app,
-    load_users,
-    write_secret,
-)
+from desk import USERS_FILE, add_user, create_app
+from desk.setup import check_staff, init_desk_dir, is_desk_dir
+from farmtrace._exits import fail
 from farmtrace._serving import serve_until_signalled
-from signer.identity import SEQ_FILE, DeviceIdentity
-from signer.transport import operator_identity
 
 __all__ = ["add_parser"]
 
@@ -122,51 +111,24 @@ def add_parser(commands: Any) -> None:
     run.set_defaults(handler=run_desk)
 
 
-def _fail(action: str, message: object) -> int:
-    print(f"farmtrace desk {action}: {message}", file=sys.stderr)
-    return 2
-
-
-def _import_key(args: argparse.Namespace, state: Path) -> SignerKey:
-    """The key of ``--operator-key``, its seq state copied from ``--operator-state``."""
-    if args.operator_state is None:
-        raise ValueError(
-            "--operator-key needs --operator-state, the seq state it signed from (reusing a "
-            "seq would be refused as an equivocation); or make a new key with --operator-id"
-        )
-    key = load_key(args.operator_key)
-    with DeviceIdentity.open(args.operator_state) as old:  # locked while the state is copied
-        if old.key.public_key != key.public_key:
-            raise ValueError(f"{args.operator_state} holds the state of another key")
-        state.mkdir(mode=0o700, parents=True)
-        shutil.copyfile(args.operator_state / SEQ_FILE, state / SEQ_FILE)
-    return key
-
-
 def run_init(args: argparse.Namespace) -> int:
     """Create the desk directory; print the operator's id and public key. Exit 2 on bad input."""
-    root: Path = args.desk_dir
-    if (args.operator_id is None) == (args.operator_key is None):
-        return _fail("init", "give exactly one of --operator-id and --operator-key")
-    if (root / KEY_FILE).exists():
-        return _fail("init", f"{root / KEY_FILE} exists: this desk is set up already")
     try:
-        root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        state = root / STATE_DIR
-        if args.operator_key is not None:
-            key = _import_key(args, state)
-        else:
-            key = SignerKey.generate(args.operator_id)
-        operator_identity(state, key).close()
-        save_key(key, root / KEY_FILE)
-        write_secret(root / SECRET_FILE)
+        key = init_desk_dir(
+            args.desk_dir,
+            operator_id=args.operator_id,
+            operator_key=args.operator_key,
+            operator_state=args.operator_state,
+        )
     except (OSError, ValueError, FarmtraceError) as exc:
-        return _fail("init", exc)
-    print(f"desk directory {root}")
+        return fail("desk init", exc)
+    print(f"desk directory {args.desk_dir}")
     print(f"operator  {key.id}")
     print(f"pubkey    {key.public_key_b64}")
     print("next: have the farm's admin register this operator (farmtrace operator register),")
-    print(f"      then add staff: farmtrace desk adduser --desk-dir {root} --username NAME")
+    print(
+        f"      then add staff: farmtrace desk adduser --desk-dir {args.desk_dir} --username NAME"
+    )
     return 0
 
 
@@ -181,12 +143,14 @@ def _password(args: argparse.Namespace) -> str:
 
 def run_adduser(args: argparse.Namespace) -> int:
     """Add the user (or change its password). Exit 2 on a bad name, password or directory."""
-    if not (args.desk_dir / KEY_FILE).exists():
-        return _fail("adduser", f"{args.desk_dir} is not a desk directory (farmtrace desk init)")
+    if not is_desk_dir(args.desk_dir):
+        return fail(
+            "desk adduser", f"{args.desk_dir} is not a desk directory (farmtrace desk init)"
+        )
     try:
         new = add_user(args.desk_dir / USERS_FILE, args.username, _password(args))
     except (OSError, ValueError, EOFError, FarmtraceError) as exc:
-        return _fail("adduser", exc)
+        return fail("desk adduser", exc)
     print(f"{'added' if new else 'changed the password of'} {args.username}")
     return 0
 
@@ -205,13 +169,10 @@ def run_desk(args: argparse.Namespace) -> int:
     }
     try:
         app = create_app(config)
-        if not load_users(args.desk_dir / USERS_FILE):
-            raise ValueError(
-                f"no staff accounts yet: farmtrace desk adduser --desk-dir {args.desk_dir}"
-            )
+        check_staff(args.desk_dir)
         server = make_server(args.host, args.port, app, threaded=True)
     except (OSError, ValueError, FarmtraceError) as exc:
-        return _fail("run", exc)
+        return fail("desk run", exc)
     print(f"desk running: http://{args.host}:{server.server_port}/", flush=True)
     serve_until_signalled(server)
     return 0

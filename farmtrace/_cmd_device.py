@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import base64
-import binascii
-import signal
 import sys
 import threading
 import time
@@ -16,12 +13,13 @@ from typing import Any
 from chain.entries import device_payload
 from chain.errors import FarmtraceError
 from chain.keyfile import load_key
-from devices.hardware.ds18b20 import DS18B20
-from devices.sampling import DS18B20Sensor, Sensor, SimSensor, run_sampling
-from firmware_sim.farm import FarmConfig
+from devices.service import load_settings, make_sensor, open_identity, sample
+from farmtrace._exits import fail
+from farmtrace._serving import stop_on_signals
 from signer.identity import KEY_FILE, DeviceIdentity
 from signer.mqtt_url import parse_mqtt_url
-from signer.transport import DeviceTransport, operator_identity, publish_and_wait
+from signer.registration import parse_public_key, receipt_text, sign_and_send
+from signer.transport import DeviceTransport
 
 __all__ = ["add_parser"]
 
@@ -33,8 +31,8 @@ examples:
 _EXAMPLES_RUN = """\
 examples:
   farmtrace device run --config /etc/farmtrace/device.toml
-  farmtrace device run --state-dir st/b1-temp --device-id b1-temp \
-      --mqtt mqtt://localhost --farm demo-farm --speed 60
+  farmtrace device run --state-dir st/b1-temp --device-id b1-temp \\
+      --mqtt mqtt://localhost --farm demo-farm --duration 600
   farmtrace device run --state-dir st/b1-temp --serial /dev/ttyUSB0 --farm demo-farm
   farmtrace device run --state-dir /var/lib/farmtrace-device --mqtt mqtt://barn1-temp:pw@gw.local \\
       --farm farm1 --sensor ds18b20 --subject barn:b1 --interval 60
@@ -54,9 +52,6 @@ examples:
       --device-id barn1-temp --pubkey=<base64url key> --kind temperature \\
       --mqtt mqtt://admin:pw@gateway.local --farm farm1
 """
-
-_CONFIG_KEYS = {"state_dir", "mqtt", "farm", "serial", "sensor", "device_id", "subject"}
-_CONFIG_KEYS |= {"interval", "speed", "duration"}
 
 
 def add_parser(commands: Any) -> None:
@@ -99,7 +94,12 @@ def add_parser(commands: Any) -> None:
     run.add_argument("--sensor", help="sim (default) | ds18b20 | ds18b20:28-<12 hex>")
     run.add_argument("--subject", help="subject of DS18B20 readings, e.g. barn:b1")
     run.add_argument("--interval", type=float, help="seconds between DS18B20 readings (60)")
-    run.add_argument("--speed", type=float, help="simulated time per real second (sim; 1)")
+    run.add_argument(
+        "--speed",
+        type=float,
+        help="simulated seconds per real second (sim; 1); above 1 the readings' timestamps run "
+        "ahead of the clock and the gateway refuses those past its --max-future-ms as clock_skew",
+    )
     run.add_argument("--duration", type=float, help="stop after this many seconds")
     run.set_defaults(handler=run_device)
 
@@ -140,60 +140,17 @@ def run_init(args: argparse.Namespace) -> int:
             print(f"pubkey  {identity.key.public_key_b64}")
         return 0
     except FileExistsError as exc:
-        print(f"farmtrace device init: {exc.filename} {exc.strerror}", file=sys.stderr)
+        return fail("device init", f"{exc.filename} {exc.strerror}")
     except FarmtraceError as exc:
-        print(f"farmtrace device init: {exc}", file=sys.stderr)
-    return 2
-
-
-def _settings(args: argparse.Namespace) -> dict[str, Any]:
-    settings: dict[str, Any] = {}
-    if args.config is not None:
-        with open(args.config, "rb") as f:
-            settings = tomllib.load(f)
-        unknown = set(settings) - _CONFIG_KEYS
-        if unknown:
-            raise ValueError(f"{args.config}: unknown settings {sorted(unknown)}")
-    for key in _CONFIG_KEYS:
-        value = getattr(args, key, None)
-        if value is not None:
-            settings[key] = value
-    for key in ("state_dir", "farm"):
-        if key not in settings:
-            raise ValueError(f"--{key.replace('_', '-')} (or {key} in --config) is required")
-    if ("mqtt" in settings) == ("serial" in settings):
-        raise ValueError("give exactly one of --mqtt and --serial")
-    return settings
-
-
-def _sensor(settings: dict[str, Any], device_id: str) -> Sensor:
-    name = str(settings.get("sensor", "sim"))
-    if name == "sim":
-        now = int(time.time() * 1000)
-        return SimSensor(FarmConfig(farm_id=settings["farm"], start_ms=now), device_id)
-    if name == "ds18b20" or name.startswith("ds18b20:"):
-        if "subject" not in settings:
-            raise ValueError("--sensor ds18b20 needs --subject, e.g. barn:b1")
-        found = DS18B20.discover()
-        if ":" in name:
-            found = [DS18B20(name.split(":", 1)[1])]
-        if len(found) != 1:
-            raise ValueError(f"expected one DS18B20, found {len(found)}: name it ds18b20:<id>")
-        interval_ms = int(float(settings.get("interval", 60)) * 1000)
-        return DS18B20Sensor(found[0], settings["subject"], interval_ms)
-    raise ValueError(f"--sensor: expected sim, ds18b20 or ds18b20:<id>, found {name!r}")
+        return fail("device init", exc)
 
 
 def run_device(args: argparse.Namespace) -> int:
     """Run until SIGTERM/SIGINT (or --duration). Exit 2 on a usage or state error."""
     try:
-        settings = _settings(args)
-        url = parse_mqtt_url(settings["mqtt"]) if "mqtt" in settings else None
-        state = Path(settings["state_dir"])
-        if "device_id" in settings:
-            identity = DeviceIdentity.open_or_create(state, settings["device_id"], reserve_block=16)
-        else:
-            identity = DeviceIdentity.open(state, reserve_block=16)
+        settings = load_settings(args.config, vars(args))
+        url = parse_mqtt_url(settings.mqtt) if settings.mqtt is not None else None
+        identity = open_identity(settings)
     except FileNotFoundError as exc:
         print(f"farmtrace device run: {exc.strerror}: {exc.filename}", file=sys.stderr)
         print(
@@ -202,90 +159,54 @@ def run_device(args: argparse.Namespace) -> int:
         )
         return 2
     except (ValueError, OSError, tomllib.TOMLDecodeError, FarmtraceError) as exc:
-        print(f"farmtrace device run: {exc}", file=sys.stderr)
-        return 2
+        return fail("device run", exc)
     stop = threading.Event()
     with identity:
         try:
-            sensor = _sensor(settings, identity.id)
-            link = DeviceTransport(identity, settings["farm"], url, settings.get("serial"))
+            sensor = make_sensor(settings, identity.id, now_ms=int(time.time() * 1000))
+            link = DeviceTransport(identity, settings.farm, url, settings.serial)
         except (ValueError, OSError, FarmtraceError) as exc:
-            print(f"farmtrace device run: {exc}", file=sys.stderr)
-            return 2
+            return fail("device run", exc)
         with link:
-            _stop_on_signals(stop, settings.get("duration"))
-            speed = float(settings.get("speed", 1.0))
-            origin, start = time.monotonic(), int(time.time() * 1000)
-
-            def now_ms() -> int:
-                return start + int((time.monotonic() - origin) * 1000 * speed)
-
+            stop_on_signals(stop, settings.duration)
             try:
-                stats = run_sampling(
-                    link.device, sensor, stop, now_ms=now_ms, on_recorded=link.wake
-                )
+                stats = sample(link, sensor, stop, speed=settings.speed)
             except FarmtraceError as exc:
-                print(f"farmtrace device run: {exc}", file=sys.stderr)
-                return 1
+                return fail("device run", exc, 1)
             print(f"recorded {stats.recorded}; kept {link.device.outbox.count} awaiting receipts")
     return 0
 
 
-def _stop_on_signals(stop: threading.Event, duration: float | None) -> None:
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
-    if duration is not None:
-        threading.Timer(float(duration), stop.set).start()
-
-
 def run_register(args: argparse.Namespace) -> int:
     """Sign, publish, wait for the receipt; print the block. Exit 1 on timeout, 2 on bad input."""
+    ts = args.ts if args.ts is not None else int(time.time() * 1000)
     try:
         key = load_key(args.operator_key)
         url = parse_mqtt_url(args.mqtt)
-        identity = operator_identity(args.operator_state, key)
+        pubkey = parse_public_key(args.pubkey, "--pubkey")
+        sent = sign_and_send(
+            key,
+            args.operator_state,
+            url,
+            args.farm,
+            lambda seq: device_payload(
+                "register",
+                args.device_id,
+                seq,
+                ts,
+                pubkey=pubkey,
+                farm=args.farm,
+                kinds=args.kind,
+                label=args.label,
+            ),
+            timeout=args.timeout,
+            on_signed=lambda seq: print(
+                f"signed device registration of {args.device_id} as {key.id}, seq {seq}"
+            ),
+        )
+    except (TimeoutError, PermissionError) as exc:
+        return fail("device register", exc, 1)
     except (ValueError, OSError, FarmtraceError) as exc:
-        print(f"farmtrace device register: {exc}", file=sys.stderr)
-        return 2
-    with identity:
-        ts = args.ts if args.ts is not None else int(time.time() * 1000)
-        try:
-            pubkey = _pubkey(args.pubkey)
-            raw = identity.sign_payload(
-                lambda seq: device_payload(
-                    "register",
-                    args.device_id,
-                    seq,
-                    ts,
-                    pubkey=pubkey,
-                    farm=args.farm,
-                    kinds=args.kind,
-                    label=args.label,
-                )
-            )
-        except (ValueError, FarmtraceError) as exc:
-            print(f"farmtrace device register: {exc}", file=sys.stderr)
-            return 2
-        seq = identity.last_seq
-        print(f"signed device registration of {args.device_id} as {key.id}, seq {seq}")
-        try:
-            receipt = publish_and_wait(raw, seq, key.id, url, args.farm, args.timeout)
-        except (TimeoutError, PermissionError) as exc:
-            print(f"farmtrace device register: {exc}", file=sys.stderr)
-            return 1
-    if receipt.seq >= seq:
-        print(f"committed: receipt up to seq {receipt.seq}, block height {receipt.block}")
-    else:
-        print(f"committed (past a gap in {key.id}'s seqs; receipt up to seq {receipt.seq})")
+        return fail("device register", exc)
+    print(receipt_text(sent, key.id))
     return 0
-
-
-def _pubkey(text: str) -> bytes:
-    try:
-        key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        key = b""
-    if len(key) != 32:
-        raise ValueError(f"--pubkey: expected a base64url 32-byte Ed25519 key, found {text!r}")
-    return key

@@ -14,29 +14,21 @@ from typing import Any
 from chain.errors import (
     AuthorizationError,
     FarmtraceError,
-    GS1Error,
     LifecycleError,
     MalformedError,
     SourceError,
     UnknownSignerError,
 )
-from chain.gs1 import pack_subject, parse_digital_link_path
 from chain.keyfile import load_key
-from farmtrace._events import (
-    DEFAULT_CHECK_URL,
-    add_signer_options,
-    error_text,
-    fail,
-    now_ms,
-    operator_grant,
-    print_receipt,
-    rejections,
-    rejections_text,
-)
+from farmtrace._events import DEFAULT_CHECK_URL, add_signer_options, error_text, now_ms
+from farmtrace._exits import fail
 from readapi.client import ReadApiClient
+from signer.event_text import MEMBER_HELP, SUBJECT_HELP, describe_draft, subject_from_option
+from signer.log_checks import check_event, rejection_counts, rejections_text
 from signer.mqtt_url import parse_mqtt_url
-from signer.operator_events import EVENT_KINDS, EventDraft, EventKind, draft_event, precheck
+from signer.operator_events import EVENT_KINDS, EventKind, draft_event
 from signer.operator_events import record_event as send_event
+from signer.registration import Sent, receipt_text
 from signer.transport import operator_identity
 
 __all__ = ["add_parser"]
@@ -83,36 +75,6 @@ _SIGNER = (
     "      --check-url http://127.0.0.1:8080"
 )
 _ANY_KINDS = ("bird", "carcass", "cut", "pack", "lot", "barn")
-_SUBJECT_HELP = {
-    "bird": "a bird's tag id, e.g. 0001",
-    "barn": "a barn id, e.g. b1",
-    "carcass": "a carcass id a slaughter produced, e.g. 0001",
-    "cut": "a cut id a slaughter produced",
-    "pack": "GTIN.SERIAL, or its GS1 Digital Link /01/GTIN/21/SERIAL",
-    "lot": "GTIN.LOT, or its GS1 Digital Link /01/GTIN/10/LOT",
-}
-_MEMBER_HELP = {
-    "breed": "the breed, e.g. 'Ross 308'",
-    "hatchery": "the hatchery's name",
-    "parent_flock": "the parent flock, e.g. PF-2025-17",
-    "barn": "the barn id, e.g. b1",
-    "from_barn": "the barn it leaves (checked against the log)",
-    "vaccine": "the vaccine, e.g. 'Marek's disease (HVT)'",
-    "dose": "the dose, e.g. 0.2ml",
-    "result": "pass or fail",
-    "note": "what was found",
-    "cause": "the cause of death",
-    "plant": "the processing plant's name",
-    "outputs": "what the slaughter produces: carcass:<id> or cut:<id> (repeatable)",
-    "gtin": "the GTIN-14: 14 digits ending in the GS1 check digit (pad a GTIN-13 with a 0)",
-    "serial": "the pack's serial (GS1 AI 21): 1-20 of A-Z a-z 0-9 . _ -",
-    "lot": "the lot (GS1 AI 10), for several items packed as one lot",
-    "weight_g": "the packed weight in grams",
-    "destination": "where it goes",
-    "source": "where it leaves from",
-    "location": "where it arrived",
-    "reason": "why it is recalled (shown on the consumer pages)",
-}
 
 
 def add_parser(commands: Any) -> None:
@@ -171,7 +133,7 @@ def _add_kind_options(sub: argparse.ArgumentParser, kind: EventKind) -> None:
             default=[],
             dest=f"subject_{subject_kind}",
             metavar="ID",
-            help=_SUBJECT_HELP[subject_kind],
+            help=SUBJECT_HELP[subject_kind],
         )
     if not kind.subject_kinds:
         subjects.add_argument(
@@ -189,7 +151,7 @@ def _add_kind_options(sub: argparse.ArgumentParser, kind: EventKind) -> None:
         options: dict[str, Any] = {
             "dest": f"member_{member}",
             "metavar": member.upper(),
-            "help": _MEMBER_HELP.get(member, "")
+            "help": MEMBER_HELP.get(member, "")
             + (" (required)" if member in kind.required else ""),
         }
         if member in kind.lists:
@@ -214,37 +176,21 @@ def _add_kind_options(sub: argparse.ArgumentParser, kind: EventKind) -> None:
 
 
 def _subjects(args: argparse.Namespace, kind: EventKind) -> list[str]:
-    found: list[str] = []
-    for subject_kind in kind.subject_kinds or _ANY_KINDS:
-        for value in getattr(args, f"subject_{subject_kind}"):
-            found.append(_subject(subject_kind, value))
-    found.extend(getattr(args, "subject_any", []))
-    return found
-
-
-def _subject(kind: str, value: str) -> str:
-    """``kind:value``; a pack or lot may also be given as its GS1 Digital Link."""
-    if kind in ("pack", "lot") and "/01/" in value:
-        try:
-            link = parse_digital_link_path(value[value.index("/01/") :])
-        except GS1Error as exc:
-            raise GS1Error(f"--{kind} {value}: {exc}") from exc
-        subject = pack_subject(link)
-        if not subject.startswith(kind + ":"):
-            raise GS1Error(f"--{kind} {value}: that Digital Link names a {subject.split(':')[0]}")
-        return subject
-    prefix = kind + ":"
-    return value if value.startswith(prefix) else prefix + value
+    found = [
+        subject_from_option(subject_kind, value)
+        for subject_kind in kind.subject_kinds or _ANY_KINDS
+        for value in getattr(args, f"subject_{subject_kind}")
+    ]
+    return found + list(getattr(args, "subject_any", []))
 
 
 def _members(args: argparse.Namespace, kind: EventKind) -> dict[str, str]:
-    members: dict[str, str] = {}
-    for member in kind.members:
-        value = getattr(args, f"member_{member}")
-        if value is None:
-            continue
-        members[member] = " ".join(value) if isinstance(value, list) else str(value)
-    return members
+    values = {member: getattr(args, f"member_{member}") for member in kind.members}
+    return {
+        member: " ".join(value) if isinstance(value, list) else str(value)
+        for member, value in values.items()
+        if value is not None
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -258,10 +204,9 @@ def run(args: argparse.Namespace) -> int:
         url = parse_mqtt_url(args.mqtt)
     except (ValueError, OSError, MalformedError) as exc:
         return fail(command, error_text(exc), 2)
-    check_url = None if args.no_check else args.check_url
-    if check_url is not None:
+    if not args.no_check:
         try:
-            _check(draft, ReadApiClient(check_url), key.id, key.public_key)
+            check_event(draft, ReadApiClient(args.check_url), key.id, key.public_key)
         except (AuthorizationError, UnknownSignerError, LifecycleError) as exc:
             return fail(command, f"refused, nothing signed: {exc}", 1)
         except (SourceError, MalformedError) as exc:
@@ -271,33 +216,22 @@ def run(args: argparse.Namespace) -> int:
                 "read API of the gateway or a site, or --no-check to sign without checking",
                 2,
             )
-    before = rejections(args.check_url)  # to tell, if no receipt comes, what it rejected
+    before = rejection_counts(args.check_url)  # to tell, if no receipt comes, what it rejected
     try:
         identity = operator_identity(args.state_dir, key)
     except (OSError, FarmtraceError) as exc:
         return fail(command, error_text(exc), 2)
     with identity:
-        print(f"signing {_describe(draft)} as {key.id}")
+        print(f"signing {describe_draft(draft)} as {key.id}")
         try:
             recorded = send_event(identity, draft, url, args.farm, timeout=args.timeout)
         except FarmtraceError as exc:  # nothing sent: the seq state could not be written
             return fail(command, error_text(exc), 2)
         except TimeoutError as exc:  # NoReceiptError: the seq is used
-            why = rejections_text(before, rejections(args.check_url))
+            why = rejections_text(before, rejection_counts(args.check_url))
             return fail(command, f"{exc}. {why}", 1)
         except PermissionError as exc:
             return fail(command, str(exc), 1)
     print(f"signed seq {recorded.seq}")
-    print_receipt(recorded.receipt, recorded.seq, key.id)
+    print(receipt_text(Sent(recorded.seq, recorded.receipt), key.id))
     return 0
-
-
-def _check(draft: EventDraft, client: ReadApiClient, signer: str, public_key: bytes) -> None:
-    """Raise unless the log lets ``signer`` (with ``public_key``) record ``draft`` now."""
-    grant = operator_grant(client, signer, draft.ts, public_key)
-    precheck(draft, signer, client.subject_events, roles=grant.roles)
-
-
-def _describe(draft: EventDraft) -> str:
-    shown = ", ".join(draft.subjects[:3]) + (" ..." if len(draft.subjects) > 3 else "")
-    return f"{draft.event} event of {len(draft.subjects)} subject(s) ({shown})"

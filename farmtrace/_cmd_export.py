@@ -12,11 +12,12 @@ from typing import Any
 
 from chain.epcis import UnknownSubjectError, covered_entries, export_bird, export_pack
 from chain.errors import FarmtraceError, GS1Error
-from chain.gs1 import DigitalLink, validate_gtin, validate_key_value
+from chain.gs1 import parse_gtin_pair
 from chain.store import Store
+from farmtrace._exits import fail
 from gateway.datadir import DataDir
 
-__all__ = ["add_parser", "parse_link", "run_epcis"]
+__all__ = ["add_parser", "run_epcis"]
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 
@@ -77,46 +78,25 @@ def add_parser(commands: Any) -> None:
     epcis.set_defaults(handler=run_epcis)
 
 
-def parse_link(text: str, ai: str) -> DigitalLink:
-    """``GTIN/SERIAL`` (``ai`` "serial") or ``GTIN/LOT`` (``ai`` "lot") as a Digital Link.
-
-    A GTIN-8, -12 or -13 is padded to 14 digits.
-
-    Raises:
-        GS1Error: not two parts, a bad GTIN (or check digit), or a bad serial or lot.
-    """
-    gtin, slash, value = text.partition("/")
-    if not slash:
-        raise GS1Error(f"expected GTIN/{ai.upper()}, e.g. 09506000134352/S0001, found {text!r}")
-    gtin14 = validate_gtin(gtin)
-    validate_key_value(value, ai)
-    return DigitalLink(gtin14, serial=value) if ai == "serial" else DigitalLink(gtin14, lot=value)
-
-
-def _fail(message: str, code: int) -> int:
-    print(f"farmtrace export epcis: {message}", file=sys.stderr)
-    return code
-
-
 def run_epcis(args: argparse.Namespace) -> int:
     """Export and write the document; see the exit status in the command's help."""
     try:
         link = None
         if args.pack is not None:
-            link = parse_link(args.pack, "serial")
+            link = parse_gtin_pair(args.pack, "serial")
         elif args.lot is not None:
-            link = parse_link(args.lot, "lot")
+            link = parse_gtin_pair(args.lot, "lot")
     except GS1Error as exc:
-        return _fail(str(exc), 2)
+        return fail("export epcis", str(exc), 2)
     try:
         store = Store.open(DataDir(args.data_dir).log)
     except FarmtraceError as exc:
-        return _fail(str(exc), 2)
+        return fail("export epcis", str(exc), 2)
     created_ms = time.time_ns() // 1_000_000
     with store:
         until = covered_entries(store)
         if until is None:
-            return _fail(f"{args.data_dir}: the log has no signed checkpoint yet", 1)
+            return fail("export epcis", f"{args.data_dir}: the log has no signed checkpoint yet", 1)
         try:
             if link is None:
                 document = export_bird(
@@ -127,9 +107,9 @@ def run_epcis(args: argparse.Namespace) -> int:
                     store, link, base_url=args.base_url, created_ms=created_ms, until=until
                 )
         except UnknownSubjectError as exc:
-            return _fail(str(exc), 1)
+            return fail("export epcis", str(exc), 1)
         except FarmtraceError as exc:
-            return _fail(str(exc), 2)
+            return fail("export epcis", str(exc), 2)
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     events = len(document["epcisBody"]["eventList"])
     if args.output is None:
@@ -138,7 +118,7 @@ def run_epcis(args: argparse.Namespace) -> int:
     try:
         _write(args.output, text)
     except OSError as exc:
-        return _fail(f"cannot write {args.output}: {exc}", 2)
+        return fail("export epcis", f"cannot write {args.output}: {exc}", 2)
     print(f"wrote {events} EPCIS events about {document['farmtrace:subject']} to {args.output}")
     return 0
 

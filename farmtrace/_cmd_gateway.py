@@ -3,29 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from chain.errors import FarmtraceError
-from chain.keyfile import SignerKey, load_key, save_key
+from chain.witness_policy import WitnessPolicy
+from farmtrace._exits import fail
+from farmtrace._serving import stop_on_signals
 from gateway.admission import AdmissionPolicy
 from gateway.datadir import DataDir
-from gateway.ingest import IngestConfig
-from gateway.init import init_data_dir
+from gateway.launch import create_log, gateway_config, run_until
 from gateway.mqtt_ingest import MqttSettings
-from gateway.service import Gateway, GatewayConfig
-from gateway.witnessing import (
-    WitnessingConfig,
-    add_witness,
-    load_witness_policy,
-    remove_witness,
-    save_witness_policy,
-    set_quorum,
-)
+from gateway.service import Gateway
+from gateway.witness_admin import edit_witnesses, witness_lines
+from gateway.witnessing import WitnessingConfig, add_witness, remove_witness, set_quorum
 from signer.identity import DeviceIdentity
 from signer.mqtt_url import parse_mqtt_url
 
@@ -222,16 +216,14 @@ def _add_witness_parser(actions: Any) -> None:
         step.add_argument("--data-dir", type=Path, required=True, help="made by 'gateway init'")
 
 
-def _edit_witnesses(args: argparse.Namespace, edit: Any) -> int:
+def _edit_witnesses(
+    args: argparse.Namespace, edit: Callable[[WitnessPolicy | None], WitnessPolicy]
+) -> int:
     data_dir = DataDir(args.data_dir)
     try:
-        if not data_dir.trust.exists():
-            raise FileNotFoundError(f"{data_dir.root} is not a gateway data directory")
-        policy = edit(load_witness_policy(data_dir.witnesses))
-        save_witness_policy(data_dir.witnesses, policy)
+        policy = edit_witnesses(data_dir, edit)
     except (FarmtraceError, OSError) as exc:
-        print(f"farmtrace gateway witness {args.step}: {exc}", file=sys.stderr)
-        return 2
+        return fail(f"gateway witness {args.step}", exc)
     print(f"{data_dir.witnesses}: {policy.describe()}; restart the gateway to apply")
     return 0
 
@@ -253,84 +245,59 @@ def run_witness_quorum(args: argparse.Namespace) -> int:
 
 def run_witness_list(args: argparse.Namespace) -> int:
     """Print the quorum, then a line per witness: name, url, verifier key. Exit 2 if unreadable."""
-    data_dir = DataDir(args.data_dir)
     try:
-        policy = load_witness_policy(data_dir.witnesses)
+        lines = witness_lines(DataDir(args.data_dir))
     except (FarmtraceError, OSError) as exc:
-        print(f"farmtrace gateway witness list: {exc}", file=sys.stderr)
-        return 2
-    if policy is None or not policy.witnesses:
-        print("no witnesses: /checkpoint serves every checkpoint as soon as it is signed")
-        return 0
-    print(f"quorum: {policy.describe()}")
-    for witness in policy.witnesses:
-        print(f"{witness.name}  {witness.url}  {witness.vkey}")
+        return fail("gateway witness list", exc)
+    print("\n".join(lines))
     return 0
+
+
+_RUN_OPTIONS = ("http_host", "http_port", "block_entries", "block_interval_ms", "max_future_ms")
 
 
 def run_gateway(args: argparse.Namespace) -> int:
     """Run until SIGTERM/SIGINT. Exit 0 after a clean stop, 1 if ingest failed, 2 on bad input."""
     try:
-        broker = parse_mqtt_url(args.mqtt)
-        config = GatewayConfig(
-            data_dir=DataDir(args.data_dir),
-            farm=args.farm,
-            mqtt=MqttSettings(
-                host=broker.host,
-                port=broker.port,
-                username=broker.username,
-                password=broker.password,
-                client_id=f"farmtrace-gateway-{args.farm}",
-            ),
-            ingest=IngestConfig(
-                max_block_entries=args.block_entries,
-                block_interval_ms=args.block_interval_ms,
-                policy=AdmissionPolicy(max_future_ms=args.max_future_ms),
-            ),
-            http_host=args.http_host,
-            http_port=args.http_port,
-            witnessing=WitnessingConfig(
-                timeout_s=args.witness_timeout,
-                backoff_min_s=min(WitnessingConfig().backoff_min_s, args.witness_max_backoff),
-                backoff_max_s=args.witness_max_backoff,
-            ),
+        url = parse_mqtt_url(args.mqtt)
+        broker = MqttSettings(url.host, url.port, url.username, url.password)
+        config = gateway_config(
+            DataDir(args.data_dir),
+            args.farm,
+            broker,
+            **{name: getattr(args, name) for name in _RUN_OPTIONS},
+            witness_timeout=args.witness_timeout,
+            witness_max_backoff=args.witness_max_backoff,
         )
         gateway = Gateway(config)
         gateway.start()
     except (FarmtraceError, OSError, ValueError) as exc:
-        print(f"farmtrace gateway run: {exc}", file=sys.stderr)
-        return 2
+        return fail("gateway run", exc)
     stopping = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stopping.set())
+    stop_on_signals(stopping)
     print(f"gateway running: http://{args.http_host}:{gateway.http_port}/checkpoint", flush=True)
-    while not stopping.wait(0.5) and gateway.running:
-        pass
-    gateway.stop()
-    return 1 if gateway.error is not None else 0
+    return 0 if run_until(gateway, stopping) else 1
 
 
 def run_init(args: argparse.Namespace) -> int:
     """Create the log. Exit 2 if the directory already holds one or an input is bad."""
     data_dir = DataDir(args.data_dir)
     try:
-        if args.admin_key is not None:
-            admin = load_key(args.admin_key)
-        else:
-            admin = SignerKey.generate(args.admin_id)
-        trust = init_data_dir(data_dir, args.origin, [admin], int(time.time() * 1000))
-        if args.admin_key is None:
-            save_key(admin, data_dir.signer_key(admin.id))
-        state_dir = data_dir.keys / f"{admin.id}.state"
-        with DeviceIdentity.create(state_dir, admin) as identity:
+        created = create_log(
+            data_dir,
+            args.origin,
+            now_ms=int(time.time() * 1000),
+            admin_id=args.admin_id,
+            admin_key=args.admin_key,
+        )
+        with DeviceIdentity.create(created.admin_state, created.admin) as identity:
             identity.next_seq()  # seq 1 is the genesis registration in block 0
     except (FileExistsError, FarmtraceError, OSError) as exc:
-        print(f"farmtrace gateway init: {exc}", file=sys.stderr)
-        return 2
-    print(f"created log {trust.origin} in {data_dir.root}")
-    print(f"log verifier key  {trust.log_key}")
+        return fail("gateway init", exc)
+    print(f"created log {created.trust.origin} in {data_dir.root}")
+    print(f"log verifier key  {created.trust.log_key}")
     print(f"trust root        {data_dir.trust}  (give this file to auditors)")
-    if args.admin_key is None:
-        print(f"admin key         {data_dir.signer_key(admin.id)}  (keep it offline)")
-    print(f"admin seq state   {state_dir}  (sign as the admin from here only)")
+    if created.admin_key_file is not None:
+        print(f"admin key         {created.admin_key_file}  (keep it offline)")
+    print(f"admin seq state   {created.admin_state}  (sign as the admin from here only)")
     return 0

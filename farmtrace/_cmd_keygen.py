@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
 from chain import note
 from chain.errors import FarmtraceError
-from chain.keyfile import SignerKey, save_key
+from chain.keyfile import SignerKey, save_key, save_log_key
+from farmtrace._exits import fail
 
 _HELP = """\
 Make a new private key and print its public half.
@@ -61,16 +60,11 @@ def run(args: argparse.Namespace) -> int:
             return 0
         signer, verifier = note.generate_key(args.log)
         out = args.out or Path("log.key")
-        flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if args.force else os.O_EXCL)
-        with os.fdopen(os.open(out, flags, 0o600), "w") as f:
-            f.write(signer + "\n")
+        save_log_key(signer, out, overwrite=args.force)
         print(f"wrote {out} (mode 0600)")
         print(f"verifier key  {verifier}")
         return 0
     except FileExistsError as exc:
-        print(
-            f"farmtrace keygen: {exc.filename} exists (use --force to replace it)", file=sys.stderr
-        )
+        return fail("keygen", f"{exc.filename} exists (use --force to replace it)")
     except FarmtraceError as exc:
-        print(f"farmtrace keygen: {exc}", file=sys.stderr)
-    return 2
+        return fail("keygen", exc)

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import base64
-import binascii
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,15 +11,15 @@ from chain.entries import ROLES, operator_payload
 from chain.errors import FarmtraceError
 from chain.keyfile import load_key
 from chain.registry import EVENT_ROLES
-from farmtrace._events import (
-    add_signer_options,
-    error_text,
-    fail,
-    now_ms,
-    print_receipt,
-)
+from farmtrace._events import add_signer_options, error_text, now_ms
+from farmtrace._exits import fail
 from signer.mqtt_url import parse_mqtt_url
-from signer.transport import operator_identity, publish_and_wait
+from signer.registration import (
+    parse_public_key,
+    read_public_key_file,
+    receipt_text,
+    sign_and_send,
+)
 
 __all__ = ["add_parser"]
 
@@ -122,7 +119,10 @@ def add_parser(commands: Any) -> None:
 def run_register(args: argparse.Namespace) -> int:
     """Sign the registration, publish, wait for the receipt. Exit 1 on no receipt, 2 bad input."""
     try:
-        pubkey = _public_key(args.pubkey, args.pubkey_file, args.id)
+        if args.pubkey_file is not None:
+            pubkey = read_public_key_file(args.pubkey_file, args.id)
+        else:
+            pubkey = parse_public_key(args.pubkey, "--pubkey")
     except (ValueError, OSError) as exc:
         return fail("operator register", error_text(exc), 2)
     roles = list(dict.fromkeys(args.role))
@@ -150,59 +150,30 @@ def run_revoke(args: argparse.Namespace) -> int:
 
 
 def _sign_and_send(
-    args: argparse.Namespace,
-    command: str,
-    what: str,
-    build: Callable[[int], dict[str, object]],
+    args: argparse.Namespace, command: str, what: str, build: Callable[[int], dict[str, object]]
 ) -> int:
     try:
         key = load_key(args.key)
-        url = parse_mqtt_url(args.mqtt)
-        identity = operator_identity(args.state_dir, key)
+        sent = sign_and_send(
+            key,
+            args.state_dir,
+            parse_mqtt_url(args.mqtt),
+            args.farm,
+            build,
+            timeout=args.timeout,
+            on_signed=lambda seq: print(f"signed {what} as {key.id}, seq {seq}"),
+        )
+    except TimeoutError as exc:
+        return fail(
+            command,
+            f"{exc}: the gateway may have rejected it (is {key.id!r} an admin of this "
+            "log?), its /metrics counts rejections by reason; or it is down, and "
+            "commits the entry when it is back",
+            1,
+        )
+    except PermissionError as exc:
+        return fail(command, str(exc), 1)
     except (ValueError, OSError, FarmtraceError) as exc:
         return fail(command, error_text(exc), 2)
-    with identity:
-        try:
-            raw = identity.sign_payload(build)  # validated first: a bad payload uses no seq
-        except (ValueError, FarmtraceError) as exc:
-            return fail(command, error_text(exc), 2)
-        seq = identity.last_seq
-        print(f"signed {what} as {key.id}, seq {seq}")
-        try:
-            receipt = publish_and_wait(raw, seq, key.id, url, args.farm, args.timeout)
-        except TimeoutError as exc:
-            return fail(
-                command,
-                f"{exc}: the gateway may have rejected it (is {key.id!r} an admin of this "
-                "log?), its /metrics counts rejections by reason; or it is down, and "
-                "commits the entry when it is back",
-                1,
-            )
-        except PermissionError as exc:
-            return fail(command, str(exc), 1)
-    print_receipt(receipt, seq, key.id)
+    print(receipt_text(sent, key.id))
     return 0
-
-
-def _public_key(text: str | None, path: Path | None, operator: str) -> bytes:
-    """The raw 32-byte key from ``--pubkey`` or ``--pubkey-file``; ValueError/OSError if bad."""
-    source = "--pubkey"
-    if path is not None:
-        source = str(path)
-        content = path.read_text().strip()
-        text = content.split()[-1] if content else ""
-        if content.startswith("{"):
-            try:
-                obj = json.loads(content)
-                text = obj["pubkey"]
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ValueError(f"{path}: expected a key file with a pubkey member") from exc
-            if obj.get("id", operator) != operator:
-                raise ValueError(f"{path}: holds the key of {obj['id']!r}, not of {operator!r}")
-    try:
-        key = base64.urlsafe_b64decode(str(text) + "=" * (-len(str(text)) % 4))
-    except (binascii.Error, ValueError):
-        key = b""
-    if len(key) != 32:
-        raise ValueError(f"{source}: expected a base64url 32-byte Ed25519 key, found {text!r}")
-    return key

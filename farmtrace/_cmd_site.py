@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
-from werkzeug.serving import make_server
-
-from chain.errors import FarmtraceError, MalformedError
-from chain.trust import TrustRoot
-from chain.witness_policy import WitnessPolicy
-from consumer_web import SiteConfig, create_app
-from consumer_web import POLICY_FILE
-from farmtrace._serving import serve_until_signalled
+from chain.errors import FarmtraceError
+from consumer_web import POLICY_FILE, SiteConfig, create_app
+from consumer_web.setup import TRUST_FILE, init_site_dir
+from farmtrace._exits import fail
+from farmtrace._serving import serve
 
 __all__ = ["add_parser"]
 
@@ -140,29 +135,13 @@ def add_parser(commands: Any) -> None:
 
 def run_init(args: argparse.Namespace) -> int:
     """Create the site directory. Exit 2 if it already pins a trust root or an input is bad."""
-    target = args.site_dir / "trust.json"
-    policy_target = args.site_dir / POLICY_FILE
-    policy: WitnessPolicy | None = None
     try:
-        TrustRoot.from_json(args.trust.read_text(encoding="utf-8"))
-        if args.witnesses is not None:
-            try:
-                policy = WitnessPolicy.from_json(args.witnesses.read_text(encoding="utf-8"))
-            except FarmtraceError as exc:
-                raise MalformedError(f"{args.witnesses}: {exc}") from exc
-        for path in (target, policy_target):
-            if path.exists():
-                raise FileExistsError(f"{path} exists: the site is already set up")
-        args.site_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(args.trust, target)
-        if policy is not None:
-            policy_target.write_text(policy.to_json(), encoding="utf-8")
+        policy = init_site_dir(args.site_dir, args.trust, args.witnesses)
     except (FarmtraceError, OSError) as exc:
-        print(f"farmtrace site init: {exc}", file=sys.stderr)
-        return 2
-    print(f"site directory {args.site_dir} pins {target}")
+        return fail("site init", exc)
+    print(f"site directory {args.site_dir} pins {args.site_dir / TRUST_FILE}")
     if policy is not None:
-        print(f"it requires {policy.describe()} to cosign ({policy_target})")
+        print(f"it requires {policy.describe()} to cosign ({args.site_dir / POLICY_FILE})")
     return 0
 
 
@@ -177,21 +156,14 @@ def run_site(args: argparse.Namespace) -> int:
     try:
         app = create_app(config)
     except (FarmtraceError, OSError, ValueError) as exc:
-        print(f"farmtrace site run: {exc}", file=sys.stderr)
-        return 2
+        return fail("site run", exc)
     site = app.extensions["farmtrace_site"]
     _logger.info("witness policy: %s", site.policy.describe())
-    try:
-        server = make_server(args.host, args.port, app, threaded=True)
-    except OSError as exc:
-        site.close()
-        print(
-            f"farmtrace site run: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr
-        )
-        return 2
-    print(f"site running: http://{args.host}:{server.server_port}/", flush=True)
-    try:
-        serve_until_signalled(server)
-    finally:
-        site.close()
-    return 0
+    return serve(
+        "site run",
+        app,
+        args.host,
+        args.port,
+        lambda url: print(f"site running: {url}/", flush=True),
+        site.close,
+    )

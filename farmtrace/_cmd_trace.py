@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from chain.errors import FarmtraceError
-from chain.gs1 import DigitalLink, pack_subject, validate_gtin
+from chain.gs1 import pack_subject, parse_gtin_pair
 from chain.jws import check_id
 from chain.store import Store
-from chain.trace import REFILL_MIN_KG, TraceItem, TraceResult, parse_time, trace
+from chain.trace import parse_time, trace
+from chain.trace_text import trace_text
+from farmtrace._exits import fail
 from gateway.datadir import DataDir
 
 __all__ = ["add_parser", "run"]
@@ -44,8 +44,6 @@ examples:
   farmtrace trace --data-dir demo-data/gateway --barn b1 \\
       --from 2026-01-05T00:00Z --to 2026-01-12T00:00Z
 """
-
-_HIDDEN_FIELDS = frozenset({"pubkey"})  # in --json only: long and of no use to read
 
 
 class _Usage(Exception):
@@ -82,11 +80,7 @@ def _start(args: argparse.Namespace) -> tuple[str, tuple[int, int] | None]:
         for option, key in (("lot", "lot"), ("pack", "serial")):
             value = getattr(args, option)
             if value is not None:
-                gtin, slash, ident = value.partition("/")
-                if not slash:
-                    raise _Usage(f"--{option}: expected GTIN/{key.upper()}, found {value!r}")
-                link = DigitalLink(validate_gtin(gtin), **{key: ident})
-                return pack_subject(link), None
+                return pack_subject(parse_gtin_pair(value, key)), None
         if args.bird is not None:
             return f"bird:{check_id(args.bird, '--bird')}", None
         if args.start is None or args.end is None:
@@ -104,62 +98,22 @@ def run(args: argparse.Namespace) -> int:
     try:
         start, window = _start(args)
     except _Usage as exc:
-        print(f"farmtrace trace: {exc}", file=sys.stderr)
-        return 2
+        return fail("trace", exc)
     try:
         store = Store.open(DataDir(args.data_dir).log)
     except FarmtraceError as exc:
-        print(f"farmtrace trace: {exc}", file=sys.stderr)
-        return 2
+        return fail("trace", exc)
     with store:
         began = time.perf_counter()
         try:
             result = trace(store, start, window=window, feed=not args.no_feed)
         except FarmtraceError as exc:
-            print(f"farmtrace trace: {exc}", file=sys.stderr)
-            return 2
+            return fail("trace", exc)
         seconds = time.perf_counter() - began
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=1))
     elif result.found:
-        print(_text(result, seconds), end="")
+        print(trace_text(result, seconds), end="")
     if not result.found:
-        print(f"farmtrace trace: the log says nothing about {start}", file=sys.stderr)
-        return 1
+        return fail("trace", f"the log says nothing about {start}", 1)
     return 0
-
-
-def _when(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _line(item: TraceItem) -> str:
-    fields = "; ".join(
-        f"{name}={_when(value) if name.endswith('_ms') and isinstance(value, int) else value}"
-        for name, value in item.fields
-        if name not in _HIDDEN_FIELDS
-    )
-    head = f"  {_when(item.ts)}  entry {item.index:<9} {item.relation:<11} {item.event:<11}"
-    return f"{head} {item.subject}  [{item.signer}]" + (f"  {fields}" if fields else "") + "\n"
-
-
-def _text(result: TraceResult, seconds: float) -> str:
-    window = ""
-    if result.window is not None:
-        window = f", {_when(result.window[0])} to {_when(result.window[1])}"
-    out = [f"Trace of {result.start}{window}: entries 0 to {result.limit - 1} of the log\n"]
-    out.append(f"Birds ({len(result.birds)}): {', '.join(result.birds) or 'none'}\n")
-    if result.recalls:
-        out.append(f"\nRECALLED ({len(result.recalls)}):\n")
-        out += [_line(item) for item in result.recalls]
-    else:
-        out.append("No recall concerns it.\n")
-    for title, items in (("Downstream", result.downstream), ("Upstream", result.upstream)):
-        out.append(f"\n{title} ({len(items)}):\n")
-        out += [_line(item) for item in items] or ["  nothing\n"]
-    out.append(
-        f"\nThe log records no feed deliveries: feed_refill lines are refills of a barn's feed "
-        f"hopper (a rise of {REFILL_MIN_KG:g} kg or more between two readings).\n"
-        f"Traced in {seconds:.3f} s. Prove any line: /api/v1/entries/<entry>/proof\n"
-    )
-    return "".join(out)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import re
-import sys
 from pathlib import Path
 from typing import Any
 
-from chain.errors import FarmtraceError
-from chain.trust import TrustRoot
-from farmtrace._serving import check_url
+from chain.errors import MalformedError
+from farmtrace._exits import fail
+from readapi.base_url import base_url_problem
 from readapi.client import ReadApiClient
 from verify.batch import SiteUnavailableError, verify_batch
+from verify.inputs import load_trust_root, parse_block_hash
 
 _HELP = """\
 Check that a block (a "batch", named by the hash printed on a label or a
@@ -45,8 +44,6 @@ examples:
   farmtrace verify-batch 3f5d0c...e81a --url http://127.0.0.1:8080 --trust pinned.json --json
 """
 
-_HASH = re.compile(r"[0-9a-f]{64}")
-
 
 def add_parser(commands: Any) -> None:
     """Register the ``verify-batch`` subcommand."""
@@ -74,29 +71,20 @@ def add_parser(commands: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _usage_error(message: str) -> int:
-    print(f"farmtrace verify-batch: {message}", file=sys.stderr)
-    return 2
-
-
 def run(args: argparse.Namespace) -> int:
     """Verify and print the report; exit 0 verified, 1 a check failed, 2 no verdict."""
-    block_hash = args.block_hash.strip().lower()
-    if not _HASH.fullmatch(block_hash):
-        return _usage_error(f"a block hash is 64 hex digits, got {args.block_hash!r:.80}")
-    url_problem = check_url(args.url)
-    if url_problem is not None:
-        return _usage_error(url_problem)
-    if not args.timeout > 0:
-        return _usage_error(f"--timeout must be positive, got {args.timeout}")
     try:
-        trust = TrustRoot.from_json(args.trust.read_text())
-    except (OSError, UnicodeDecodeError, FarmtraceError) as exc:
-        return _usage_error(f"cannot read the trust root {args.trust}: {exc}")
-    client = ReadApiClient(args.url, timeout=args.timeout)
-    try:
-        report = verify_batch(client, trust, block_hash)
+        block_hash = parse_block_hash(args.block_hash)
+        url_problem = base_url_problem(args.url)
+        if url_problem is not None:
+            return fail("verify-batch", url_problem)
+        if not args.timeout > 0:
+            return fail("verify-batch", f"--timeout must be positive, got {args.timeout}")
+        trust = load_trust_root(args.trust)
+        report = verify_batch(ReadApiClient(args.url, timeout=args.timeout), trust, block_hash)
+    except MalformedError as exc:
+        return fail("verify-batch", str(exc))
     except SiteUnavailableError as exc:
-        return _usage_error(f"no verdict, the site could not be asked: {exc}")
+        return fail("verify-batch", f"no verdict, the site could not be asked: {exc}")
     print(report.to_json() if args.json else report.to_text(), end="\n" if args.json else "")
     return 0 if report.ok else 1

@@ -10,17 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from chain.errors import FarmtraceError
-from chain.trust import TrustRoot
-from farmtrace._serving import serve_until_signalled
-from witness import (
-    WitnessConfig,
-    add_log,
-    create_app,
-    init_witness_dir,
-    make_http_server,
-    read_states,
-    status_document,
-)
+from farmtrace._exits import fail
+from farmtrace._serving import serve
+from witness import WitnessConfig, create_app, init_witness_dir, read_states, status_document
+from witness.setup import add_log_from, log_of_trust_root
 
 __all__ = ["add_parser"]
 
@@ -140,11 +133,10 @@ def add_parser(commands: Any) -> None:
 def run_init(args: argparse.Namespace) -> int:
     """Create the directory and print the verifier key. Exit 2 on bad input or an existing key."""
     try:
-        logs = [_trust_pair(path) for path in args.trust]
+        logs = [log_of_trust_root(path) for path in args.trust]
         config = init_witness_dir(args.dir, args.name, logs)
     except (FarmtraceError, OSError) as exc:
-        print(f"farmtrace witness init: {exc}", file=sys.stderr)
-        return 2
+        return fail("witness init", exc)
     print(config.vkey)
     for origin in config.logs:
         print(f"following {origin}", file=sys.stderr)
@@ -153,21 +145,10 @@ def run_init(args: argparse.Namespace) -> int:
 
 def run_add_log(args: argparse.Namespace) -> int:
     """Add a trusted log. Exit 2 on bad input."""
-    by_key = args.origin is not None or args.log_key is not None
-    if (args.trust is not None) == by_key or (by_key and not (args.origin and args.log_key)):
-        print(
-            "farmtrace witness add-log: give either --trust FILE or both --origin and --log-key",
-            file=sys.stderr,
-        )
-        return 2
     try:
-        origin, log_key = (
-            _trust_pair(args.trust) if args.trust is not None else (args.origin, args.log_key)
-        )
-        added = add_log(args.dir, origin, log_key)
-    except (FarmtraceError, OSError) as exc:
-        print(f"farmtrace witness add-log: {exc}", file=sys.stderr)
-        return 2
+        origin, log_key, added = add_log_from(args.dir, args.trust, args.origin, args.log_key)
+    except (ValueError, FarmtraceError, OSError) as exc:
+        return fail("witness add-log", exc)
     state = "now follows" if added else "already followed"
     print(f"{args.dir}: {state} {origin} with key {log_key.split('+')[1]}")
     return 0
@@ -179,12 +160,8 @@ def run_show(args: argparse.Namespace) -> int:
         config = WitnessConfig.load(args.dir)
         states = read_states(args.dir) if args.json else {}
     except FarmtraceError as exc:
-        print(f"farmtrace witness show: {exc}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(status_document(config, states), indent=2))
-    else:
-        print(config.vkey)
+        return fail("witness show", exc)
+    print(json.dumps(status_document(config, states), indent=2) if args.json else config.vkey)
     return 0
 
 
@@ -193,34 +170,18 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         app = create_app(args.dir)
     except FarmtraceError as exc:
-        print(f"farmtrace witness serve: {exc}", file=sys.stderr)
-        return 2
+        return fail("witness serve", exc)
     service = app.extensions["farmtrace_witness"]
-    try:
-        server = make_http_server(app, args.host, args.port)
-    except OSError as exc:
-        service.close()
-        print(
-            f"farmtrace witness serve: cannot listen on {args.host}:{args.port}: {exc}",
-            file=sys.stderr,
+
+    def listening(url: str) -> None:
+        print(f"listening on {url}", flush=True)
+        _logger.info(
+            "witness %s listening on %s, following %s",
+            service.config.name,
+            url,
+            ", ".join(sorted(service.config.logs)) or "no log yet",
         )
-        return 2
-    url = f"http://{args.host}:{server.server_port}"
-    print(f"listening on {url}", flush=True)
-    _logger.info(
-        "witness %s listening on %s, following %s",
-        service.config.name,
-        url,
-        ", ".join(sorted(service.config.logs)) or "no log yet",
-    )
-    try:
-        serve_until_signalled(server)
-    finally:
-        service.close()
+
+    code = serve("witness serve", app, args.host, args.port, listening, service.close)
     _logger.info("witness stopped")
-    return 0
-
-
-def _trust_pair(path: Path) -> tuple[str, str]:
-    trust = TrustRoot.from_json(path.read_text(encoding="utf-8"))
-    return trust.origin, trust.log_key
+    return code

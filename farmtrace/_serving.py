@@ -1,28 +1,54 @@
-"""What the long-running subcommands (site, desk, witness) share: URL checks and clean stops."""
+"""What the long-running subcommands share: stopping cleanly on SIGTERM or Ctrl-C."""
 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
-from urllib.parse import urlsplit
+from collections.abc import Callable
+from typing import Any
 
-from werkzeug.serving import BaseWSGIServer
+from werkzeug.serving import BaseWSGIServer, make_server
 
-__all__ = ["check_url", "serve_until_signalled"]
+__all__ = ["serve", "serve_until_signalled", "stop_on_signals"]
 
 
-def check_url(url: str, option: str = "--url") -> str | None:
-    """Why ``url`` is no http(s) base address (no query or fragment), or None if it is."""
+def serve(
+    command: str,
+    app: Any,
+    host: str,
+    port: int,
+    on_listening: Callable[[str], None],
+    close: Callable[[], None],
+) -> int:
+    """Serve ``app`` until SIGTERM/SIGINT, then ``close()`` it; the exit code.
+
+    ``on_listening(url)`` is called once the port is bound. Exit 0 after a
+    clean stop, 2 (after ``close()``) if ``host:port`` cannot be bound.
+    """
     try:
-        parts = urlsplit(url)
-        _ = parts.port  # raises ValueError on a bad port
-    except ValueError as exc:
-        return f"{option} {url!r}: {exc}"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"{option} {url!r}: expected http://HOST[:PORT] or https://HOST[:PORT]"
-    if parts.query or parts.fragment:
-        return f"{option} {url!r}: expected no query or fragment"
-    return None
+        server = make_server(host, port, app, threaded=True)
+    except OSError as exc:
+        close()
+        print(f"farmtrace {command}: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
+        return 2
+    on_listening(f"http://{host}:{server.server_port}")
+    try:
+        serve_until_signalled(server)
+    finally:
+        close()
+    return 0
+
+
+def stop_on_signals(stop: threading.Event, duration: float | None = None) -> None:
+    """Set ``stop`` on SIGTERM or SIGINT (main thread only), or after ``duration`` seconds."""
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+    if duration is not None:
+        timer = threading.Timer(float(duration), stop.set)
+        timer.daemon = True
+        timer.start()
 
 
 def serve_until_signalled(server: BaseWSGIServer) -> None:

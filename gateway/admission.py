@@ -4,9 +4,15 @@ Pure: the caller passes the time, the registry, the lifecycle state and a
 lookup of entries the log (committed or pending) already holds. The order of
 checks is fixed, so that each rejection has exactly one reason::
 
-    size → parse → topic owner → signer's authority → signature
+    size → parse (a reading's value: ``value_out_of_range``) → topic owner
+         → signer's authority (a reading's kind and subject:
+           ``kind_not_registered``, ``subject_not_registered``) → signature
          → (signer, seq) already held? duplicate or equivocation → clock skew
          → lifecycle rules (events only: ``lifecycle_conflict``)
+
+The value, kind and subject rules are chain's (:mod:`chain.entries`,
+:func:`chain.registry.check_reading_allowed`), so that the audit's replay
+judges every committed reading exactly as admission did.
 
 A reading timestamped far in the future is rejected (``clock_skew``); one
 from far in the past is accepted and marked late, because a device that was

@@ -7,7 +7,10 @@ Topics follow :mod:`chain.wire`. The ACL lets every device (MQTT username =
 its id, also for serial bridges and operators, who publish under their own
 id) write only its own ``entry`` and ``status`` topics and read only its own
 ``receipt`` topic; the gateway user reads every device's ``entry`` and
-``status`` and writes their ``receipt``.
+``status`` and writes their ``receipt``. With users, every listener replaces
+a client's id by its username (``use_username_as_clientid``), so no login can
+take over, or wipe, another user's session; the broker refuses packets
+above :data:`MAX_PACKET_SIZE` and bounds each client's queue.
 
 Passwords are stored in Mosquitto's own PBKDF2 format, so no
 ``mosquitto_passwd`` binary is needed::
@@ -30,10 +33,12 @@ from types import MappingProxyType
 
 from chain import wire
 from chain.errors import MalformedError
-from chain.jws import check_id
+from chain.jws import MAX_ENTRY_BYTES, check_id
 
 __all__ = [
     "DEFAULT_ITERATIONS",
+    "LARGEST_PACKET",
+    "MAX_PACKET_SIZE",
     "BrokerFiles",
     "BrokerSettings",
     "TlsFiles",
@@ -52,6 +57,18 @@ DEFAULT_ITERATIONS = 101
 _SALT_BYTES = 12  # what mosquitto_passwd writes (SALT_LEN in mosquitto 2.0)
 _PBKDF2_HASH = "sha512"
 _PBKDF2_TAG = "7"  # mosquitto's pw_sha512_pbkdf2
+
+_LONGEST_ID = "x" * 64
+LARGEST_PACKET = (
+    1 + 4  # fixed header: type and flags, remaining length (at most 4 bytes)
+    + 2 + len(wire.receipt_topic(_LONGEST_ID, _LONGEST_ID))  # the longest of our topics
+    + 2 + 1  # packet id (QoS 1), MQTT 5 property length (our clients send no properties)
+    + MAX_ENTRY_BYTES  # an entry; a receipt or status payload is smaller still
+)  # fmt: skip
+"""The largest MQTT packet a farmtrace client sends: a maximum-size entry on the longest topic."""
+
+MAX_PACKET_SIZE = 8192
+"""The broker's ``max_packet_size``: the power of two above :data:`LARGEST_PACKET`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +91,9 @@ class BrokerSettings:
     Mosquitto keeps ``mosquitto.db``) must be absolute. ``run_as`` is the
     ``user`` Mosquitto drops to when started as root (Mosquitto's default is
     ``mosquitto``, which must then be able to write ``state_dir``).
+    ``max_packet_size`` must hold :data:`LARGEST_PACKET`; the queue bounds
+    (per client, docs/broker.md says why these numbers) must hold at least
+    one packet of that size.
 
     Raises:
         ValueError: on any setting that would make a broken or unsafe config.
@@ -91,6 +111,10 @@ class BrokerSettings:
     require_certificate: bool = True
     use_identity_as_username: bool = False
     max_inflight_messages: int = 1000
+    max_packet_size: int = MAX_PACKET_SIZE
+    max_queued_messages: int = 200_000
+    max_queued_bytes: int = 64 * 1024 * 1024
+    sys_interval: int = 10
     autosave_interval: int = 60
     autosave_on_changes: bool = False
     persistent_client_expiration: str = "14d"
@@ -117,6 +141,19 @@ class BrokerSettings:
                 raise ValueError(f"{name} must be 1..65535, got {getattr(self, name)}")
         if not 0 < self.max_inflight_messages < 65536:
             raise ValueError("max_inflight_messages must be 1..65535 (the MQTT 5 ReceiveMaximum)")
+        if not LARGEST_PACKET <= self.max_packet_size < 2**28:
+            raise ValueError(
+                f"max_packet_size: expected {LARGEST_PACKET}..{2**28 - 1} (a maximum-size "
+                f"entry on the longest topic), found {self.max_packet_size}"
+            )
+        if self.max_queued_messages < 1 or self.max_queued_bytes < self.max_packet_size:
+            raise ValueError(
+                "max_queued_messages and max_queued_bytes: expected at least 1 and "
+                f"max_packet_size, found {self.max_queued_messages} and {self.max_queued_bytes} "
+                "(0, no limit, lets one client's queue take all the broker's memory)"
+            )
+        if self.sys_interval < 1:
+            raise ValueError("sys_interval must be at least 1 (seconds between $SYS updates)")
         if self.autosave_interval < 1:
             raise ValueError("autosave_interval must be at least 1")
         if not self.state_dir.is_absolute():
@@ -159,10 +196,20 @@ def render_config(settings: BrokerSettings, directory: Path) -> str:
         "# (Nagle + delayed ACK; measured 11/s without, 2454/s with NODELAY on both ends).",
         "set_tcp_nodelay true",
         "",
-        "# The default (1000) drops overflow SILENTLY; 0 = no limit. A device's outbox holds",
-        "# each entry until the gateway's receipt, so memory, not data, is what is at stake.",
-        "max_queued_messages 0",
-        "max_queued_bytes 0",
+        "# A client (e.g. a device) sending a bigger packet is disconnected (MQTT 5: reason",
+        "# 0x95) before the broker buffers it. Ours are at most a 4096-byte entry plus topic",
+        f"# and header ({LARGEST_PACKET} bytes).",
+        f"max_packet_size {s.max_packet_size}",
+        "",
+        "# Per client, above what is in flight: the gateway's backlog while it is down.",
+        "# Overflow is dropped (counted in $SYS/broker/publish/messages/dropped); devices",
+        "# keep each entry until the gateway's receipt and send it again, so the bound",
+        "# costs a resend, never data. Without it one client's queue could take all memory.",
+        f"max_queued_messages {s.max_queued_messages}",
+        f"max_queued_bytes {s.max_queued_bytes}",
+        "# Seconds between $SYS/broker/... updates (those drop counts, clients, memory).",
+        f"sys_interval {s.sys_interval}",
+        "",
         "# Unacknowledged QoS 1 messages per client (MQTT 5: advertised as ReceiveMaximum);",
         "# the default 20 caps the gateway's commit batches.",
         f"max_inflight_messages {s.max_inflight_messages}",
@@ -196,7 +243,7 @@ def render_config(settings: BrokerSettings, directory: Path) -> str:
             "# No users configured: a loopback-only development broker.",
             "allow_anonymous true",
         ]
-    lines += ["", f"listener {s.port} {s.bind}"]
+    lines += ["", f"listener {s.port} {s.bind}", *_identity_lines(s)]
     if s.tls is not None:
         bind = f" {s.tls_bind}" if s.tls_bind else ""
         lines += [
@@ -210,8 +257,20 @@ def render_config(settings: BrokerSettings, directory: Path) -> str:
             f"keyfile {s.tls.keyfile}",
             f"require_certificate {'true' if s.require_certificate else 'false'}",
             f"use_identity_as_username {'true' if s.use_identity_as_username else 'false'}",
+            *_identity_lines(s),
         ]
     return "\n".join(lines) + "\n"
+
+
+def _identity_lines(settings: BrokerSettings) -> list[str]:
+    """Per listener: the client id is the username, so a session belongs to one login."""
+    if not settings.users:
+        return []  # the option refuses clients without a username
+    return [
+        "# A client's id is replaced by its username: nobody can knock another user off,",
+        "# or wipe its session, by connecting with its id.",
+        "use_username_as_clientid true",
+    ]
 
 
 def render_acl(settings: BrokerSettings) -> str:

@@ -4,6 +4,7 @@
 <data-dir>/trust.json   the genesis trust root auditors pin
 <data-dir>/keys/        private keys, mode 0700 (log.key: the checkpoint signer)
 <data-dir>/witnesses.json   optional: the witnesses to push checkpoints to, and the quorum
+<data-dir>/dead-letter.jsonl    MQTT messages quarantined by ingest (bounded; .1 is the previous)
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ class DataDir:
     def witnesses(self) -> Path:
         """The witness policy (``chain.witness_policy``, with urls); optional."""
         return self.root / "witnesses.json"
+
+    @property
+    def dead_letter(self) -> Path:
+        """Quarantined MQTT messages, one JSON object per line (``gateway.dead_letter``)."""
+        return self.root / "dead-letter.jsonl"
 
     @property
     def keys(self) -> Path:

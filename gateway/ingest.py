@@ -32,7 +32,7 @@ from chain.log import LogWriter
 from chain.registry import Registry
 from chain.store import Store
 from chain.trust import TrustRoot
-from chain.wire import Receipt
+from chain.wire import MAX_RECEIPT_HASHES, Receipt, entry_digest
 from gateway.admission import AdmissionPolicy, Decision, Verdict, admit
 from gateway.receipts import ReceiptBook
 
@@ -249,6 +249,11 @@ class Ingest:
                 self.counts["late"] += 1
         elif decision.verdict is Verdict.DUPLICATE:
             self.counts["duplicate"] += 1
+            entry, index = decision.entry, decision.existing_index
+            if entry is not None and index is not None and index < self._log_entries:
+                # The sender still holds it, and may wait for its hash: name and reach it.
+                self.receipts.confirm(entry.kid, entry.seq, entry_digest(entry.raw))
+                self.receipts.resent(entry.kid, entry.seq)
         else:
             self.counts[str(decision.reason)] += 1
         return decision
@@ -302,12 +307,15 @@ class Ingest:
         del self._pending[: len(taken)]
         self._log_entries = header.next_index
         self._flushed -= len(taken)
-        by_signer: dict[str, list[int]] = {}
+        by_signer: dict[str, list[Entry]] = {}
         for item in taken:
             del self._by_key[item.entry.key]
-            by_signer.setdefault(item.entry.kid, []).append(item.entry.seq)
-        for signer, seqs in by_signer.items():
-            self.receipts.committed(signer, seqs)
+            by_signer.setdefault(item.entry.kid, []).append(item.entry)
+        for signer, entries in by_signer.items():
+            newest = entries[-MAX_RECEIPT_HASHES:]
+            self.receipts.committed(
+                signer, [e.seq for e in entries], [(e.seq, entry_digest(e.raw)) for e in newest]
+            )
         self.counts["committed"] += len(taken)
         checkpoint = self._writer.sign_checkpoint()
         return CommittedBlock(

@@ -6,7 +6,8 @@ Served at ``/metrics`` in the Prometheus text format. Names::
     farmtrace_entries_committed_total           in a block
     farmtrace_entries_duplicate_total           identical resends (harmless, re-receipted)
     farmtrace_entries_late_total                accepted, but older than the late window
-    farmtrace_entries_rejected_total{reason}    refused, by reason tag
+    farmtrace_entries_rejected_total{reason}    refused, by reason tag (status junk and
+                                                quarantined messages too: docs/gateway.md)
     farmtrace_block_height                      blocks in the log
     farmtrace_log_entries                       entries in the log
     farmtrace_pending_entries                   accepted, not yet in a block (queue depth)
@@ -15,6 +16,7 @@ Served at ``/metrics`` in the Prometheus text format. Names::
     farmtrace_devices_online                    devices whose retained status is online
     farmtrace_mqtt_connected                    1 while the gateway's MQTT session is up
     farmtrace_mqtt_reconnects_total             connections re-established after a loss
+    farmtrace_ingest_restarts_total             ingest loop restarts after a failure
     farmtrace_published_checkpoint_size         tree size of the checkpoint /checkpoint serves
 
 With witnesses (``<data-dir>/witnesses.json``), per witness (its key name)::
@@ -44,10 +46,17 @@ _REJECT_REASONS = (
     "wrong_topic",
     "unknown_signer",
     "unauthorized",
+    "kind_not_registered",
+    "subject_not_registered",
+    "value_out_of_range",
     "bad_signature",
     "equivocation",
     "clock_skew",
     "lifecycle_conflict",
+    "malformed_status",
+    "malformed_topic",
+    "internal_error",
+    "poison",
 )
 
 
@@ -90,6 +99,9 @@ class GatewayMetrics:
         )
         self.mqtt_reconnects = Counter(
             "farmtrace_mqtt_reconnects", "Broker connections re-established", registry=r
+        )
+        self.ingest_restarts = Counter(
+            "farmtrace_ingest_restarts", "Ingest loop restarts after a failure", registry=r
         )
         self.published_size = Gauge(
             "farmtrace_published_checkpoint_size",

@@ -11,19 +11,30 @@ of a mock)::
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["MosquittoError", "MosquittoNotInstalledError", "MosquittoProcess", "find_mosquitto"]
+__all__ = [
+    "MosquittoError",
+    "MosquittoNotInstalledError",
+    "MosquittoPortInUseError",
+    "MosquittoProcess",
+    "find_mosquitto",
+    "listener_ports",
+]
 
 _SBIN_MOSQUITTO = "/usr/sbin/mosquitto"  # Debian's path, often not on a user's PATH
 _STOP_TIMEOUT = 10.0
 _LOG_TAIL = 2000
+_LISTENER = re.compile(r"^\s*listener\s+(\d+)(?:\s+(\S+))?\s*$", re.M)
+_WILDCARDS = ("0.0.0.0", "::")
 
 
 class MosquittoError(RuntimeError):
@@ -32,6 +43,19 @@ class MosquittoError(RuntimeError):
 
 class MosquittoNotInstalledError(MosquittoError):
     """No ``mosquitto`` binary on PATH nor at ``/usr/sbin/mosquitto``."""
+
+
+class MosquittoPortInUseError(MosquittoError):
+    """A listener's port was taken (before the start, or by a race while the broker bound it).
+
+    Mosquitto cannot listen on port 0 and report the port it got, so whoever
+    picks free ports for it retries with new ones on this error.
+    """
+
+
+def listener_ports(config_text: str) -> list[tuple[str | None, int]]:
+    """The ``(bind address or None, port)`` of each ``listener`` line of a mosquitto.conf."""
+    return [(m[2], int(m[1])) for m in _LISTENER.finditer(config_text)]
 
 
 def find_mosquitto() -> str:
@@ -65,9 +89,12 @@ class MosquittoProcess:
     """One ``mosquitto -c <config>`` child process, listening on ``host:port``.
 
     ``port`` (and ``host``, the address to probe; use 127.0.0.1 for a broker
-    bound to every interface) must match the config's plain listener. The
+    bound to every interface) must match the config's plain listener; :meth:`start`
+    also waits for every other ``listener`` of the config (e.g. TLS). The
     broker's own log (stderr) is appended to ``log`` (default: next to the
-    config, ``mosquitto.log``). Not thread-safe; one owner starts and stops it.
+    config, ``mosquitto.log``). ``command_prefix`` runs the broker through a
+    launcher that execs it (e.g. one that ties its life to ours). Not
+    thread-safe; one owner starts and stops it.
     """
 
     def __init__(
@@ -78,12 +105,14 @@ class MosquittoProcess:
         host: str = "127.0.0.1",
         log: Path | None = None,
         binary: str | None = None,
+        command_prefix: Sequence[str] = (),
     ) -> None:
         self.config = config
         self.port = port
         self.host = host
         self.log = log or config.with_name("mosquitto.log")
         self._binary = binary
+        self._prefix = tuple(command_prefix)
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -104,42 +133,72 @@ class MosquittoProcess:
         return self._proc is not None and self._proc.poll() is None
 
     def start(self, timeout: float = 10.0) -> None:
-        """Start the broker and return once it accepts TCP connections.
+        """Start the broker and return once every listener accepts TCP connections.
 
         Raises:
             MosquittoNotInstalledError: no mosquitto binary.
-            MosquittoError: it is already running, something else listens on
-                the port, it exited (the message carries its log), or it did
-                not listen within ``timeout`` seconds (it is then killed).
+            MosquittoPortInUseError: something else listens on a listener's
+                port, or took it before the broker could bind it.
+            MosquittoError: it is already running, it exited (the message
+                carries its log), or it did not listen within ``timeout``
+                seconds (it is then killed).
+            OSError: the config cannot be read.
         """
         if self.running:
             raise MosquittoError(f"mosquitto is already running (pid {self.pid})")
         binary = self._binary or find_mosquitto()
-        if self._accepts():
-            raise MosquittoError(f"something already listens on {self.host}:{self.port}")
+        addresses = self._addresses()
+        for address in addresses:
+            if _accepts(address):
+                raise MosquittoPortInUseError(
+                    f"something already listens on {address[0]}:{address[1]}"
+                )
         with open(self.log, "ab") as log:
+            log_start = log.tell()
             self._proc = subprocess.Popen(
-                [binary, "-c", str(self.config)],
+                [*self._prefix, binary, "-c", str(self.config)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
                 start_new_session=True,  # a terminal's Ctrl-C goes to the owner, who stops us last
             )
         deadline = time.monotonic() + timeout
+        waiting = list(addresses)
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise MosquittoError(
-                    f"mosquitto exited with status {self._proc.returncode}; "
-                    f"its log ({self.log}) ends:\n{self.log_tail()}{_root_hint()}"
-                )
-            if self._accepts():
+                self._raise_exited(log_start)
+            waiting = [address for address in waiting if not _accepts(address)]
+            if not waiting:
                 return
             time.sleep(0.02)
         self.kill()
         raise MosquittoError(
-            f"mosquitto did not listen on {self.host}:{self.port} within {timeout} s; "
+            f"mosquitto did not listen on {waiting} within {timeout} s; "
             f"its log ends:\n{self.log_tail()}"
         )
+
+    def _addresses(self) -> list[tuple[str, int]]:
+        """Where to probe: our ``host:port``, and every other listener of the config."""
+        found = [(self.host, self.port)]
+        for bind, port in listener_ports(self.config.read_text()):
+            host = self.host if bind is None or bind in _WILDCARDS else bind
+            if port != self.port and (host, port) not in found:
+                found.append((host, port))
+        return found
+
+    def _raise_exited(self, log_start: int) -> None:
+        assert self._proc is not None
+        message = (
+            f"mosquitto exited with status {self._proc.returncode}; "
+            f"its log ({self.log}) ends:\n{self.log_tail()}{_root_hint()}"
+        )
+        try:
+            ours = self.log.read_bytes()[log_start:]
+        except OSError:
+            ours = b""
+        if b"Address already in use" in ours:
+            raise MosquittoPortInUseError(message)
+        raise MosquittoError(message)
 
     def stop(self) -> None:
         """SIGTERM and wait: Mosquitto saves its persistence file on the way out."""
@@ -171,13 +230,6 @@ class MosquittoProcess:
         except FileNotFoundError:
             return ""
 
-    def _accepts(self) -> bool:
-        try:
-            socket.create_connection((self.host, self.port), timeout=0.2).close()
-        except OSError:
-            return False
-        return True
-
     def _signal(self, sig: int) -> None:
         if self._proc is None or self._proc.poll() is not None:
             return
@@ -199,3 +251,11 @@ class MosquittoProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _accepts(address: tuple[str, int]) -> bool:
+    try:
+        socket.create_connection(address, timeout=0.2).close()
+    except OSError:
+        return False
+    return True

@@ -11,6 +11,16 @@ messages in batches and act between batches::
 The session is persistent (MQTT 5 ``clean_start=False`` with a session
 expiry): messages the gateway never acknowledged, because it crashed or was
 offline, are redelivered by the broker when it comes back.
+
+No message can stop ingest (issue 11). An unusable status message is
+counted (``malformed_status``) and acknowledged like any rejected entry. An
+unexpected error while handling one message is logged (rate-limited),
+counted (``internal_error``), the message quarantined to the dead-letter
+file and acknowledged. Only a store failure or a resource failure
+(``MemoryError``) ends :meth:`MqttIngest.run`; the supervisor
+(:mod:`gateway.supervisor`) then calls :meth:`MqttIngest.note_failure` and
+runs it again, and a message that was in flight in two such failures is
+quarantined (``poison``) when the broker redelivers it.
 """
 
 from __future__ import annotations
@@ -29,9 +39,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from chain.errors import FarmtraceError
-from chain.wire import parse_status, parse_topic, receipt_topic, subscription
+from chain.errors import FarmtraceError, StorageError
+from chain.wire import parse_device_status, parse_topic, receipt_topic, subscription
 from gateway.admission import Decision, Verdict
+from gateway.dead_letter import DeadLetterFile, Strikes, fingerprint
 from gateway.ingest import CommittedBlock, Ingest
 from gateway.metrics import GatewayMetrics
 
@@ -39,6 +50,8 @@ __all__ = ["MqttIngest", "MqttSettings"]
 
 _logger = logging.getLogger(__name__)
 _REPEAT_LOG_S = 60.0
+MAX_STRIKES = 2
+"""Loop failures with a message in flight after which that message is quarantined."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,16 +82,21 @@ class _RejectLog:
         self._last: dict[tuple[str, str], tuple[float, int]] = {}
 
     def log(self, device: str, decision: Decision, now: float) -> None:
-        key = (device, str(decision.reason))
+        level = logging.ERROR if decision.reason == "equivocation" else logging.WARNING
+        self.log_reason(device, str(decision.reason), decision.message, now, level)
+
+    def log_reason(
+        self, device: str, reason: str, message: str, now: float, level: int = logging.WARNING
+    ) -> None:
+        key = (device, reason)
+        if len(self._last) > 4096:  # bound what devices that come and go can take
+            self._last.clear()
         last, suppressed = self._last.get(key, (0.0, 0))
         if now - last < _REPEAT_LOG_S and last:
             self._last[key] = (last, suppressed + 1)
             return
-        level = logging.ERROR if decision.reason == "equivocation" else logging.WARNING
         more = f" (and {suppressed} more like it in the last minute)" if suppressed else ""
-        _logger.log(
-            level, "rejected from %s: %s: %s%s", device, decision.reason, decision.message, more
-        )
+        _logger.log(level, "rejected from %s: %s: %s%s", device, reason, message, more)
         self._last[key] = (now, 0)
 
 
@@ -88,7 +106,8 @@ class MqttIngest:
     ``clock`` returns the time in ms (the gateway's clock, used for admission
     and block times). ``on_commit`` is called on the ingest thread after each
     block is committed and checkpointed (it must return at once: e.g. wake
-    the witness pusher).
+    the witness pusher). ``dead_letter`` receives quarantined messages
+    (None: they are only logged); :attr:`strikes` survives restarts of :meth:`run`.
     """
 
     def __init__(
@@ -99,8 +118,12 @@ class MqttIngest:
         metrics: GatewayMetrics,
         clock: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
         on_commit: Callable[[CommittedBlock], None] | None = None,
+        dead_letter: DeadLetterFile | None = None,
     ) -> None:
         self.ingest = ingest
+        self.dead_letter = dead_letter
+        self.strikes = Strikes()
+        self._in_flight: bytes | None = None
         self._on_commit = on_commit
         self.farm = farm
         self.settings = settings
@@ -186,14 +209,39 @@ class MqttIngest:
         """Ask the loop to finish: it commits what it holds, then disconnects."""
         self._stop.set()
 
+    @property
+    def stopping(self) -> bool:
+        """Whether :meth:`stop` was called."""
+        return self._stop.is_set()
+
+    def wait_stop(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for :meth:`stop`; return whether it was called."""
+        return self._stop.wait(timeout)
+
+    def note_failure(self, exc: BaseException) -> int:
+        """Record that :meth:`run` failed with ``exc``; return the in-flight message's strikes.
+
+        A store failure is not the message's fault: it earns no strike (0 is
+        returned), nor does a failure with no message in flight.
+        """
+        key, self._in_flight = self._in_flight, None
+        if key is None or isinstance(exc, StorageError):
+            return 0
+        return self.strikes.add(key)
+
     def run(self) -> None:
         """Connect and ingest until :meth:`stop`. Never raises for bad input or a lost broker.
 
         Raises:
             StorageError: the store failed; unacknowledged messages stay with
                 the broker and are redelivered after a restart.
+            MemoryError: handling a message exhausted memory (that message
+                stays in flight for :meth:`note_failure`).
         """
         ever_connected = attempted = False
+        self._inbox = []  # a failed run's messages were not acknowledged: the broker resends them
+        self._session += 1
+        self._in_flight = None
         try:
             while not self._stop.is_set():
                 if self._client.socket() is None:
@@ -265,7 +313,7 @@ class MqttIngest:
         now_ms = self._clock()
         re_receipt: set[str] = set()
         for _, message in inbox:
-            self._offer(message, now_ms, re_receipt)
+            self._handle(message, now_ms, re_receipt)
         self.ingest.flush()  # raises StorageError: nothing below is acknowledged
         for session, message in inbox:
             # A message read before a disconnect is redelivered in the resumed
@@ -275,16 +323,55 @@ class MqttIngest:
         for device in re_receipt:
             self._publish_receipt(device)
 
-    def _offer(self, message: mqtt.MQTTMessage, now_ms: int, re_receipt: set[str]) -> None:
+    def _handle(self, message: mqtt.MQTTMessage, now_ms: int, re_receipt: set[str]) -> None:
+        """Offer one message; whatever it holds, it is then acknowledged (see the module doc).
+
+        Raises:
+            StorageError, MemoryError: see :meth:`run`.
+        """
+        topic = _topic_of(message)
+        payload = bytes(message.payload)
+        key = fingerprint(topic, payload)
+        strikes = self.strikes.count(key)
+        if strikes >= MAX_STRIKES:
+            self.strikes.clear(key)
+            error = f"the ingest loop failed {strikes} times while handling this message"
+            self._quarantine(topic, payload, "poison", error, now_ms)
+            return
+        self._in_flight = key
         try:
-            parts = parse_topic(message.topic)
+            self._offer(topic, payload, now_ms, re_receipt)
+        except (StorageError, MemoryError):
+            raise
+        except Exception as exc:  # a bug must not stop ingest: quarantine the message instead
+            _logger.debug("internal error on %s", topic[:200], exc_info=True)
+            error = f"{type(exc).__name__}: {exc}"
+            self._quarantine(topic, payload, "internal_error", error, now_ms)
+        self._in_flight = None
+
+    def _quarantine(self, topic: str, payload: bytes, reason: str, error: str, now_ms: int) -> None:
+        self.metrics.rejected.labels(reason).inc()
+        self._reject_log.log_reason(
+            topic[:200],
+            reason,
+            f"{error[:500]}; quarantined to the dead-letter file",
+            time.monotonic(),
+            logging.ERROR,
+        )
+        if self.dead_letter is None or not self.dead_letter.add(topic, payload, error, now_ms):
+            _logger.error("quarantined message on %r: %r", topic[:200], payload)
+
+    def _offer(self, topic: str, payload: bytes, now_ms: int, re_receipt: set[str]) -> None:
+        try:
+            parts = parse_topic(topic)
         except FarmtraceError:
-            _logger.warning("ignored a message on unexpected topic %r", message.topic[:200])
+            self.metrics.rejected.labels("malformed_topic").inc()
+            _logger.warning("ignored a message on unexpected topic %r", topic[:200])
             return
         if parts.kind == "status":
-            self._note_status(parts.device, bytes(message.payload))
+            self._note_status(parts.device, payload, re_receipt)
             return
-        decision = self.ingest.offer(bytes(message.payload), parts.device, now_ms)
+        decision = self.ingest.offer(payload, parts.device, now_ms)
         if decision.verdict is Verdict.ACCEPTED:
             self.metrics.accepted.inc()
             if decision.late:
@@ -300,13 +387,21 @@ class MqttIngest:
             self.metrics.rejected.labels(str(decision.reason)).inc()
             self._reject_log.log(parts.device, decision, time.monotonic())
 
-    def _note_status(self, device: str, payload: bytes) -> None:
+    def _note_status(self, device: str, payload: bytes, re_receipt: set[str]) -> None:
         try:
-            self._online[device] = parse_status(payload) == "online"
-        except FarmtraceError:
+            status = parse_device_status(payload)
+        except FarmtraceError as exc:
             if payload:  # an empty retained message clears a status
-                _logger.warning("malformed status from %s", device)
+                self.metrics.rejected.labels("malformed_status").inc()
+                self._reject_log.log_reason(device, "malformed_status", str(exc), time.monotonic())
             self._online.pop(device, None)
+        else:
+            self._online[device] = status.status == "online"
+            book = self.ingest.receipts
+            # A device that reports the lowest seq it holds gets a receipt reaching it.
+            online = status.status == "online"
+            if online and book.note_low(device, status.low) and book.holds_committed(device):
+                re_receipt.add(device)
         self.metrics.devices_online.set(sum(self._online.values()))
 
     def _commit_due(self, *, force: bool) -> None:
@@ -353,6 +448,13 @@ class MqttIngest:
             self.ingest.store.size,
             self.ingest.store.entry_count,
         )
+
+
+def _topic_of(message: mqtt.MQTTMessage) -> str:
+    try:
+        return message.topic
+    except UnicodeDecodeError:  # the broker should have refused it (MQTT topics are UTF-8)
+        return "<topic not UTF-8>"
 
 
 def _no_delay(_client: mqtt.Client, _userdata: Any, sock: Any) -> None:

@@ -1,20 +1,32 @@
 """Which of each device's entries are committed: the source of the gateway's receipts.
 
 A receipt (:class:`chain.wire.Receipt`) tells a device the highest
-contiguous committed seq and the committed runs above it, so that it can
-empty its outbox. The book keeps, per signer, the committed seqs as sorted
-inclusive runs; a signer's runs are read from the store's (signer, seq)
-index the first time it is needed and then kept up to date as blocks commit.
+contiguous committed seq, the committed runs above it and the hashes of its
+newest commits, so that it can empty its outbox. The book keeps, per signer,
+the committed seqs as sorted inclusive runs; a signer's runs are read from
+the store's (signer, seq) index the first time it is needed and then kept up
+to date as blocks commit.
+
+Which runs a receipt lists: at most :data:`~chain.wire.MAX_RECEIPT_RANGES`,
+starting with the first run that reaches the lowest seq the device still
+holds: the lowest committed entry it sent again since its last receipt
+(:meth:`ReceiptBook.resent`: it still holds that one), else its status's
+``low`` (:meth:`ReceiptBook.note_low`), else above the contiguous prefix.
+However many holes lie below, the runs that hold the device's entries are
+listed: each receipt lets it drop entries, its ``low`` rises, and the next
+receipt reaches further. A device without a status (a serial one) gets
+there too, because it sends again whatever it still holds.
 """
 
 from __future__ import annotations
 
 import bisect
+from collections import deque
 from collections.abc import Iterable
 
 from chain.errors import StorageError
 from chain.store import Store
-from chain.wire import MAX_RECEIPT_RANGES, Receipt
+from chain.wire import MAX_RECEIPT_HASHES, MAX_RECEIPT_RANGES, Receipt
 
 __all__ = ["ReceiptBook"]
 
@@ -49,6 +61,10 @@ class _Runs:
             firsts.insert(i + 1, value)
             lasts.insert(i + 1, value)
 
+    def reaching(self, low: int) -> int:
+        """The position of the first run whose last value is >= ``low``."""
+        return bisect.bisect_left(self.lasts, low)
+
 
 class ReceiptBook:
     """Committed seqs per signer, answering "what receipt does this device get now?".
@@ -59,6 +75,9 @@ class ReceiptBook:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._runs: dict[str, _Runs] = {}
+        self._lows: dict[str, int] = {}
+        self._resends: dict[str, int] = {}
+        self._recent: dict[str, deque[tuple[int, str]]] = {}
 
     def _load(self, signer: str) -> _Runs:
         runs = self._runs.get(signer)
@@ -69,25 +88,80 @@ class ReceiptBook:
             self._runs[signer] = runs
         return runs
 
-    def committed(self, signer: str, seqs: Iterable[int]) -> None:
-        """Record that ``signer``'s entries ``seqs`` are now in the log (idempotent)."""
+    def committed(
+        self, signer: str, seqs: Iterable[int], digests: Iterable[tuple[int, str]] = ()
+    ) -> None:
+        """Record that ``signer``'s entries ``seqs`` are now in the log (idempotent).
+
+        ``digests`` are ``(seq, hex SHA-256 of the JWS)`` of those entries,
+        oldest first; the newest :data:`~chain.wire.MAX_RECEIPT_HASHES` are
+        named in the signer's receipts.
+        """
         runs = self._load(signer)
         for seq in seqs:
             runs.add(seq)
+        for seq, digest in digests:
+            self.confirm(signer, seq, digest)
+
+    def confirm(self, signer: str, seq: int, digest: str) -> None:
+        """Name committed entry ``(signer, seq)`` by ``digest`` in the next receipts.
+
+        For a resend of an entry already committed: the sender waits for its hash.
+        Precondition: the entry is committed (the book does not check the store).
+        """
+        recent = self._recent.get(signer)
+        if recent is None:
+            recent = self._recent[signer] = deque(maxlen=MAX_RECEIPT_HASHES)
+        pair = (seq, digest)
+        if pair in recent:
+            recent.remove(pair)
+        else:
+            for old in [p for p in recent if p[0] == seq]:  # one per seq (cannot differ)
+                recent.remove(old)
+        recent.append(pair)
+
+    def note_low(self, signer: str, low: int | None) -> bool:
+        """The lowest seq ``signer`` still holds, from its status; True if it changed.
+
+        None (it holds nothing, or did not say) keeps the last one known: a
+        device's ``low`` only rises, so its next entries lie above it.
+        """
+        if low is None or self._lows.get(signer) == low:
+            return False
+        self._lows[signer] = low
+        return True
+
+    def resent(self, signer: str, seq: int) -> None:
+        """``signer`` sent committed entry ``seq`` again: it holds it; the next receipt reaches it.
+
+        Of several resends before that receipt, the lowest counts.
+        """
+        self._resends[signer] = min(seq, self._resends.get(signer, seq))
+
+    def holds_committed(self, signer: str) -> bool:
+        """Whether ``signer`` reported a ``low`` at or below one of its committed seqs."""
+        low = self._lows.get(signer)
+        if low is None:
+            return False
+        runs = self._load(signer)
+        return runs.reaching(low) < len(runs.lasts)
 
     def receipt(self, signer: str) -> Receipt:
-        """The receipt for ``signer`` as the log stands.
+        """The receipt for ``signer`` as the log stands (the one to publish now).
 
         Raises:
             StorageError: the store's indexes disagree with each other.
         """
         runs = self._load(signer)
         contiguous = runs.lasts[0] if runs.firsts and runs.firsts[0] == 1 else 0
-        first_above = 1 if contiguous else 0
+        start = 1 if contiguous else 0
+        low = self._resends.pop(signer, None) or self._lows.get(signer)
+        if low is not None:
+            start = max(start, runs.reaching(low))
         ranges = tuple(
             zip(
-                runs.firsts[first_above : first_above + MAX_RECEIPT_RANGES],
-                runs.lasts[first_above : first_above + MAX_RECEIPT_RANGES],
+                runs.firsts[start : start + MAX_RECEIPT_RANGES],
+                runs.lasts[start : start + MAX_RECEIPT_RANGES],
                 strict=True,
             )
         )
@@ -98,4 +172,5 @@ class ReceiptBook:
                 block = self._store.block_of_entry(index)
         if contiguous and block is None:
             raise StorageError(f"({signer}, seq {contiguous}) is committed but not indexed")
-        return Receipt(dev=signer, seq=contiguous, block=block, ranges=ranges)
+        hashes = tuple(sorted(self._recent.get(signer, ())))
+        return Receipt(dev=signer, seq=contiguous, block=block, ranges=ranges, hashes=hashes)

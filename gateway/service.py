@@ -9,6 +9,11 @@ With ``<data-dir>/witnesses.json``, a :class:`~gateway.witnessing.WitnessPusher`
 runs too: each committed block's checkpoint wakes it, it collects the witnesses'
 cosignatures into the store, and ``/checkpoint`` serves the newest checkpoint
 enough of them cosigned.
+
+The ingest thread runs under an :class:`~gateway.supervisor.IngestSupervisor`:
+if the loop fails (the store, or memory), it is restarted with backoff
+instead of ending the process; messages it cannot handle are quarantined
+to ``<data-dir>/dead-letter.jsonl``.
 """
 
 from __future__ import annotations
@@ -26,11 +31,13 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from chain.store import Store
 from chain.trust import TrustRoot
 from gateway.datadir import DataDir
+from gateway.dead_letter import DeadLetterFile
 from gateway.http_app import create_app
 from gateway.ingest import CommittedBlock, Ingest, IngestConfig
 from gateway.init import read_log_signer
 from gateway.metrics import GatewayMetrics
 from gateway.mqtt_ingest import MqttIngest, MqttSettings
+from gateway.supervisor import IngestSupervisor
 from gateway.witnessing import WitnessingConfig, WitnessPusher, load_witness_policy
 
 __all__ = ["Gateway", "GatewayConfig"]
@@ -74,8 +81,10 @@ class Gateway:
         """Pushes checkpoints to the witnesses (None without witnesses.json)."""
         self._http: BaseWSGIServer | None = None
         self._threads: list[threading.Thread] = []
+        self.supervisor: IngestSupervisor | None = None
+        """Restarts the ingest loop after a failure (its ``failures`` count them)."""
         self.error: BaseException | None = None
-        """Set if the ingest thread died (only a store failure can do that)."""
+        """Set if the ingest thread died (the supervisor itself failed)."""
 
     @property
     def http_port(self) -> int:
@@ -93,15 +102,20 @@ class Gateway:
         try:
             if policy is not None and policy.witnesses:
                 self.witnesses = WitnessPusher(store, policy, self.metrics, self.config.witnessing)
-            ingest = Ingest.open(store, trust, signer_key, self.config.ingest, now_ms=self._clock())
+
+            def reopen() -> Ingest:
+                return Ingest.open(store, trust, signer_key, self.config.ingest, self._clock())
+
             self.mqtt = MqttIngest(
-                ingest,
+                reopen(),
                 self.config.farm,
                 self.config.mqtt,
                 self.metrics,
                 clock=self._clock,
                 on_commit=self._committed,
+                dead_letter=DeadLetterFile(data_dir.dead_letter),
             )
+            self.supervisor = IngestSupervisor(self.mqtt, reopen, self.metrics)
             app: Flask = create_app(
                 store,
                 trust,
@@ -161,10 +175,10 @@ class Gateway:
         return 0.0 if published is None else float(published[0])
 
     def _run_ingest(self) -> None:
-        assert self.mqtt is not None
+        assert self.supervisor is not None
         try:
-            self.mqtt.run()
-        except BaseException as exc:  # a store failure: stop serving, keep the reason
+            self.supervisor.run()
+        except BaseException as exc:  # not a loop failure (those restart): keep the reason
             _logger.exception("ingest stopped")
             self.error = exc
 

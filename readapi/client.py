@@ -12,7 +12,8 @@ that each answer has the promised shape; it verifies nothing cryptographic
 
 Every failure is a :class:`~chain.errors.SourceError` whose ``reason`` says
 whether the source was unreachable, answered with an HTTP error (the message
-carries its JSON error text) or sent a malformed body; a negative height or
+carries its JSON error text) or sent a malformed body (whatever it holds:
+bodies are decoded by :mod:`chain.json_input`); a negative height or
 size, or a malformed block hash, is the caller's bug (ValueError). HTTP goes
 through a :class:`Transport`, a plain callable, so that another HTTP stack
 (or a fake, in tests of the parsing) can be plugged in.
@@ -23,7 +24,6 @@ from __future__ import annotations
 import base64
 import binascii
 import http.client
-import json
 import re
 import urllib.error
 import urllib.request
@@ -32,6 +32,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from chain.errors import MalformedError, SourceError
+from chain.json_input import load_json_object
 from chain.proof_bundle import EntryProof
 
 __all__ = ["MAX_RESPONSE_BYTES", "FetchedBlock", "ReadApiClient", "Transport", "urllib_transport"]
@@ -119,12 +120,9 @@ class ReadApiClient:
     def _json(self, url: str) -> dict[str, Any]:
         body = self._get(url)
         try:
-            value = json.loads(body)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise _malformed(url, f"not JSON ({exc})") from exc
-        if not isinstance(value, dict):
-            raise _malformed(url, "expected a JSON object")
-        return value
+            return load_json_object(body, "body", max_bytes=MAX_RESPONSE_BYTES)
+        except MalformedError as exc:
+            raise _malformed(url, str(exc)) from None
 
     # -- endpoints -------------------------------------------------------------
 
@@ -252,12 +250,10 @@ def _malformed(url: str, message: str) -> SourceError:
 
 def _error_text(body: bytes) -> str:
     try:
-        error = json.loads(body)["error"]
-        if isinstance(error, str):
-            return error[:500]
-    except (ValueError, TypeError, KeyError, UnicodeDecodeError):
-        pass
-    return repr(body[:200])
+        error = load_json_object(body, "error body", max_bytes=65536).get("error")
+    except MalformedError:
+        error = None
+    return error[:500] if isinstance(error, str) else repr(body[:200])
 
 
 def _member(obj: dict[str, Any], name: str, kind: type[Any], url: str) -> Any:

@@ -10,7 +10,10 @@
   receipts come back;
 - :mod:`signer.operator_events`: the operators' signing path (events and
   registrations checked against the log before they are signed), used by the
-  desk and the command line.
+  desk and the command line; :mod:`signer.log_checks` asks a read API (any
+  :class:`~signer.log_checks.LogReader`) before signing, :mod:`signer.event_text`
+  turns typed subjects into ids, :mod:`signer.registration` signs and sends
+  the registrations of operators and devices.
 
 It imports only :mod:`chain` (the wire format and entry formats).
 """

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from chain.errors import MalformedWireError, StorageError
-from chain.wire import parse_receipt
+from chain.wire import Receipt, parse_receipt
 from signer.device import Device
 from signer.outbox import OutboxEntry
 
@@ -80,6 +80,8 @@ class Sender:
         self._timeout = resend_after
         self._clock = clock
         self._oldest: tuple[int, float] | None = None  # (oldest kept seq, when first seen)
+        self.last_receipt: Receipt | None = None
+        """The last receipt applied."""
 
     def restart(self) -> None:
         """Start again from the oldest kept entry (a new connection: nothing is in flight)."""
@@ -125,7 +127,8 @@ class Sender:
         resent), which is always safe.
         """
         try:
-            released = self.device.apply_receipt(parse_receipt(payload))
+            receipt = parse_receipt(payload)
+            released = self.device.apply_receipt(receipt)
         except MalformedWireError as exc:
             self.stats.bad_receipts += 1
             _logger.warning("%s: ignored a receipt: %s", self.device.id, exc)
@@ -135,6 +138,7 @@ class Sender:
             return False
         self.stats.receipts += 1
         self.stats.released += released
+        self.last_receipt = receipt
         self.released(released)
         return True
 

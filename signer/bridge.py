@@ -7,7 +7,9 @@ it verifies nothing: the gateway does), then publishes the line (QoS 1) on
 ``farmtrace/<farm>/<kid>/entry``. For every device it has seen, it
 subscribes to the device's receipt topic and writes each receipt down the
 line as one line. A line that fails the framing or has no readable ``kid``
-is dropped, logged and counted by reason (:attr:`Bridge.dropped`); the
+(deep nesting, huge numbers, invalid UTF-8: whatever it holds) or an
+unexpected error (``internal_error``) is dropped, logged and counted by
+reason (:attr:`Bridge.dropped`); the
 device sends it again when no receipt comes. While the broker is
 unreachable, lines are dropped the same way (reason ``mqtt_down``): the
 bridge keeps nothing, the device's outbox does.
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 import threading
 import time
@@ -30,7 +31,8 @@ import paho.mqtt.client as mqtt
 import serial
 from paho.mqtt.reasoncodes import ReasonCode
 
-from chain.errors import MalformedError
+from chain.errors import MalformedEntryError, MalformedError
+from chain.json_input import load_json_object
 from chain.jws import check_id
 from chain.wire import entry_topic, parse_receipt, receipt_topic
 from signer._lines import LineFramer
@@ -46,22 +48,24 @@ _logger = logging.getLogger(__name__)
 def signer_of(line: bytes) -> str:
     """The ``kid`` of a compact JWS line's protected header (nothing is verified).
 
+    Any bytes at all give a kid or this error (deep nesting, huge numbers and
+    invalid UTF-8 included: the header goes through :mod:`chain.json_input`).
+
     Raises:
-        ValueError: the line is not ``header.payload.signature`` with a
-            base64url JSON header holding an id-shaped ``kid``.
+        MalformedEntryError: the line is not ``header.payload.signature`` with
+            a base64url JSON object header holding an id-shaped ``kid``.
     """
     parts = line.split(b".")
     if len(parts) != 3:
-        raise ValueError(f"expected 3 dot-separated parts, found {len(parts)}")
+        raise MalformedEntryError(f"expected 3 dot-separated parts, found {len(parts)}")
     try:
-        header = json.loads(base64.urlsafe_b64decode(parts[0] + b"=" * (-len(parts[0]) % 4)))
+        raw_header = base64.urlsafe_b64decode(parts[0] + b"=" * (-len(parts[0]) % 4))
     except (binascii.Error, ValueError) as exc:
-        raise ValueError(f"protected header is not base64url JSON: {exc}") from None
-    kid = header.get("kid") if isinstance(header, dict) else None
-    try:
-        return check_id(kid, "kid")
-    except MalformedError as exc:
-        raise ValueError(str(exc)) from None
+        raise MalformedEntryError(f"protected header is not base64url JSON: {exc}") from None
+    header = load_json_object(
+        raw_header, "protected header: expected base64url JSON", error=MalformedEntryError
+    )
+    return check_id(header.get("kid"), "kid")
 
 
 class Bridge:
@@ -115,13 +119,17 @@ class Bridge:
         for line, reason in self._framer.feed(data):
             if line is None:
                 self._drop(reason or "framing", "")
-            else:
+                continue
+            try:
                 self._forward(line)
+            except Exception as exc:  # a bug must not stop the bridge: drop the line, loudly
+                _logger.debug("bridge: internal error", exc_info=True)
+                self._drop("internal_error", f"{type(exc).__name__}: {exc}")
 
     def _forward(self, line: bytes) -> None:
         try:
             kid = signer_of(line)
-        except ValueError as exc:
+        except MalformedError as exc:
             self._drop("bad_header", str(exc))
             return
         client = self._client

@@ -13,15 +13,25 @@ end (design.md section 4):
    :attr:`Device.acknowledged` and resends everything still kept.
 3. When the gateway's receipt arrives, :meth:`Device.apply_receipt` deletes
    what it covers.
+
+Seqs without holes: a clean shutdown gives unused reserved seqs back
+(:meth:`DeviceIdentity.close`). After a crash, the seqs of the block the
+crashed session held (:attr:`DeviceIdentity.crashed_block`) that lie above
+everything the outbox ever held were never stored, so never sent; the
+device declares them at start with a signed ``gap`` entry
+``{"type":"gap","dev","seq","ts","from","to"}`` queued like any reading, so
+that auditors can tell them from entries that went missing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
+from chain.entries import gap_payload
 from chain.errors import MalformedWireError, StorageError
 from chain.jws import MAX_ENTRY_BYTES
-from chain.wire import Receipt
+from chain.wire import DeviceStatus, Receipt
 from signer.errors import OutboxFullError
 from signer.identity import DeviceIdentity
 from signer.outbox import Outbox, OutboxEntry
@@ -32,15 +42,30 @@ ReadingFields = tuple[str, str, float, str, int]
 """``(kind, subject, value, unit, ts)``: one reading to sign."""
 
 
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
 class Device:
     """A device's identity and outbox, used together.
 
+    If the last session crashed holding a block of seqs, those of them above
+    everything the outbox ever held were never used: the constructor signs a
+    ``gap`` entry declaring them, dated ``clock()`` (ms), and keeps it like a
+    reading; :attr:`declared_gap` is then the ``(from, to)`` range. When the
+    outbox has no room for it, it is held in memory and kept first, as
+    :meth:`record` does. Precondition: ``identity`` has handed out no seq yet
+    (else nothing is declared: its seqs may be in use elsewhere).
+
     Raises (constructor):
         StorageError: the outbox holds seqs the identity has not reserved
-            (state restored from an old backup: signing would reuse seqs).
+            (state restored from an old backup: signing would reuse seqs), or
+            the seq state or the outbox failed while declaring a gap.
     """
 
-    def __init__(self, identity: DeviceIdentity, outbox: Outbox) -> None:
+    def __init__(
+        self, identity: DeviceIdentity, outbox: Outbox, *, clock: Callable[[], int] = _now_ms
+    ) -> None:
         if outbox.highest_seq > identity.reserved:
             raise StorageError(
                 f"{identity.id}: expected the seq state to cover the outbox, found reserved "
@@ -49,6 +74,34 @@ class Device:
         self.identity = identity
         self.outbox = outbox
         self._held: list[OutboxEntry] = []
+        self.declared_gap: tuple[int, int] | None = None
+        crashed = identity.crashed_block
+        if crashed is not None and identity.last_seq == 0:
+            first, last = max(crashed[0], outbox.highest_seq + 1), crashed[1]
+            if first <= last:
+                self._declare_gap(first, last, clock())
+
+    def _declare_gap(self, first: int, last: int, ts: int) -> None:
+        raw = self.identity.sign_payload(lambda seq: gap_payload(self.id, seq, ts, first, last))
+        self.declared_gap = (first, last)
+        try:
+            self.outbox.put(self.identity.last_seq, raw)
+        except OutboxFullError:
+            self._held = [OutboxEntry(self.identity.last_seq, raw)]
+
+    def status(self, fw: str | None = None) -> DeviceStatus:
+        """The ``online`` status to publish: outbox size, oldest kept ts, ``fw``, lowest kept seq.
+
+        Raises:
+            StorageError: the outbox failed.
+        """
+        return DeviceStatus(
+            "online",
+            outbox=self.outbox.count,
+            oldest_ts=self.outbox.oldest_ts(),
+            fw=fw,
+            low=self.outbox.lowest_seq,
+        )
 
     @property
     def id(self) -> str:

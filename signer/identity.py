@@ -8,23 +8,30 @@ device must never hand out a seq twice, even across a crash or power loss.
 A state directory holds::
 
     device.key   the signer key (chain.keyfile format, mode 0600)
-    seq.json     {"dev": <id>, "reserved": N}: no seq <= N may be handed out again
+    seq.json     {"dev": <id>, "reserved": N}: no seq <= N may be handed out again;
+                 with "from": F while a session holds the block F..N, of which
+                 some seqs may be unused (gone if it crashes)
     lock         flock'ed while an identity is open: one process per device
 
 :meth:`DeviceIdentity.next_seq` makes the new high-water mark durable (write
 a temporary file, fsync it, rename it over ``seq.json``, fsync the directory)
 *before* it returns a seq. With ``reserve_block`` = N > 1 it reserves N
 numbers per write and hands them out from memory: N times fewer fsyncs, but
-a crash skips up to N - 1 unused numbers. Skipped numbers are a gap that
-auditors see (design.md section 1), never a reuse. Even with N = 1, a crash
-between reserving a seq and storing its entry leaves a gap of one: a gap
-means "possibly never sent", not "dropped by the gateway".
+a crash skips up to N - 1 unused numbers, never a reuse. A clean
+:meth:`DeviceIdentity.close` writes back the exact high-water mark (the last
+seq handed out), so that the next start continues without a hole; only a
+crash leaves reserved numbers unused. Even with N = 1, a crash between
+reserving a seq and storing its entry leaves one. A device declares such
+numbers in the log itself, with a signed ``gap`` entry
+(:class:`signer.device.Device` does it at start), so that auditors can tell
+a declared gap from readings that went missing.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -43,6 +50,7 @@ SEQ_FILE = "seq.json"
 """The sequence high-water mark's file name inside a state directory."""
 
 _LOCK_FILE = "lock"
+_logger = logging.getLogger(__name__)
 _SEQ_LIMIT = 2**53 - 1  # the largest integer every JSON reader keeps exact
 
 
@@ -55,10 +63,19 @@ class DeviceIdentity:
     """
 
     def __init__(
-        self, state_dir: Path, key: SignerKey, reserved: int, lock_fd: int, reserve_block: int
+        self,
+        state_dir: Path,
+        key: SignerKey,
+        reserved: int,
+        lock_fd: int,
+        reserve_block: int,
+        crashed_block: tuple[int, int] | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.key = key
+        self.crashed_block = crashed_block
+        """``(F, N)``: the block the last session held when it ended without :meth:`close`
+        (a crash): some of its seqs may never have been used. None after a clean close."""
         self._reserved = reserved
         self._next = reserved + 1
         self._last = 0
@@ -89,7 +106,7 @@ class DeviceIdentity:
                 raise FileExistsError(
                     0, "state directory already holds a key", str(root / KEY_FILE)
                 )
-            reserved = _read_seq(root, key.id) if (root / SEQ_FILE).exists() else 0
+            reserved = _read_seq(root, key.id)[0] if (root / SEQ_FILE).exists() else 0
             _write_seq(root, key.id, reserved)
             save_key(key, root / KEY_FILE)
             _fsync_dir(root)
@@ -116,11 +133,12 @@ class DeviceIdentity:
         lock_fd = _lock(root)
         try:
             key = load_key(root / KEY_FILE)
-            reserved = _read_seq(root, key.id)
+            reserved, first = _read_seq(root, key.id)
         except BaseException:
             os.close(lock_fd)
             raise
-        return cls(root, key, reserved, lock_fd, reserve_block)
+        crashed = None if first is None else (first, reserved)
+        return cls(root, key, reserved, lock_fd, reserve_block, crashed)
 
     @classmethod
     def open_or_create(
@@ -250,14 +268,32 @@ class DeviceIdentity:
         if seq > high:
             raise StorageError(f"{self.id}: seq space exhausted at {self._reserved}")
         try:
-            _write_seq(self.state_dir, self.id, high)
+            _write_seq(self.state_dir, self.id, high, self._next)
         except OSError as exc:
             raise StorageError(f"{self.state_dir}: cannot persist seq {high}: {exc}") from exc
         self._reserved = high
 
     def close(self) -> None:
-        """Release the state directory; later calls to :meth:`next_seq` raise."""
-        if self._lock_fd is not None:
+        """Write back the exact high-water mark, then release the state directory.
+
+        The numbers reserved but not handed out are given back, so that the
+        next start continues at :attr:`last_seq` + 1 (no hole). Should that
+        write fail, the block stays reserved (a hole the device then
+        declares, never a reuse): it is logged, not raised. Later calls to
+        :meth:`next_seq` raise.
+        """
+        if self._lock_fd is None:
+            return
+        used = self._next - 1  # every seq handed out is <= used
+        try:
+            if self._last:  # else keep what the file says (a crash's block stays undeclared)
+                _write_seq(self.state_dir, self.id, used)
+                self._reserved = used
+        except OSError as exc:
+            _logger.warning(
+                "%s: cannot give back seqs %d..%d: %s", self.id, used + 1, self._reserved, exc
+            )
+        finally:
             os.close(self._lock_fd)
             self._lock_fd = None
 
@@ -288,7 +324,7 @@ def _lock(root: Path) -> int:
     return fd
 
 
-def _read_seq(root: Path, device_id: str) -> int:
+def _read_seq(root: Path, device_id: str) -> tuple[int, int | None]:
     path = root / SEQ_FILE
     try:
         state = json.loads(path.read_text())
@@ -304,11 +340,17 @@ def _read_seq(root: Path, device_id: str) -> int:
         raise StorageError(f"{path}: expected the seq state of {device_id!r}, found {dev!r}")
     if type(reserved) is not int or not 0 <= reserved <= _SEQ_LIMIT:
         raise StorageError(f"{path}: expected reserved in [0, 2**53), found {reserved!r}")
-    return reserved
+    first = state.get("from")
+    if first is not None and (type(first) is not int or not 1 <= first <= reserved + 1):
+        raise StorageError(f"{path}: expected from in [1, reserved + 1], found {first!r}")
+    return reserved, first
 
 
-def _write_seq(root: Path, device_id: str, reserved: int) -> None:
-    data = json.dumps({"dev": device_id, "reserved": reserved}).encode() + b"\n"
+def _write_seq(root: Path, device_id: str, reserved: int, first: int | None = None) -> None:
+    state: dict[str, object] = {"dev": device_id, "reserved": reserved}
+    if first is not None:
+        state["from"] = first
+    data = json.dumps(state).encode() + b"\n"
     tmp = root / f".{SEQ_FILE}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:

@@ -5,7 +5,13 @@ Per connection the link (paho-mqtt 2.x, MQTT 5, TCP_NODELAY):
 - logs in with client id and user name = the device id (the broker's ACL
   lets it publish only under its own id), with the URL's password if any;
 - leaves a retained ``offline`` status as its last will and publishes a
-  retained ``online`` status once connected;
+  retained ``online`` status once connected, with its outbox size, oldest
+  kept ts, firmware version and lowest kept seq (``low``); the gateway's
+  receipts list committed ranges from ``low`` up. A receipt that lists as
+  many ranges as one can (there may be more) makes the link publish its
+  status again if ``low`` changed, so that the next receipt reaches further:
+  every kept entry is eventually receipted, however many holes lie below.
+  A changed outbox size is published at most once a minute;
 - subscribes (QoS 1) to its receipt topic; the gateway publishes receipts
   retained, so a reconnecting device gets the latest one at once;
 - publishes kept entries in seq order (QoS 1) with at most ``window``
@@ -24,6 +30,7 @@ Other threads only touch the durable outbox (``Device.record``), then call
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import random
 import socket
@@ -36,16 +43,31 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from chain.errors import StorageError
-from chain.wire import entry_topic, receipt_topic, status_payload, status_topic
+from chain.wire import (
+    MAX_RECEIPT_RANGES,
+    entry_topic,
+    receipt_topic,
+    status_payload,
+    status_topic,
+)
 from signer._paho_io import read_available
 from signer._sender import LinkStats, Sender
 from signer.device import Device
 from signer.mqtt_url import MqttUrl
 
-__all__ = ["LinkStats", "MqttLink", "new_client"]
+__all__ = ["LinkStats", "MqttLink", "firmware_version", "new_client"]
 
 _logger = logging.getLogger(__name__)
 _STABLE = 10.0  # seconds a connection must last before the reconnect backoff resets
+_STATUS_EVERY = 60.0  # seconds between status updates when only the outbox size changed
+
+
+def firmware_version() -> str:
+    """``farmtrace/<installed version>``: what a device reports as ``fw`` by default."""
+    try:
+        return f"farmtrace/{importlib.metadata.version('farmtrace')}"
+    except importlib.metadata.PackageNotFoundError:
+        return "farmtrace/unknown"
 
 
 def new_client(client_id: str, url: MqttUrl, username: str) -> mqtt.Client:
@@ -80,6 +102,7 @@ class MqttLink:
         min_delay: float = 0.5,
         max_delay: float = 30.0,
         resend_after: float = 30.0,
+        fw: str | None = None,
     ) -> None:
         if url.username is not None and url.username != device.id:
             raise ValueError(
@@ -89,6 +112,10 @@ class MqttLink:
         self.device = device
         self.url = url
         self.farm = farm
+        self.fw = fw if fw is not None else firmware_version()
+        self._status_low: int | None = None  # the low last published on this connection
+        self._status_count = -1  # the outbox size last published (-1: none yet)
+        self._status_at = 0.0
         self.stats = LinkStats()
         self.sender = Sender(device, self.stats, window=window, resend_after=resend_after)
         self.keepalive = keepalive
@@ -160,7 +187,9 @@ class MqttLink:
             self._check(self.client.loop_misc())
         if self.connected and time.monotonic() - self._connected_at > _STABLE:
             self._delay = self._min_delay  # only a connection that lasted resets the backoff
-        if self.connected:
+        if self.connected and self.client is not None:
+            if time.monotonic() - self._status_at >= _STATUS_EVERY:
+                self._publish_status_if_changed(self.client, count_too=True)
             try:
                 if self.sender.check_stalled():
                     self.pump()
@@ -220,7 +249,8 @@ class MqttLink:
         self._in_flight.clear()
         self.sender.restart()
         client.subscribe(self._receipt_topic, qos=1)
-        client.publish(self._status_topic, status_payload("online"), qos=1, retain=True)
+        self._status_count = -1
+        self._publish_status_if_changed(client)
         _logger.debug("%s: connected to %s", self.device.id, self.url)
         self.pump()
 
@@ -258,8 +288,26 @@ class MqttLink:
         if message.topic != self._receipt_topic:
             return
         if self.sender.apply_receipt(bytes(message.payload)):
+            last = self.sender.last_receipt
+            if last is not None and len(last.ranges) >= MAX_RECEIPT_RANGES:
+                self._publish_status_if_changed(client)  # there may be more: tell our low
             with self._drained:
                 self._drained.notify_all()
+
+    def _publish_status_if_changed(self, client: mqtt.Client, *, count_too: bool = False) -> None:
+        """Publish the status if none was on this connection, or ``low`` (or the size) changed."""
+        low, count = self.device.outbox.lowest_seq, self.device.outbox.count
+        published = self._status_count >= 0 and low == self._status_low
+        if published and (not count_too or count == self._status_count):
+            return
+        try:
+            payload = self.device.status(self.fw).to_json()
+        except StorageError as exc:
+            _logger.error("%s: outbox failed: %s", self.device.id, exc)
+            return
+        client.publish(self._status_topic, payload, qos=1, retain=True)
+        self._status_low, self._status_count = low, count
+        self._status_at = time.monotonic()
 
     def _check(self, rc: MQTTErrorCode) -> None:
         if rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_AGAIN) and self.client is not None:

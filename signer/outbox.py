@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from chain.errors import StorageError
+from chain.entries import parse_entry
+from chain.errors import FarmtraceError, StorageError
 from chain.jws import MAX_ENTRY_BYTES
 from signer.errors import OutboxFullError
 
@@ -91,9 +92,11 @@ class Outbox:
         count, size, highest = row.fetchone()
         self._count: int = count
         self._bytes: int = size
-        acked = conn.execute("SELECT value FROM meta WHERE name = 'acked'").fetchone()
-        self._acked: int = 0 if acked is None else acked[0]
-        self._highest: int = max(self._acked, highest or 0)
+        meta = dict(conn.execute("SELECT name, value FROM meta").fetchall())
+        self._acked: int = meta.get("acked", 0)
+        self._highest: int = max(self._acked, highest or 0, meta.get("highest", 0))
+        lowest = conn.execute("SELECT min(seq) FROM entries").fetchone()[0]
+        self._lowest: int | None = lowest
 
     @classmethod
     def open(cls, path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Outbox:
@@ -143,8 +146,31 @@ class Outbox:
 
     @property
     def highest_seq(self) -> int:
-        """The highest seq ever put or acknowledged (0 if none)."""
+        """The highest seq ever put or released (0 if none); durable.
+
+        Every seq above it was never stored here, so never sent: a device
+        may declare such seqs skipped (see :class:`signer.device.Device`).
+        """
         return self._highest
+
+    @property
+    def lowest_seq(self) -> int | None:
+        """The lowest seq kept (None when empty): the ``low`` a device reports in its status."""
+        return self._lowest
+
+    def oldest_ts(self) -> int | None:
+        """The ``ts`` of the lowest kept entry (None when empty or unreadable).
+
+        Raises:
+            StorageError: the database failed.
+        """
+        oldest = self.pending(0, 1)
+        if not oldest:
+            return None
+        try:
+            return parse_entry(oldest[0].raw).ts
+        except FarmtraceError:
+            return None
 
     def has_room(self, size: int = MAX_ENTRY_BYTES) -> bool:
         """Whether an entry of ``size`` bytes (by default the largest possible) would fit."""
@@ -184,6 +210,7 @@ class Outbox:
             self._count += 1
             self._bytes += len(raw)
             self._highest = max(self._highest, seq)
+            self._lowest = seq if self._lowest is None else min(self._lowest, seq)
 
     def pending(self, after_seq: int = 0, limit: int = 100) -> list[OutboxEntry]:
         """Up to ``limit`` kept entries with seq > ``after_seq``, in seq order.
@@ -237,6 +264,9 @@ class Outbox:
             self._count += len(fresh)
             self._bytes += size
             self._highest = max([self._highest, *(e.seq for e in fresh)])
+            if fresh:
+                low = min(e.seq for e in fresh)
+                self._lowest = low if self._lowest is None else min(self._lowest, low)
 
     def acknowledge(self, up_to_seq: int) -> int:
         """Apply a cumulative receipt: delete every entry with seq <= ``up_to_seq``.
@@ -277,19 +307,23 @@ class Outbox:
                     ).fetchone()
                     count, size = count + row[0], size + row[1]
                     conn.execute("DELETE FROM entries WHERE seq BETWEEN ? AND ?", (first, last))
-                if up_to_seq > self._acked:
-                    conn.execute(
-                        "INSERT INTO meta (name, value) VALUES ('acked', ?) "
-                        "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                        (up_to_seq,),
-                    )
+                highest = max(self._highest, up_to_seq)
+                meta = [("acked", max(self._acked, up_to_seq)), ("highest", highest)]
+                # highest: released entries above acked leave no other trace of their seqs.
+                conn.executemany(
+                    "INSERT INTO meta (name, value) VALUES (?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                    meta,
+                )
+                lowest = conn.execute("SELECT min(seq) FROM entries").fetchone()[0]
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:  # SQLite may have rolled back itself (e.g. disk full)
                     conn.execute("ROLLBACK")
                 raise
             self._acked = max(self._acked, up_to_seq)
-            self._highest = max(self._highest, self._acked)
+            self._highest = highest
+            self._lowest = lowest
             self._count -= count
             self._bytes -= size
             if self._full_warned and self.has_room():

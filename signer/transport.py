@@ -4,7 +4,7 @@
 connects it over MQTT (a one-link :class:`~signer.fleet.Fleet`) or a
 serial line (:class:`~signer.serial_link.SerialLink`).
 :func:`publish_and_wait` sends one signed entry (e.g. an operator's device
-registration) and waits for the gateway's receipt covering it.
+registration) and waits for the gateway's receipt naming it by hash.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
-from chain.errors import MalformedWireError, StorageError
+from chain.errors import EquivocationError, MalformedWireError, StorageError
 from chain.keyfile import SignerKey
-from chain.wire import Receipt, entry_topic, parse_receipt, receipt_topic
+from chain.wire import Receipt, entry_digest, entry_topic, parse_receipt, receipt_topic
 from signer._paho_io import release_sockets
 from signer.device import Device
 from signer.fleet import Fleet
@@ -115,19 +115,28 @@ def operator_identity(state_dir: str | Path, key: SignerKey) -> DeviceIdentity:
 def publish_and_wait(
     raw: bytes, seq: int, signer: str, url: MqttUrl, farm: str, timeout: float
 ) -> Receipt:
-    """Publish ``raw`` (QoS 1) as ``signer``; return the first receipt covering ``seq``.
+    """Publish ``raw`` (QoS 1) as ``signer``; return the first receipt naming it by hash.
 
-    The entry is published again on every reconnect until then.
+    Only a receipt that names ``(seq, SHA-256 of raw)`` confirms (see
+    :meth:`chain.wire.Receipt.names`): one that merely covers ``seq`` could
+    be about another entry with the same seq. Such a receipt makes the entry
+    be published again (the gateway answers a resend of a committed entry
+    with its hash). The entry is also published again on every reconnect.
 
     Raises:
-        TimeoutError: no covering receipt within ``timeout`` seconds.
+        TimeoutError: no receipt naming the entry within ``timeout`` seconds.
         PermissionError: the broker refused the connection or the entry.
+        EquivocationError: a receipt names another entry as ``(signer, seq)``:
+            the log holds that one, so this one can never be committed
+            (``existing_index`` is -1: the receipt does not say where it is).
     """
     user = url.username or signer
     client = new_client(signer, dataclasses.replace(url, username=user), user)
+    digest = entry_digest(raw)
     done = threading.Event()
     found: list[Receipt] = []
     refused: list[str] = []
+    other: list[str] = []
 
     def on_connect(c: mqtt.Client, u: Any, f: Any, rc: ReasonCode, p: Any) -> None:
         if rc.is_failure:
@@ -147,9 +156,17 @@ def publish_and_wait(
             receipt = parse_receipt(bytes(message.payload))
         except MalformedWireError:
             return
-        if receipt.dev == signer and receipt.covers(seq):
+        if receipt.dev != signer:
+            return
+        named = dict(receipt.hashes).get(seq)
+        if named == digest:
             found.append(receipt)
             done.set()
+        elif named is not None:
+            other.append(named)
+            done.set()
+        elif receipt.covers(seq):
+            c.publish(entry_topic(farm, signer), raw, qos=1)  # which entry? ask again
 
     client.on_connect, client.on_publish, client.on_message = on_connect, on_publish, on_message
     client.connect_async(url.host, url.port, 30)
@@ -163,4 +180,12 @@ def publish_and_wait(
         release_sockets(client)
     if refused:
         raise PermissionError(refused[0])
+    if other:
+        raise EquivocationError(
+            f"{signer} seq {seq}: expected the log to take entry {digest}, found that it "
+            f"holds entry {other[0]} with the same seq",
+            signer=signer,
+            seq=seq,
+            existing_index=-1,
+        )
     return found[0]

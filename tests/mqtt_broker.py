@@ -27,15 +27,21 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from gateway.broker_config import BrokerSettings, write_broker_files
-from gateway.mosquitto import MosquittoProcess
+from gateway.mosquitto import MosquittoPortInUseError, MosquittoProcess
 from signer._paho_io import release_sockets
 
 RUN_AS = "root" if os.geteuid() == 0 else None
 TIMEOUT = 10.0
+_PORT_ATTEMPTS = 5
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    """A TCP port on 127.0.0.1 that nothing listens on right now.
+
+    Only a guess: another process (any client's ephemeral port) may take it
+    before the server under test binds it. Prefer a server bound to port 0;
+    :class:`Broker` (Mosquitto cannot report a port 0 listener) retries.
+    """
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -62,9 +68,11 @@ def broker_settings(root: Path, **overrides: Any) -> BrokerSettings:
 class Broker(MosquittoProcess):
     """One Mosquitto process with its own config, state directory and port.
 
-    The port stays the same across :meth:`restart`. Without ``settings`` the
-    broker is anonymous (no password or ACL file) with ``max_queued_messages
-    0`` and persistence on.
+    Its first :meth:`start` retries with new free ports (plain and TLS) when
+    one was taken before Mosquitto could bind it; read them from
+    :attr:`settings` (or :attr:`port`) after starting. The ports then stay
+    the same across :meth:`restart`. Without ``settings`` the broker is
+    anonymous (no password or ACL file), with persistence on.
     """
 
     def __init__(self, root: Path, settings: BrokerSettings | None = None) -> None:
@@ -72,6 +80,24 @@ class Broker(MosquittoProcess):
         self.settings = settings or broker_settings(root)
         files = write_broker_files(self.settings, root)
         super().__init__(files.config, port=self.settings.port, log=root / "mosquitto.log")
+        self._bound = False
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start; on the first start, retry with new ports while a port is taken."""
+        for attempt in range(1 if self._bound else _PORT_ATTEMPTS):
+            if attempt:
+                tls_port = free_port() if self.settings.tls else self.settings.tls_port
+                self.settings = replace(self.settings, port=free_port(), tls_port=tls_port)
+                write_broker_files(self.settings, self.root)
+                self.port = self.settings.port
+            try:
+                super().start(timeout)
+            except MosquittoPortInUseError:
+                if attempt == _PORT_ATTEMPTS - 1 or self._bound:
+                    raise
+                continue
+            self._bound = True
+            return
 
     def password(self, user: str) -> str:
         """The password of ``user`` (KeyError if the broker has no such user)."""
@@ -84,7 +110,8 @@ class Probe:
     It connects to ``broker``'s plain listener, or to ``port`` (e.g. its TLS listener).
 
     Received messages queue up in :attr:`messages` as ``(topic, payload)``. It does
-    not reconnect: a connection the broker drops stays closed.
+    not reconnect: a connection the broker drops stays closed, and
+    :attr:`disconnected` holds the DISCONNECT reason (or the loss) once it is.
     """
 
     def __init__(
@@ -102,7 +129,9 @@ class Probe:
         self._acks: dict[int, Any] = {}
         self._connack: queue.Queue[Any] = queue.Queue()
         self.session_present = False
+        self.disconnected: queue.Queue[Any] = queue.Queue()
         self.client.on_connect = self._on_connect
+        self.client.on_disconnect = lambda _c, _u, _f, reason, _p: self.disconnected.put(reason)
         self.client.on_publish = self._on_ack
         self.client.on_subscribe = self._on_ack
         self.client.on_message = lambda _c, _u, msg: self.messages.put(

@@ -7,7 +7,13 @@
   state (:func:`verify.live_audit.live_audit`);
 - :mod:`verify.witness_check`: compare a log's checkpoint with what each
   witness says it cosigned;
-- :mod:`verify.audit_state`: the last verified checkpoint, kept between runs.
+- :mod:`verify.audit_state`: the last verified checkpoint, kept between runs;
+- :mod:`verify.offline`: a log's store (a data directory, or a copy), audited
+  without a network (:func:`verify.offline.audit_log_dir`);
+- :mod:`verify.inputs`: what an auditor pins and types (the trust root, the
+  witness policy, a block hash), read or refused with a typed error.
+
+README.md ("Auditors' Python API") has a runnable example.
 
 Every check raises a typed error from :mod:`chain.errors` or reports a named
 finding; nothing returns a silent ``False``. It imports :mod:`chain` and

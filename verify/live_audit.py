@@ -47,7 +47,7 @@ from verify.audit_state import SavedCheckpoint, read_state, write_state
 from verify.report import LiveAuditReport, StateCheck
 from verify.witness_check import cross_check
 
-__all__ = ["NO_POLICY_WARNING", "Progress", "live_audit"]
+__all__ = ["NO_POLICY_WARNING", "Progress", "live_audit", "no_progress"]
 
 NO_POLICY_WARNING = (
     "no witness policy given (--witnesses): the checkpoint is trusted on the log's "
@@ -66,7 +66,8 @@ class Progress(Protocol):
 
 
 @contextmanager
-def _no_progress(what: str, total: int | None, unit: str) -> Iterator[Callable[[int], None]]:
+def no_progress(what: str, total: int | None, unit: str) -> Iterator[Callable[[int], None]]:
+    """A :class:`Progress` that shows nothing."""
     yield lambda n: None
 
 
@@ -78,7 +79,7 @@ def live_audit(
     state_path: Path | None = None,
     jobs: int | None = None,
     witness_transport: Transport = urllib_transport,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
 ) -> LiveAuditReport:
     """Audit the log ``client`` reads against ``trust``, its witnesses and the saved state.
 

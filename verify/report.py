@@ -54,6 +54,11 @@ class LiveAuditReport:
         """True when nothing failed (warnings do not fail an audit)."""
         return self.audit.ok
 
+    @property
+    def exit_code(self) -> int:
+        """The command line's exit status: 0 ok, 1 a check failed, 2 the copy was unreadable."""
+        return self.audit.exit_code
+
     def fail(self, reason: str, message: str) -> None:
         """Record a failure of the live checks."""
         self.audit.failures.append(Finding(reason, message))

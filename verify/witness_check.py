@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import datetime
 import http.client
-import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from chain.checkpoint import Checkpoint, open_checkpoint, verify_cosignatures
-from chain.errors import FarmtraceError, ForkError, RollbackError, SourceError
+from chain.errors import FarmtraceError, ForkError, MalformedError, RollbackError, SourceError
+from chain.json_input import load_json_object
 from chain.witness_policy import Witness, WitnessPolicy
 from readapi.client import Transport
 from verify._history import HistoryProbe
@@ -186,7 +186,7 @@ def _compare(witness: Witness, theirs: Checkpoint, at: int, probe: HistoryProbe)
 
 def _error_text(body: bytes) -> str:
     try:
-        error = json.loads(body)["error"]
-    except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+        error = load_json_object(body, "error body", max_bytes=65536)["error"]
+    except (MalformedError, KeyError):
         return repr(body[:200])
     return str(error)[:200]

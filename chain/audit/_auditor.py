@@ -2,20 +2,25 @@
 
 Order of work:
 
-1. Replay the registration entries (found through the ``g:`` index) into a
+1. Replay the registration entries (found through the registration index) into a
    :class:`~chain.registry.Registry`; whether that index is complete is checked
    in step 3.
 2. Stream the blocks and their entries out of the store
    (:mod:`chain.audit._stream`) and check every block on its own
    (:mod:`chain.audit._blocks`), on every core, this process included
    (:mod:`chain.audit._parallel`).
-3. In log order: hash links, the ``h:``/``d:``/``s:``/``g:``/``v:`` indexes
-   (:mod:`chain.audit._indexes`), duplicate and equivocating ``(signer, seq)``
-   pairs, the lifecycle rules (:mod:`chain.lifecycle`) over every verified
-   event, the stored Merkle nodes against the recomputed log tree, and every
-   stored checkpoint's signature and root.
-4. Count every key family, so that no extra record hides anywhere, and
-   report per-signer sequence gaps.
+3. In log order: hash links, the block-by-hash, (signer, seq), subject,
+   registration and event indexes (:mod:`chain.audit._indexes`), duplicate
+   and equivocating ``(signer, seq)`` pairs, the lifecycle rules
+   (:mod:`chain.lifecycle`) over every verified event, the stored Merkle
+   nodes against the recomputed log tree, and every stored checkpoint's
+   signature and root.
+4. Count every key family and list every record outside them, so that no
+   extra record hides anywhere, and report per-signer sequence gaps.
+
+A store that cannot be read to the end (LevelDB finds a corrupt or
+unreadable file) ends the audit with an incomplete report, never an
+exception.
 """
 
 from __future__ import annotations
@@ -29,9 +34,10 @@ from collections.abc import Callable, Iterator
 
 from chain import merkle
 from chain.audit._blocks import BatchResult, BlockResult, BlockTask
+from chain.audit._gaps import report_gaps
 from chain.audit._indexes import check_index_records
 from chain.audit._parallel import check_in_order
-from chain.audit._report import AuditReport, Finding, find_gaps
+from chain.audit._report import AuditReport, Finding
 from chain.audit._stream import StoreReader
 from chain.block import BlockHeader, verify_link
 from chain.checkpoint import open_checkpoint
@@ -39,17 +45,14 @@ from chain.entries import parse_entry, verify_entry
 from chain.errors import FarmtraceError, LifecycleError, StorageError
 from chain.lifecycle import LifecycleState
 from chain.registry import Registry
-from chain.store import Store
+from chain.store import Family, Store
 from chain.trust import TrustRoot
 
 __all__ = ["audit_store"]
 
 _TASK_ENTRIES = 2048
 _INLINE_BELOW = 4096
-
-
-def _u64(n: int) -> bytes:
-    return n.to_bytes(8, "big")
+_MAX_LISTED_FOREIGN = 100
 
 
 def audit_store(
@@ -66,10 +69,21 @@ def audit_store(
     ``progress`` is called with the number of entries each time a batch is done.
 
     Never raises for what it finds: every problem is a :class:`Finding` in
-    the returned report's ``failures``.
+    the returned report's ``failures``. When the store cannot be read to the
+    end (a :class:`~chain.errors.StorageError`, e.g. a corrupt file), the
+    audit stops there: the report holds what was found so far and a failure
+    with reason ``"unreadable"``, and is incomplete (``exit_code`` 2); so is
+    it when the store holds a record it never writes (``"unknown_record"``).
     """
     started = time.monotonic()
-    return _Audit(store, trust, progress).run(jobs, started)
+    try:
+        audit = _Audit(store, trust, progress)
+    except StorageError as exc:
+        return AuditReport.unreadable(trust.origin, exc)
+    try:
+        return audit.run(jobs, started)
+    except StorageError as exc:
+        return audit.unreadable(exc, started)
 
 
 class _Audit:
@@ -82,6 +96,7 @@ class _Audit:
         self.report = AuditReport(origin=store.origin)
         self.fail = self.report.failures.append
         self.seqs: dict[str, array[int]] = {}
+        self.declared: list[tuple[str, int, int, int, int]] = []  # verified gap entries
         self.registrations_seen: set[int] = set()
         self.subject_keys = 0
         self.events_seen: set[int] = set()
@@ -111,8 +126,19 @@ class _Audit:
         self._latest_checkpoint()
         self.report.blocks = self.frontier.size
         self.report.signers = len(self.seqs)
-        self.report.gaps = [g for s, q in sorted(self.seqs.items()) if (g := find_gaps(s, q))]
+        report_gaps(self.report, self.seqs, self.declared)
         self._locate_and_sort()
+        self.report.seconds = time.monotonic() - started
+        return self.report
+
+    def unreadable(self, error: StorageError, started: float) -> AuditReport:
+        """The report so far, ended by ``error``: incomplete, with ``error`` last.
+
+        Precondition: the audit stopped on ``error``.
+        """
+        self.report.blocks = self.frontier.size
+        self._locate_and_sort()
+        self.fail(Finding("unreadable", str(error)))
         self.report.seconds = time.monotonic() - started
         return self.report
 
@@ -121,8 +147,9 @@ class _Audit:
     def _replay_registrations(self) -> Registry:
         registry = Registry.from_trust_root(self.trust)
         for index in self.store.registration_indexes():
-            raw = self.store.get_raw(b"e:" + _u64(index))
-            if raw is None:
+            try:
+                raw = self.store.entry(index)
+            except KeyError:
                 self.fail(Finding("index", f"registration index names missing entry {index}"))
                 continue
             try:
@@ -165,6 +192,7 @@ class _Audit:
         self.registrations_seen.update(batch.registrations)
         self.subject_keys += batch.subject_keys
         self.events_seen.update(batch.events)
+        self.declared += batch.declared
 
     def _block_in_order(self, task: BlockTask, result: BlockResult) -> None:
         height = task.height
@@ -172,12 +200,12 @@ class _Audit:
         self.block_firsts.append(task.first_index)
         self._check_link(task.header, task)
         block_hash = hashlib.sha256(task.header_raw).digest()
-        if self.store.get_raw(b"h:" + block_hash) != _u64(height):
+        if self.store.block_hash_height(block_hash) != height:
             self.fail(
                 Finding("index", "block-by-hash index does not name this block", block=height)
             )
         for level, index, node in self.frontier.append(merkle.leaf_hash(task.header_raw)):
-            if self.store.get_raw(b"n:" + bytes([level]) + _u64(index)) != node:
+            if self.store.node(level, index) != node:
                 self.fail(
                     Finding(
                         "bad_node",
@@ -229,7 +257,7 @@ class _Audit:
             self.fail(Finding(exc.reason, str(exc), block=task.height))
 
     def _check_checkpoint(self, size: int, root: bytes) -> None:
-        note = self.store.get_raw(b"c:" + _u64(size)) or b""
+        note = self.store.checkpoint_raw(size) or b""
         try:
             checkpoint = open_checkpoint(note.decode("utf-8"), self.trust.log_key)
         except (FarmtraceError, UnicodeDecodeError) as exc:
@@ -256,21 +284,23 @@ class _Audit:
         counts = reader.record_counts()
         blocks, entries = self.frontier.size, self.report.entries
         expected = {
-            b"b:": blocks,
-            b"h:": blocks,
-            b"e:": entries,
-            b"d:": entries,
-            b"s:": self.subject_keys,
-            b"g:": len(self.registrations_seen),
-            b"v:": len(self.events_seen),
-            b"n:": _node_count(blocks),
+            Family.BLOCKS: blocks,
+            Family.BLOCK_HASHES: blocks,
+            Family.ENTRIES: entries,
+            Family.SIGNER_SEQS: entries,
+            Family.SUBJECTS: self.subject_keys,
+            Family.REGISTRATIONS: len(self.registrations_seen),
+            Family.EVENTS: len(self.events_seen),
+            Family.NODES: _node_count(blocks),
+            Family.CHECKPOINTS: len(self.checkpoint_sizes),
         }
-        for prefix, want in expected.items():
-            found = counts[prefix]
+        for family, want in expected.items():
+            found = counts[family]
             if found != want:
                 self.fail(
-                    Finding("index", f"{found} records under {prefix.decode()!r}, expected {want}")
+                    Finding("index", f"{found} records under {family.label!r}, expected {want}")
                 )
+        self._foreign_records()
         stray = set(self.store.registration_indexes()) - self.registrations_seen
         for index in sorted(stray):
             self.fail(
@@ -287,18 +317,32 @@ class _Audit:
         for sizes in (set(self.checkpoint_sizes) - set(range(1, blocks + 1)),):
             for size in sorted(sizes):
                 self.fail(Finding("index", f"checkpoint for size {size} beyond the log"))
-        for name, want in ((b"blocks", blocks), (b"entries", entries)):
-            if self.store.get_raw(b"m:" + name) != str(want).encode():
+        for name, want in (("blocks", blocks), ("entries", entries)):
+            stored = self.store.meta_raw(name)
+            if stored != str(want).encode():
+                self.fail(Finding("storage", f"meta {name!r} is {stored!r}, the log has {want}"))
+
+    def _foreign_records(self) -> None:
+        # Every record the store never writes, under whatever key: listed one
+        # by one up to a bound, then counted.
+        total = 0
+        for key in self.store.foreign_records():
+            total += 1
+            if total <= _MAX_LISTED_FOREIGN:
+                shown = repr(key[:64]) + ("…" if len(key) > 64 else "")
                 self.fail(
-                    Finding(
-                        "storage",
-                        f"meta {name.decode()!r} is "
-                        f"{self.store.get_raw(b'm:' + name)!r}, the log has {want}",
-                    )
+                    Finding("unknown_record", f"a record the store never writes, at key {shown}")
                 )
+        if total > _MAX_LISTED_FOREIGN:
+            self.fail(
+                Finding(
+                    "unknown_record",
+                    f"… and {total - _MAX_LISTED_FOREIGN:,} more records the store never writes",
+                )
+            )
 
     def _latest_checkpoint(self) -> None:
-        latest = self.store.get_raw(b"m:checkpoint")
+        latest = self.store.meta_raw("checkpoint")
         blocks = self.frontier.size
         if latest is None:
             if blocks:

@@ -3,8 +3,9 @@
 Pure and independent per block, so the audit runs it on all cores. What needs
 the whole log in order (links, duplicates, gaps, the log tree) or the store
 (every index record) is the orchestrator's job: a worker only says which
-index records its entries need, as the exact keys the store writes (see
-:mod:`chain.store`), so that the orchestrator can look each one up.
+index records its entries need, as the store's own opaque keys
+(:func:`chain.store.entry_index_keys`), so that the orchestrator can look
+each one up.
 
 Tasks and results cross a process boundary once per batch of blocks, so they
 are named tuples of bytes, ints and lists, which pickle fast.
@@ -22,7 +23,7 @@ from chain.block import BlockHeader
 from chain.entries import Entry, parse_entry, verify_entry
 from chain.errors import FarmtraceError, ProofError
 from chain.registry import Grant, Registry
-from chain.store import entry_subjects
+from chain.store import entry_index_keys
 
 __all__ = ["BatchResult", "BlockResult", "BlockTask", "check_blocks", "entries_root", "init_worker"]
 
@@ -44,9 +45,10 @@ class BlockTask(NamedTuple):
 class BlockResult(NamedTuple):
     """What :func:`check_blocks` found in one block, and which index records it needs.
 
-    ``pointers`` are the ``d:`` keys of the entries and ``indexes`` the value
-    each must hold (the entry's index); ``listed`` holds the ``s:``, ``g:``
-    and ``v:`` keys that must exist. All follow entry order, so that findings
+    ``pointers`` are the keys of the entries' ``(signer, seq)`` records and
+    ``indexes`` the value each must hold (the entry's index); ``listed`` holds
+    the keys of the subject, registration and event index records that must
+    exist. All follow entry order, so that findings
     come out in log order. Entries that did not parse have none (they are
     findings). ``events`` are the indexes of the events whose authority and
     signature verified, for the lifecycle replay.
@@ -64,7 +66,8 @@ class BatchResult(NamedTuple):
 
     ``seqs`` maps each signer to its sequence numbers in this batch;
     ``registrations`` and ``events`` list the indexes of registration and
-    revocation entries, and of events; ``subject_keys`` counts the ``s:`` keys.
+    revocation entries, and of events; ``subject_keys`` counts the subject index keys.
+    ``declared`` holds ``(signer, index, seq, from, to)`` of each verified ``gap`` entry.
     """
 
     blocks: list[BlockResult]
@@ -72,6 +75,7 @@ class BatchResult(NamedTuple):
     registrations: list[int]
     subject_keys: int
     events: list[int]
+    declared: list[tuple[str, int, int, int, int]]
 
 
 _registry: Registry | None = None
@@ -89,7 +93,7 @@ def check_blocks(tasks: Sequence[BlockTask]) -> BatchResult:
     Precondition: :func:`init_worker` ran in this process.
     """
     assert _registry is not None, "init_worker() was not called"
-    batch = BatchResult([], {}, [], 0, [])
+    batch = BatchResult([], {}, [], 0, [], [])
     subject_keys = 0
     for task in tasks:
         subject_keys += _check_block(task, _registry, batch)
@@ -134,7 +138,7 @@ def _check_root(task: BlockTask, header: BlockHeader) -> Finding | None:
 
 
 def _check_block(task: BlockTask, registry: Registry, batch: BatchResult) -> int:
-    """Check one block into ``batch``; return how many ``s:`` keys it needs."""
+    """Check one block into ``batch``; return how many subject index keys it needs."""
     height = task.height
     findings: list[Finding] = []
     pointers: list[bytes] = []
@@ -155,21 +159,18 @@ def _check_block(task: BlockTask, registry: Registry, batch: BatchResult) -> int
         except FarmtraceError as exc:
             findings.append(Finding(exc.reason, str(exc), block=height, entry=index))
             continue
-        kid, seq = entry.kid, entry.seq
-        key_index = _u64(index)
-        pointers.append(b"d:" + kid.encode() + b"\0" + _u64(seq))
-        indexes.append(key_index)
-        seqs.setdefault(kid, []).append(seq)
-        at = _u64(entry.ts) + key_index
-        for subject in entry_subjects(entry):
-            listed.append(b"s:" + subject.encode() + b"\0" + at)
-            subject_keys += 1
+        pointer, needed = entry_index_keys(entry, index)
+        pointers.append(pointer)
+        indexes.append(_u64(index))
+        seqs.setdefault(entry.kid, []).append(entry.seq)
+        listed += needed
+        subject_keys += len(needed)
         if entry.type in ("device", "operator"):
             batch.registrations.append(index)
-            listed.append(b"g:" + key_index)
+            subject_keys -= 1  # the last key is the registration index record
         elif entry.type == "event":
             batch.events.append(index)
-            listed.append(b"v:" + key_index)
+            subject_keys -= 1  # the last key is the event index record
         try:
             authorized.append((index, entry, registry.authorize(entry, index)))
         except FarmtraceError as exc:
@@ -184,6 +185,9 @@ def _check_block(task: BlockTask, registry: Registry, batch: BatchResult) -> int
             continue
         if entry.type == "event":
             events.append(index)
+        elif entry.type == "gap":
+            p = entry.payload
+            batch.declared.append((entry.kid, index, entry.seq, p["from"], p["to"]))
     return subject_keys
 
 

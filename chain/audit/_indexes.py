@@ -1,7 +1,8 @@
-"""The audit's check of every index record an entry needs (``d:``, ``s:``, ``g:``, ``v:``).
+"""The audit's check of every index record an entry needs: (signer, seq), subject,
+registration and event.
 
-Workers name the records as exact store keys (:class:`~chain.audit._blocks.BlockResult`);
-here each is looked up. A ``d:`` record that names another entry means the
+Workers name the records as the store's opaque keys (:class:`~chain.audit._blocks.BlockResult`);
+here each is looked up. A (signer, seq) record that names another entry means the
 log holds that ``(signer, seq)`` twice: a duplicate when both copies are the
 same bytes, an equivocation when they differ.
 """
@@ -14,7 +15,7 @@ from chain.audit._blocks import BlockResult
 from chain.audit._report import Finding
 from chain.entries import parse_entry
 from chain.errors import FarmtraceError
-from chain.store import Store
+from chain.store import Store, index_key_kind, signer_seq_of_key
 
 __all__ = ["check_index_records"]
 
@@ -34,12 +35,11 @@ def check_index_records(
     for key, value in zip(result.listed, listed, strict=True):
         if value is None:
             index = int.from_bytes(key[-8:], "big")
-            if key.startswith(b"g:"):
-                message = "registration index lacks this registration"
-            elif key.startswith(b"v:"):
-                message = "event index lacks this event"
+            kind, subject = index_key_kind(key)
+            if kind == "subject":
+                message = f"subject index lacks {subject!r}"
             else:
-                message = f"subject index lacks {key[2:-17].decode()!r}"
+                message = f"{kind} index lacks this {kind}"
             fail(Finding("index", message, block=height, entry=index))
 
 
@@ -51,16 +51,16 @@ def _explain_pointer(
     pointer: bytes | None,
     fail: Callable[[Finding], None],
 ) -> None:
-    signer, seq = key[2:-9].decode(), int.from_bytes(key[-8:], "big")
+    signer, seq = signer_seq_of_key(key)
     index = int.from_bytes(want, "big")
     other = None if pointer is None or len(pointer) != 8 else int.from_bytes(pointer, "big")
-    other_raw = None if other is None else store.get_raw(b"e:" + other.to_bytes(8, "big"))
+    other_raw = None if other is None else _entry_or_none(store, other)
     try:
         other_entry = None if other_raw is None else parse_entry(other_raw)
     except FarmtraceError:
         other_entry = None
     if other_entry is not None and (other_entry.kid, other_entry.seq) == (signer, seq):
-        mine = store.get_raw(b"e:" + want)
+        mine = _entry_or_none(store, index)
         reason = "duplicate" if mine == other_raw else "equivocation"
         fail(
             Finding(reason, f"{signer} seq {seq} is also entry {other}", block=height, entry=index)
@@ -74,3 +74,10 @@ def _explain_pointer(
                 entry=index,
             )
         )
+
+
+def _entry_or_none(store: Store, index: int) -> bytes | None:
+    try:
+        return store.entry(index)
+    except KeyError:
+        return None

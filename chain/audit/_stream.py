@@ -1,17 +1,18 @@
 """Reading a store for the audit: blocks in height order, with the entries they hold.
 
-One pass over the ``b:`` headers and one over the ``e:`` entries, both in key
-order (a LevelDB scan is cheaper than a lookup per entry). Each header is
-parsed once. What is missing or malformed is reported as it is met; stray
-``e:`` records are counted, so that the final count check catches them, and
-so are the records of every other key family.
+One pass over the stored headers and one over the stored entries, both in
+order (a LevelDB scan is cheaper than a lookup per entry), through the
+store's queries (:meth:`~chain.store.Store.header_records`,
+:meth:`~chain.store.Store.entry_records`). Each header is parsed once. What
+is missing or malformed is reported as it is met, and so is every stray
+header or entry record (one no block accounts for); the records of every
+key family are counted too, so that the final count check catches extra
+index records.
 """
 
 from __future__ import annotations
 
 import itertools
-import struct
-from collections import deque
 from collections.abc import Callable, Iterator
 from operator import itemgetter
 
@@ -19,13 +20,12 @@ from chain.audit._blocks import BlockTask
 from chain.audit._report import Finding
 from chain.block import BlockHeader
 from chain.errors import FarmtraceError
-from chain.store import Store
+from chain.store import Family, Store
 
 __all__ = ["StoreReader"]
 
-_u64 = struct.Struct(">Q").pack
-_Parsed = tuple[bytes, bytes, BlockHeader | None, FarmtraceError | None]
-_COUNTED = (b"b:", b"h:", b"d:", b"s:", b"g:", b"v:", b"n:")
+_Parsed = tuple[int, bytes, BlockHeader | None, FarmtraceError | None]
+_Record = tuple[int | None, bytes]
 
 
 class StoreReader:
@@ -34,10 +34,9 @@ class StoreReader:
     def __init__(self, store: Store, fail: Callable[[Finding], None]) -> None:
         self._store = store
         self._fail = fail
-        self._entries = store.iterate(b"e:")
+        self._entries: Iterator[_Record] = store.entry_records()
         self._pending = next(self._entries, None)
-        self._entry_records = 0
-        self._counts: dict[bytes, int] = {}
+        self._counts: dict[Family, int] = {}
 
     def batches(self, entries_per_batch: int, expected_total: int) -> Iterator[list[BlockTask]]:
         """Every stored block in height order, in batches of about ``entries_per_batch``.
@@ -58,33 +57,43 @@ class StoreReader:
         if batch:
             yield batch
 
-    def record_counts(self) -> dict[bytes, int]:
+    def record_counts(self) -> dict[Family, int]:
         """How many records each key family holds. Call after :meth:`batches` is done.
 
-        Counted once (later calls return the same counts); ``e:`` records
-        were counted while the entries were read.
+        Reports the entry records that follow the last block's entries first.
+        Counted once (later calls return the same counts).
         """
         if not self._counts:
-            for prefix in _COUNTED:
-                counter = itertools.count()
-                records = self._store.iterate(prefix)
-                deque(zip(records, counter, strict=False), maxlen=0)  # counts in C
-                self._counts[prefix] = next(counter)
             while self._pending is not None:
-                self._entry_records += 1
+                self._stray(Family.ENTRIES, self._pending[0])
                 self._pending = next(self._entries, None)
-            self._counts[b"e:"] = self._entry_records
+            self._counts = self._store.record_counts()
         return self._counts
 
+    def _stray(self, family: Family, number: int | None) -> None:
+        what = "a key that is not a number" if number is None else f"number {number}"
+        self._fail(
+            Finding(
+                "extra_record",
+                f"a record under {family.label!r} with {what}, which no block accounts for",
+            )
+        )
+
+    def _headers(self) -> Iterator[_Parsed]:
+        for height, raw in self._store.header_records():
+            if height is None:
+                self._stray(Family.BLOCKS, None)
+            else:
+                yield _parse(height, raw)
+
     def _blocks(self) -> Iterator[BlockTask]:
-        headers = map(_parse, self._store.iterate(b"b:"))
+        headers = self._headers()
         following = next(headers, None)
         next_index = 0
         expected_height = 0
         while following is not None:
-            key, raw, header, error = following
+            height, raw, header, error = following
             following = next(headers, None)
-            height = int.from_bytes(key[2:], "big")
             if height != expected_height:
                 self._fail(
                     Finding(
@@ -117,16 +126,15 @@ class StoreReader:
     def _take(self, height: int, first: int, count: int) -> tuple[bytes, ...]:
         """The stored entries ``first .. first + count - 1`` (``b""`` for a missing one)."""
         pending, scan = self._pending, self._entries
-        if count and pending is not None and pending[0] == b"e:" + _u64(first):
+        if count and pending is not None and pending[0] == first:
             run = [pending, *itertools.islice(scan, count - 1)]
-            # Sorted, distinct, all 10 bytes, from the first key to the last:
-            # exactly the keys first .. first + count - 1, none missing.
+            # Sorted, distinct, all numbers, from the first index to the last:
+            # exactly the indexes first .. first + count - 1, none missing.
             if (
                 len(run) == count
-                and run[-1][0] == b"e:" + _u64(first + count - 1)
-                and set(map(len, map(itemgetter(0), run))) == {10}
+                and run[-1][0] == first + count - 1
+                and None not in map(itemgetter(0), run)
             ):
-                self._entry_records += count
                 self._pending = next(scan, None)
                 return tuple(map(itemgetter(1), run))
             self._entries = itertools.chain(run[1:], scan)  # read them again, one by one
@@ -134,28 +142,25 @@ class StoreReader:
 
     def _take_each(self, height: int, first: int, count: int) -> tuple[bytes, ...]:
         entries = []
-        pending, records, scan = self._pending, self._entry_records, self._entries
+        pending, scan = self._pending, self._entries
         for index in range(first, first + count):
-            key = b"e:" + _u64(index)
-            while pending is not None and pending[0] < key:  # a stray record: counted
-                records += 1
+            while pending is not None and (pending[0] is None or pending[0] < index):
+                self._stray(Family.ENTRIES, pending[0])
                 pending = next(scan, None)
-            if pending is not None and pending[0] == key:
+            if pending is not None and pending[0] == index:
                 entries.append(pending[1])
-                records += 1
                 pending = next(scan, None)
             else:
                 self._fail(
                     Finding("missing_entry", "entry is not stored", block=height, entry=index)
                 )
                 entries.append(b"")
-        self._pending, self._entry_records = pending, records
+        self._pending = pending
         return tuple(entries)
 
 
-def _parse(record: tuple[bytes, bytes]) -> _Parsed:
-    key, raw = record
+def _parse(height: int, raw: bytes) -> _Parsed:
     try:
-        return key, raw, BlockHeader.from_bytes(raw), None
+        return height, raw, BlockHeader.from_bytes(raw), None
     except FarmtraceError as exc:
-        return key, raw, None, exc
+        return height, raw, None, exc

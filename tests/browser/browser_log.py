@@ -88,8 +88,16 @@ class _Builder:
 
     def device(self, name: str, by: SignerKey, dev: SignerKey, ts: int, action: str) -> None:
         pubkey = dev.public_key if action == "register" else None
+        register = action == "register"
         payload = device_payload(
-            action, dev.id, self.seq(by.id), ts, pubkey=pubkey, location="barn:b1"
+            action,
+            dev.id,
+            self.seq(by.id),
+            ts,
+            pubkey=pubkey,
+            location="barn:b1",
+            kinds=["temperature"] if register else None,
+            subjects=["barn:b1"] if register else None,
         )
         self.sign(name, payload, by)
 
@@ -134,7 +142,13 @@ def build_browser_log(root: Path) -> BrowserLog:
     b.sign(
         "rotation",
         device_payload(
-            "register", "barn1-temp", b.seq("farm-op"), t + 60 * _MINUTE, pubkey=rotated.public_key
+            "register",
+            "barn1-temp",
+            b.seq("farm-op"),
+            t + 60 * _MINUTE,
+            pubkey=rotated.public_key,
+            kinds=["temperature"],
+            subjects=["barn:b1"],
         ),
         farm_op,
     )

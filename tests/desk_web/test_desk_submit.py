@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from desk_harness import log_in, make_desk_dir, reserved_seq, submit
+from desk_harness import PASSWORD, log_in, make_desk_dir, reserved_seq, submit
 from flask import Flask
 from flask.testing import FlaskClient
 from mqtt_broker import Broker
@@ -17,7 +17,7 @@ from mqtt_broker import Broker
 from chain.entries import Entry, operator_payload, parse_entry, sign_entry, verify_entry
 from chain.keyfile import SignerKey
 from chain.store import Store
-from desk import create_app
+from desk import USERS_FILE, add_user, create_app
 from gateway.datadir import DataDir
 from gateway.ingest import IngestConfig
 from gateway.init import init_data_dir
@@ -202,3 +202,24 @@ def test_an_unreachable_log_signs_nothing(farm: Farm) -> None:
     assert "The log could not be checked, nothing was signed" in page
     assert "unreachable" in page
     assert reserved_seq(desk_dir) == 0
+
+
+def test_a_form_id_shows_its_result_to_its_user_only(farm: Farm) -> None:
+    app, desk_dir = farm.desk(HATCHERY)
+    add_user(desk_dir / USERS_FILE, "jonas", PASSWORD)
+    maria, jonas = app.test_client(), app.test_client()
+    log_in(maria)
+    log_in(jonas, user="jonas")
+    html = maria.get("/events/hatched").get_data(as_text=True)
+    tokens = dict(re.findall(r'name="(csrf_token|form_id)" value="([^"]+)"', html))
+    fields = {"subjects": "bird:0004", "breed": "Ross 308"}
+    assert recorded(maria, maria.post("/events/hatched", data={**tokens, **fields}))[0] == 1
+    theirs = jonas.get("/events/hatched").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', theirs)
+    assert csrf is not None
+    data = {**tokens, "csrf_token": csrf[1], **fields}
+    response = jonas.post("/events/hatched", data=data)
+    assert response.status_code == 404
+    assert "bird:0004" not in response.get_data(as_text=True)
+    assert jonas.get("/recorded").status_code == 302  # no result in jonas's session
+    assert reserved_seq(desk_dir) == 1  # and nothing signed again

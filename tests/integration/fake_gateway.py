@@ -17,7 +17,14 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from chain.entries import parse_entry
-from chain.wire import Receipt, committed_ranges, receipt_topic, subscription
+from chain.wire import (
+    MAX_RECEIPT_HASHES,
+    Receipt,
+    committed_ranges,
+    entry_digest,
+    receipt_topic,
+    subscription,
+)
 from signer._paho_io import read_available, readable, release_sockets
 
 
@@ -37,6 +44,7 @@ class FakeGateway:
         self.skip = skip
         self.committed: dict[str, set[int]] = defaultdict(set)
         self.raw: dict[tuple[str, int], bytes] = {}
+        self.recent: dict[str, dict[int, str]] = defaultdict(dict)  # newest commits, by hash
         self.messages = 0
         self.duplicates = 0
         self.malformed = 0
@@ -78,9 +86,17 @@ class FakeGateway:
         if self.skip is not None and self.skip(entry.kid, entry.seq):
             return
         with self._lock:
+            recent = self.recent[entry.kid]
+            recent.pop(entry.seq, None)
+            recent[entry.seq] = entry_digest(
+                entry.raw
+            )  # named in the receipts, as the gateway does
+            while len(recent) > MAX_RECEIPT_HASHES:
+                del recent[next(iter(recent))]
             if entry.seq in self.committed[entry.kid]:
                 self.duplicates += 1
                 assert self.raw[entry.key] == entry.raw, "equivocation"
+                self._dirty.add(entry.kid)
                 return
             self.committed[entry.kid].add(entry.seq)
             self.raw[entry.key] = entry.raw
@@ -113,7 +129,8 @@ class FakeGateway:
     def _receipt(self, dev: str) -> Receipt:
         with self._lock:
             seqs = sorted(self.committed[dev])
+            hashes = tuple(sorted(self.recent[dev].items()))
         runs = committed_ranges(seqs)
         top = runs[0][1] if runs and runs[0][0] == 1 else 0
         above = [run for run in runs if run[0] > top + 1][:32]
-        return Receipt(dev, top, self.block if top else None, tuple(above))
+        return Receipt(dev, top, self.block if top else None, tuple(above), hashes)

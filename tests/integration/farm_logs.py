@@ -14,6 +14,8 @@ from gateway.datadir import DataDir
 from gateway.init import init_data_dir, read_log_signer
 
 START_MS = 1_767_225_600_000
+KINDS, SUBJECTS = ["temperature"], ["barn:b1"]
+"""What :meth:`LogFactory.register` registers devices for: what :meth:`LogFactory.reading` sends."""
 
 
 class LogFactory:
@@ -33,7 +35,15 @@ class LogFactory:
     def register(self, dev: str, *, ts: int = START_MS - 500) -> SignerKey:
         key = SignerKey.generate(dev, seed=random.Random(dev).randbytes(32))
         self.admin_seq += 1
-        payload = device_payload("register", dev, self.admin_seq, ts, pubkey=key.public_key)
+        payload = device_payload(
+            "register",
+            dev,
+            self.admin_seq,
+            ts,
+            pubkey=key.public_key,
+            kinds=KINDS,
+            subjects=SUBJECTS,
+        )
         self.commit([parse_entry(sign_entry(payload, "admin", self.admin.seed))])
         self.devices[dev] = (key, 0)
         return key

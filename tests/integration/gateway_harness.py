@@ -67,6 +67,7 @@ class Signer:
             (now_ms() - 3_600_000) if ts is None else ts,
             pubkey=device.public_key,
             kinds=["temperature"],
+            subjects=["barn:b1"],
         )
         return sign_entry(payload, self.id, self.key.seed)
 

@@ -33,7 +33,7 @@ def test_the_generated_config_starts_and_refuses_anonymous_clients(
 ) -> None:
     broker = secured_broker(devices=("dev-a",))
     config = broker.config.read_text()
-    assert "allow_anonymous false" in config and "max_queued_messages 0" in config
+    assert "allow_anonymous false" in config and "use_username_as_clientid true" in config
     assert login(broker, None, None) in (NOT_AUTHORIZED, BAD_CREDENTIALS)
 
 

@@ -78,13 +78,13 @@ def pki(tmp_path: Path) -> Path:
 def test_tls_listener_needs_a_client_certificate_and_a_password(
     secured_broker: SecuredBroker, pki: Path
 ) -> None:
-    tls_port = free_port()
     broker = secured_broker(
         devices=("dev-a",),
         tls=TlsFiles(pki / "ca.pem", pki / "server.pem", pki / "server.key"),
-        tls_port=tls_port,
+        tls_port=free_port(),
         tls_bind="127.0.0.1",
     )
+    tls_port = broker.settings.tls_port  # another one if that was taken meanwhile
     with_cert = Probe(broker, port=tls_port)
     with_cert.client.tls_set(
         ca_certs=str(pki / "ca.pem"),
@@ -108,15 +108,15 @@ def test_tls_listener_needs_a_client_certificate_and_a_password(
 def test_without_require_certificate_the_password_alone_is_enough(
     secured_broker: SecuredBroker, pki: Path
 ) -> None:
-    tls_port = free_port()
     broker = secured_broker(
         devices=("dev-a",),
         tls=TlsFiles(pki / "ca.pem", pki / "server.pem", pki / "server.key"),
-        tls_port=tls_port,
+        tls_port=free_port(),
         tls_bind="127.0.0.1",
         require_certificate=False,
     )
-    assert answers_mqtt_over_tls(tls_port, pki, "dev-a", broker.password("dev-a"))
+    port = broker.settings.tls_port
+    assert answers_mqtt_over_tls(port, pki, "dev-a", broker.password("dev-a"))
 
 
 def answers_mqtt_over_tls(port: int, pki: Path, user: str, password: str) -> bool:
@@ -128,7 +128,7 @@ def answers_mqtt_over_tls(port: int, pki: Path, user: str, password: str) -> boo
     context = ssl.create_default_context(cafile=str(pki / "ca.pem"))
     try:
         with (
-            socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+            socket.create_connection(("127.0.0.1", port), timeout=30) as raw,
             context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
         ):
             tls.sendall(bytes([0x10, len(body)]) + body)

@@ -57,7 +57,7 @@ def test_kill_9_during_a_stream_loses_and_duplicates_nothing(
     pub.wait_receipt(admin.id, lambda r: r.seq == 1 + DEVICES)
     for device in devices:
         pub.watch(device.id)
-    sent = {d.id: [d.reading(float(i)) for i in range(READINGS)] for d in devices}
+    sent = {d.id: [d.reading(i / 10) for i in range(READINGS)] for d in devices}
 
     def stream() -> None:
         for i in range(0, READINGS, 20):

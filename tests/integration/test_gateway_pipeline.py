@@ -92,7 +92,15 @@ def test_registration_and_readings_in_the_same_block(factory: LogFactory) -> Non
     key = SignerKey.generate("d3")
     factory.admin_seq += 1
     reg = sign_entry(
-        device_payload("register", "d3", factory.admin_seq, NOW - 10, pubkey=key.public_key),
+        device_payload(
+            "register",
+            "d3",
+            factory.admin_seq,
+            NOW - 10,
+            pubkey=key.public_key,
+            kinds=["temperature"],
+            subjects=["barn:b1"],
+        ),
         "admin",
         factory.admin.seed,
     )

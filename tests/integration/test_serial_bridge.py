@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import select
 import threading
@@ -127,4 +128,36 @@ def test_garbled_lines_are_dropped_with_a_reason_and_good_ones_still_pass(
     gateway.stop()
     assert gateway.seqs("b2-hum") == {1}
     assert bridge.dropped == {"not_ascii": 1, "too_long": 1, "bad_header": 2}
+    assert bridge.forwarded == 2
+
+
+def test_poison_lines_are_dropped_and_the_bridge_keeps_forwarding(
+    modem: NullModem, bridge: Bridge, broker: Broker
+) -> None:
+    """Issue 11: nested JSON, huge numbers or bad UTF-8 in a header cannot stop the bridge."""
+    gateway = FakeGateway(broker.port, FARM)
+    good = [
+        sign_entry(
+            reading_payload("b3-t", seq, T0, "temperature", "barn:b3", 20.5, "Cel"),
+            "b3-t",
+            bytes(32),
+        )
+        for seq in (1, 2)
+    ]
+    headers = [
+        b'{"status":"online","x":' + b"[" * 1400 + b"]" * 1400 + b"}",
+        b"[" * 2900,
+        b'{"alg":"EdDSA","kid":1e999999}',
+        b'{"alg":"EdDSA","kid":' + b"9" * 2000 + b"}",
+        b'{"alg":"EdDSA","kid":"b3-\xff"}',
+    ]
+    poison = [base64.urlsafe_b64encode(h).rstrip(b"=") + b".e30.AA\n" for h in headers]
+    assert all(len(line) <= 4097 for line in poison)
+    os.write(modem.device_slave, good[0] + b"\n" + b"".join(poison) + good[1] + b"\n")
+    deadline = time.monotonic() + 10
+    while gateway.seqs("b3-t") != {1, 2} and time.monotonic() < deadline:
+        time.sleep(0.02)
+    gateway.stop()
+    assert gateway.seqs("b3-t") == {1, 2}
+    assert bridge.dropped == {"bad_header": len(poison)}
     assert bridge.forwarded == 2

@@ -451,7 +451,15 @@ def test_an_operator_chain_verifies(tmp_path: Path, run_cli: RunCli) -> None:
     admin_reg = operator_payload(
         "register", "farmer", 2, START_MS, pubkey=farmer.public_key, roles=["farm"]
     )
-    farm_reg = device_payload("register", "sensor", 1, START_MS + 1, pubkey=sensor.public_key)
+    farm_reg = device_payload(
+        "register",
+        "sensor",
+        1,
+        START_MS + 1,
+        pubkey=sensor.public_key,
+        kinds=["humidity"],
+        subjects=["barn:b1"],
+    )
     reading = reading_payload("sensor", 1, START_MS + 2, "humidity", "barn:b1", 60.0, "%RH")
     factory.commit([parse_entry(sign_entry(admin_reg, "admin", factory.admin.seed))])
     factory.commit([parse_entry(sign_entry(farm_reg, "farmer", farmer.seed))])

@@ -95,7 +95,9 @@ def test_public_chain_modules_declare_exactly_their_public_names(module: str) ->
 
 def _import_froms(path: Path) -> list[ast.ImportFrom]:
     tree = ast.parse(path.read_text(), filename=str(path))
-    return [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level == 0 and n.module]
+    return [
+        n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level == 0 and n.module
+    ]
 
 
 def _is_submodule(module: str, name: str) -> bool:

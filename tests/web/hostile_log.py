@@ -122,6 +122,7 @@ def build_hostile_log(path: Path) -> HostileLog:
                     pubkey=keys[dev].public_key,
                     kinds=[kind],
                     location=location,
+                    subjects=[f"feeder:{dev}" if kind == "feed" else location],
                     farm="f1",
                 ),
             )

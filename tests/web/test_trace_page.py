@@ -16,7 +16,7 @@ from web_site import StaticSiteData
 
 from chain.trace import trace
 from consumer_web import CSP, create_app
-from consumer_web._messages import CATALOGUE
+from consumer_web._i18n import translate, translate_word
 
 if TYPE_CHECKING:  # the fixture's type; importing conftest at run time is fragile
     from conftest import StoryLog
@@ -69,7 +69,7 @@ def test_the_form_alone(tclient: FlaskClient) -> None:
     status, html = _get(tclient)
     assert status == 200
     assert 'id="trace-form"' in html and 'id="trace-result"' not in html
-    assert CATALOGUE["en"]["trace_title"] in html
+    assert translate("en", "Trace and recall") in html
     _no_inline_code(html)
 
 
@@ -78,9 +78,13 @@ def test_a_lot_in_both_languages(tclient: FlaskClient, story: StoryLog, lang: st
     lot = story.manifest.lots[0]
     status, html = _get(tclient, subject=lot.subject, lang=lang)
     assert status == 200
-    words = CATALOGUE[lang]
-    for key in ("trace_downstream", "trace_upstream", "rel_shipment", "rel_packing"):
-        assert words[key] in html, key
+    for text in (
+        translate(lang, "Downstream: where it went"),
+        translate(lang, "Upstream: where it came from"),
+        translate_word(lang, "relation", "shipment"),
+        translate_word(lang, "relation", "packing"),
+    ):
+        assert text in html, text
     assert f'<html lang="{lang}">' in html
     for bird in lot.birds:
         assert f'<a href="/bird/{bird}">' in html
@@ -109,26 +113,32 @@ def test_a_barn_window(tclient: FlaskClient, story: StoryLog) -> None:
     m = story.manifest
     status, html = _get(tclient, subject=f"barn:{m.barns[0]}", **{"from": "2026-01-02", "to": ""})
     assert status == 200
-    assert "2026-01-02 00:00 UTC" in html and CATALOGUE["en"]["still_there"] in html
+    assert "2026-01-02 00:00 UTC" in html and translate("en", "now") in html
     birds = trace(story.store, f"barn:{m.barns[0]}", window=(1_767_312_000_000, 2**62)).birds
     assert birds and all(f'href="/bird/{b}"' in html for b in birds)
-    assert CATALOGUE["en"]["rel_bird"] in html
+    assert translate_word("en", "relation", "bird") in html
+
+
+_BAD_SUBJECT = "“{subject}” is not a lot, pack, bird or barn that can be traced."
+_BAD_TIME = "“{value}” is not a date or time (write 2026-01-01 or 2026-01-01T06:00)."
+_BAD_WINDOW = "The time window must start before it ends."
+_NOTHING = "The log (up to its latest checkpoint) says nothing about “{subject}”."
 
 
 @pytest.mark.parametrize(
     ("args", "status", "key", "values"),
     [
-        ({"subject": "carcass:0001"}, 400, "trace_bad_subject", {"subject": "carcass:0001"}),
-        ({"subject": "/01/09506000134353/21/S1"}, 400, "trace_bad_subject", None),
-        ({"subject": "barn:b1", "from": "soon"}, 400, "trace_bad_time", {"value": "soon"}),
+        ({"subject": "carcass:0001"}, 400, _BAD_SUBJECT, {"subject": "carcass:0001"}),
+        ({"subject": "/01/09506000134353/21/S1"}, 400, _BAD_SUBJECT, None),
+        ({"subject": "barn:b1", "from": "soon"}, 400, _BAD_TIME, {"value": "soon"}),
         (
             {"subject": "barn:b1", "from": "2026-01-03", "to": "2026-01-02"},
             400,
-            "trace_bad_window",
+            _BAD_WINDOW,
             {},
         ),
-        ({"subject": "bird:nobody"}, 404, "trace_none", {"subject": "bird:nobody"}),
-        ({"subject": "lot:09506000134352.NOPE"}, 404, "trace_none", None),
+        ({"subject": "bird:nobody"}, 404, _NOTHING, {"subject": "bird:nobody"}),
+        ({"subject": "lot:09506000134352.NOPE"}, 404, _NOTHING, None),
     ],
 )
 def test_bad_or_unknown_starts(
@@ -142,7 +152,7 @@ def test_bad_or_unknown_starts(
     for lang in ("en", "zh-CN"):
         got, html = _get(tclient, lang=lang, **args)
         assert got == status
-        message = escape(CATALOGUE[lang][key].format(**values))
+        message = escape(translate(lang, key, **values))
         assert f'<p class="message" id="trace-message">{message}</p>' in html
         assert 'id="trace-result"' not in html
         _no_inline_code(html)

@@ -6,16 +6,21 @@
 // The signature covers the ASCII bytes "base64url(header).base64url(payload)".
 
 import { VerifyError, b64urlDecode, ed25519Verify, fromUtf8, utf8 } from "./bytes.js";
+import { parseStrictObject } from "./json.js";
+import { checkPayload } from "./payload.js";
 
 export const MAX_ENTRY_BYTES = 4096;
 export const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const COMPACT = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/;
+// design.md section 2 (v2): the header is exactly these bytes, as chain/jws.py demands.
+const HEADER = /^\{"alg":"EdDSA","kid":"([A-Za-z0-9][A-Za-z0-9._-]{0,63})"\}$/;
 
 /**
  * Parse compact JWS `text` without checking its signature; return
  * {kid, payload (the JSON object), signingInput (bytes), signature (bytes)}.
- * The header must be one of the two member orders of {"alg":"EdDSA","kid":...},
- * JSON white space allowed (no escapes, no other member).
+ * The header must be exactly the bytes {"alg":"EdDSA","kid":"<signer id>"}
+ * (this member order, no white space, no escapes); the payload strict JSON
+ * that follows the rules of payload.js.
  */
 export function parseCompact(text) {
   if (typeof text !== "string" || text.length > MAX_ENTRY_BYTES) {
@@ -27,15 +32,8 @@ export function parseCompact(text) {
   const headerText = fromUtf8(b64urlDecode(header64, "entry header"), "entry header");
   const kid = parseHeader(headerText);
   const payloadText = fromUtf8(b64urlDecode(payload64, "entry payload"), "entry payload");
-  let payload;
-  try {
-    payload = JSON.parse(payloadText);
-  } catch {
-    throw new VerifyError("entry payload: expected JSON");
-  }
-  if (payload === null || typeof payload !== "object" || Array.isArray(payload)) {
-    throw new VerifyError("entry payload: expected a JSON object");
-  }
+  const { value: payload, floats } = parseStrictObject(payloadText, "entry payload");
+  checkPayload(payload, floats, kid);
   const signature = b64urlDecode(signature64, "entry signature");
   if (signature.length !== 64) {
     throw new VerifyError(`entry signature: expected 64 bytes, found ${signature.length}`);
@@ -44,25 +42,14 @@ export function parseCompact(text) {
 }
 
 function parseHeader(text) {
-  let header;
-  try {
-    header = JSON.parse(text);
-  } catch {
-    throw new VerifyError("entry header: expected JSON");
-  }
-  const kid = header?.kid;
-  const compact = text.replace(/[ \t\n\r]/g, "");
-  const forms = [
-    `{"alg":"EdDSA","kid":${JSON.stringify(kid)}}`,
-    `{"kid":${JSON.stringify(kid)},"alg":"EdDSA"}`,
-  ];
-  if (typeof kid !== "string" || !ID.test(kid) || !forms.includes(compact)) {
+  const found = HEADER.exec(text);
+  if (!found) {
     throw new VerifyError('entry header: expected exactly {"alg":"EdDSA","kid":"<signer id>"}', {
-      expected: forms[0],
+      expected: '{"alg":"EdDSA","kid":"<signer id>"}',
       calculated: text,
     });
   }
-  return kid;
+  return found[1];
 }
 
 /** True if the parsed entry's signature verifies with the raw Ed25519 `publicKey`. */

@@ -12,6 +12,7 @@ import {
   b64decode,
   concat,
   ed25519Verify,
+  hex,
   sha256,
   utf8,
 } from "./bytes.js";
@@ -151,16 +152,27 @@ export async function openCheckpoint(signedNote, vkeyText) {
  * {name, key: "<name>+<key ID>", status, timestamp}: status "ok" (its
  * cosignature on `signedNote` verifies; timestamp in POSIX seconds),
  * "invalid" (a line by its key that does not verify) or "absent".
- * Throws if a key is malformed or not a cosignature/v1 key.
+ * Throws if a key is malformed or not a cosignature/v1 key, or if one key is
+ * listed twice (under any names: it would count twice toward a quorum).
  */
 export async function checkCosignatures(signedNote, witnessKeys) {
   const note = parseNote(signedNote);
   const results = [];
+  const named = new Map(); // one key counts once, whatever its names (design.md section 3)
   for (const text of witnessKeys) {
     const vkey = await parseVerifierKey(text);
     if (vkey.type !== COSIGNATURE_V1) {
       throw new VerifyError(`witness key ${vkey.name}: expected a cosignature/v1 (0x04) key`);
     }
+    const raw = hex(vkey.key);
+    if (named.has(raw)) {
+      const both = `${named.get(raw)} and ${vkey.name}`;
+      throw new VerifyError(`witness keys: one key listed under both ${both}`, {
+        expected: "distinct witness keys",
+        calculated: `${both} share a key`,
+      });
+    }
+    named.set(raw, vkey.name);
     const found = await checkSignedBy(note, vkey);
     const status = !found ? "absent" : found.valid ? "ok" : "invalid";
     const timestamp = status === "ok" ? Number(found.timestamp) : null;

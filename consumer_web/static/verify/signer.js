@@ -9,15 +9,26 @@
 import { VerifyError, b64urlDecode } from "./bytes.js";
 import { checkIncluded, decodeProof } from "./bundle.js";
 import { parseCompact, verifyCompact } from "./jws.js";
+import { EVENT_ROLES, REGISTRAR_ROLES } from "./roles.js";
 
 const MAX_DEPTH = 8;
-// Who may sign each entry type (chain/registry.py; event roles are not checked here).
-const RULES = {
-  reading: { kind: "device", roles: null },
-  event: { kind: "operator", roles: null },
-  device: { kind: "operator", roles: ["admin", "farm"] },
-  operator: { kind: "operator", roles: ["admin"] },
-};
+
+/** Who may sign `payload` (chain/registry.py): {kind, roles (null: any)}. */
+function ruleFor(payload) {
+  switch (payload.type) {
+    case "reading":
+      return { kind: "device", roles: null };
+    case "event": {
+      const known = Object.hasOwn(EVENT_ROLES, payload.event);
+      return { kind: "operator", roles: known ? EVENT_ROLES[payload.event] : [] };
+    }
+    case "device":
+    case "operator":
+      return { kind: "operator", roles: REGISTRAR_ROLES[payload.type] };
+    default:
+      return null;
+  }
+}
 
 function grantsOf(info, kid) {
   if (info === null) return [];
@@ -116,13 +127,14 @@ export async function signingKey(entry, index, ctx, depth = 0) {
 /** Check that `signer` (from signingKey) may sign an entry of `entry`'s type. */
 export function checkAllowed(entry, signer) {
   const { kid, payload } = entry;
-  const rule = RULES[payload.type];
+  const rule = ruleFor(payload);
   if (!rule) throw new VerifyError(`unknown entry type ${payload.type}`);
   const allowed =
     signer.kind === rule.kind && (!rule.roles || signer.roles.some((r) => rule.roles.includes(r)));
   if (!allowed) {
     const need = `a ${rule.kind}${rule.roles ? ` with a role in ${rule.roles}` : ""}`;
-    throw new VerifyError(`a ${payload.type} entry must be signed by ${need}`, {
+    const what = payload.type === "event" ? `${payload.event} event` : `${payload.type} entry`;
+    throw new VerifyError(`a ${what} must be signed by ${need}`, {
       expected: need,
       calculated: `${kid}: a ${signer.kind} with roles ${signer.roles}`,
     });

@@ -95,7 +95,13 @@ class Canned:
 H = "ab" * 32
 GOOD_BLOCK = {"hash": H, "height": 7, "header_b64": "e30=", "entries": ["a.b.c"]}
 MALFORMED = [
-    ("/api/v1/blocks/1", b"<html>", "not JSON"),
+    ("/api/v1/blocks/1", b"<html>", "expected JSON"),
+    ("/api/v1/blocks/1", b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}", "nested at most"),
+    ("/api/v1/blocks/1", b'{"height":1e999999}', "finite number"),
+    ("/api/v1/blocks/1", b'{"height":' + b"7" * 5000 + b"}", "at most 40 digits"),
+    ("/api/v1/blocks/1", b'{"entries":["\xff"]}', "expected UTF-8"),
+    ("/api/v1/entries/1/proof", b"[" * 5000, "nested at most"),
+    ("/api/v1/entries/1/proof", b'{"index":1e999999}', "finite number"),
     ("/api/v1/blocks/1", [], "expected a JSON object"),
     ("/api/v1/blocks/1", {"entries": []}, "header_b64: expected a base64 string"),
     ("/api/v1/blocks/1", {"header_b64": "e30", "entries": []}, "header_b64: not base64"),

@@ -272,7 +272,7 @@ _READING = b'"type":"reading","dev":"dev-1","seq":1,"ts":0,"kind":"water","subje
         (b"{" + _READING + b',"value":NaN,"unit":"l"}', "finite number, found NaN"),
         (b"{" + _READING + b',"value":Infinity,"unit":"l"}', "found Infinity"),
         (b"{" + _READING + b',"value":-Infinity,"unit":"l"}', "found -Infinity"),
-        (b"{" + _READING + b',"value":1e400,"unit":"l"}', "value: expected a finite number"),
+        (b"{" + _READING + b',"value":1e400,"unit":"l"}', "expected a finite number, found 1e400"),
         (b"{" + _READING + b',"value":1,"value":2,"unit":"l"}', "'value' twice"),
         (b'{"type":"event","type":"reading"}', "'type' twice"),
         (b"[" + b"{" + _READING + b',"value":1,"unit":"l"}' + b"]", "JSON object, found array"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from chain import note
@@ -23,6 +25,7 @@ ADMIN = SignerKey.generate("admin", seed=b"a" * 32)
 VET = SignerKey.generate("vet-anna", seed=b"v" * 32)
 DEV = SignerKey.generate("barn1-temp", seed=b"d" * 32)
 T0 = 1_767_225_600_000
+SCOPE: dict[str, Any] = {"kinds": ["temperature"], "subjects": ["barn:b1"]}
 
 
 def _trust() -> TrustRoot:
@@ -48,7 +51,7 @@ def registry() -> Registry:
     registry = Registry.from_trust_root(_trust())
     _apply(
         registry,
-        _signed(device_payload("register", DEV.id, 2, T0, pubkey=DEV.public_key), ADMIN),
+        _signed(device_payload("register", DEV.id, 2, T0, pubkey=DEV.public_key, **SCOPE), ADMIN),
         1,
     )
     vet = operator_payload("register", VET.id, 3, T0, pubkey=VET.public_key, roles=["vet"])
@@ -81,7 +84,9 @@ def test_re_registration_rotates_the_key(registry: Registry) -> None:
     new = SignerKey.generate(DEV.id, seed=b"n" * 32)
     _apply(
         registry,
-        _signed(device_payload("register", DEV.id, 4, T0 + 100, pubkey=new.public_key), ADMIN),
+        _signed(
+            device_payload("register", DEV.id, 4, T0 + 100, pubkey=new.public_key, **SCOPE), ADMIN
+        ),
         5,
     )
     assert registry.authorize(_reading(1, T0 + 50), 6) == DEV.public_key

@@ -97,3 +97,16 @@ def test_bad_policies_are_refused_with_a_reason(document: str, message: str) -> 
 def test_witness_names_come_from_their_keys() -> None:
     assert [w.name for w in WITNESSES] == [f"w{i}.example/witness" for i in range(1, 4)]
     assert WitnessPolicy(1, WITNESSES).verifier_keys == tuple(v for _, v in KEYS)
+
+
+def test_one_key_under_two_names_is_refused_so_it_cannot_count_twice() -> None:
+    # w1's key under another name (so another key ID): the same holder's cosignature
+    # line, copied under both names, would count as two witnesses.
+    _, alias_vkey = checkpoint.generate_cosigner_key("alias.example/witness", seed=bytes([1]) * 32)
+    assert alias_vkey.split("+")[1] != KEYS[0][1].split("+")[1]
+    message = "distinct public keys, found one key under both 'w1.example/witness' and 'alias"
+    with pytest.raises(MalformedError, match=message):
+        WitnessPolicy(2, (WITNESSES[0], Witness(alias_vkey)))
+    document = json.dumps({"quorum": 2, "witnesses": [{"vkey": KEYS[0][1]}, {"vkey": alias_vkey}]})
+    with pytest.raises(MalformedError, match="distinct public keys"):
+        WitnessPolicy.from_json(document)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import stat
 from pathlib import Path
 
@@ -39,19 +40,39 @@ def test_seq_continues_across_a_restart_and_is_durable_before_it_is_returned(
     assert not list((tmp_path / "dev").glob("*.tmp"))
 
 
-def test_block_reservation_skips_unused_numbers_after_a_restart_but_never_reuses(
+def test_a_clean_restart_continues_without_a_hole_and_only_a_crash_skips(
     tmp_path: Path,
 ) -> None:
-    state = tmp_path / "dev"
+    state, crashed = tmp_path / "dev", tmp_path / "crashed"
     with DeviceIdentity.create(state, _key(), reserve_block=10) as identity:
         assert [identity.next_seq() for _ in range(3)] == [1, 2, 3]
         assert identity.reserved == _reserved(state) == 10
         assert [identity.next_seq() for _ in range(8)] == list(range(4, 12))
         assert _reserved(state) == 20
+        shutil.copytree(state, crashed)  # what a crash (kill -9, power loss) leaves on disk
+    assert _reserved(state) == 11  # the clean close gave 12..20 back
     with DeviceIdentity.open(state, reserve_block=10) as identity:
-        assert identity.next_seq() == 21  # 12..20 are a visible gap
+        assert identity.crashed_block is None
+        assert identity.next_seq() == 12  # no hole
+    with DeviceIdentity.open(crashed, reserve_block=10) as identity:
+        assert identity.reserved == 20
+        assert identity.crashed_block == (11, 20)  # the block in use: 12..20 may be unused
+        assert identity.next_seq() == 21  # 12..20 skipped (the device declares them), not reused
+    with DeviceIdentity.open(crashed, reserve_block=10) as identity:
+        assert identity.crashed_block is None  # closed cleanly after handing out seq 21
     with pytest.raises(ValueError, match="reserve_block"):
         DeviceIdentity.open(state, reserve_block=0)
+
+
+def test_a_hundred_clean_restarts_leave_no_hole(tmp_path: Path) -> None:
+    state = tmp_path / "dev"
+    DeviceIdentity.create(state, _key(), reserve_block=64).close()
+    handed_out = []
+    for _ in range(100):
+        with DeviceIdentity.open(state, reserve_block=64) as identity:
+            handed_out.append(identity.next_seq())
+            assert identity.crashed_block is None
+    assert handed_out == list(range(1, 101))
 
 
 def test_key_file_is_private_and_loads_with_chain_keyfile(tmp_path: Path) -> None:

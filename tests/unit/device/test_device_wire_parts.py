@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
 
 from chain.entries import reading_payload, sign_entry
+from chain.errors import MalformedEntryError
 from chain.wire import Receipt
 from signer._lines import LineFramer
 from signer._sender import LinkStats, Sender
@@ -78,8 +80,11 @@ def test_the_bridge_reads_the_kid_without_any_key() -> None:
         (b"!!.x.y", "base64url JSON"),
         (b"eyJhbGciOiJFZERTQSJ9.x.y", "kid"),  # {"alg":"EdDSA"}
         (b"eyJraWQiOiJhL2IifQ.x.y", "kid"),  # {"kid":"a/b"}: not a topic level
+        (base64.urlsafe_b64encode(b"[" * 3000) + b".x.y", "nested at most"),
+        (base64.urlsafe_b64encode(b'{"kid":1e999999}') + b".x.y", "finite number"),
+        (base64.urlsafe_b64encode(b'{"kid":"\xff"}') + b".x.y", "UTF-8"),
     ]:
-        with pytest.raises(ValueError, match=why):
+        with pytest.raises(MalformedEntryError, match=why):
             signer_of(bad)
 
 

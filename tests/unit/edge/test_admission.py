@@ -26,7 +26,15 @@ def _registry() -> Registry:
     )
     reg = parse_entry(
         sign_entry(
-            device_payload("register", DEV.id, 2, NOW - 3_600_000, pubkey=DEV.public_key),
+            device_payload(
+                "register",
+                DEV.id,
+                2,
+                NOW - 3_600_000,
+                pubkey=DEV.public_key,
+                kinds=["temperature"],
+                subjects=["barn:b1"],
+            ),
             ADMIN.id,
             ADMIN.seed,
         )

@@ -104,9 +104,12 @@ def test_config_with_users_sets_what_design_md_requires() -> None:
     conf = options(render_config(settings(max_inflight_messages=500), Path("/etc/ft")))
     as_dict = dict(conf)
     assert conf[0] == ("per_listener_settings", "false")  # before any listener
-    assert conf[-1] == ("listener", "1883 127.0.0.1")
+    # A listener option: the client id is the username, on this listener.
+    assert conf[-2:] == [("listener", "1883 127.0.0.1"), ("use_username_as_clientid", "true")]
     assert as_dict["set_tcp_nodelay"] == "true"
-    assert as_dict["max_queued_messages"] == "0"
+    assert as_dict["max_packet_size"] == "8192"
+    assert as_dict["max_queued_messages"] == "200000"
+    assert as_dict["max_queued_bytes"] == str(64 * 1024 * 1024)
     assert as_dict["max_inflight_messages"] == "500"
     assert as_dict["persistence"] == "true"
     assert as_dict["persistence_location"] == "/var/lib/mosquitto/"
@@ -121,6 +124,7 @@ def test_config_without_users_is_anonymous_loopback_only() -> None:
     conf = dict(options(render_config(settings(users={}), Path("/etc/ft"))))
     assert conf["allow_anonymous"] == "true"
     assert "password_file" not in conf and "acl_file" not in conf
+    assert "use_username_as_clientid" not in conf  # it would refuse clients without a name
     with pytest.raises(ValueError, match="loopback"):
         settings(users={}, bind="0.0.0.0")
     assert settings(users={}, bind="::1").bind == "::1"
@@ -131,12 +135,14 @@ def test_tls_adds_a_second_listener_requiring_client_certificates() -> None:
     conf = options(render_config(settings(tls=tls, bind="0.0.0.0", run_as="mqtt"), Path("/x")))
     tail = conf[conf.index(("listener", "1883 0.0.0.0")) + 1 :]
     assert tail == [
+        ("use_username_as_clientid", "true"),
         ("listener", "8883"),
         ("cafile", "/etc/ft/ca.pem"),
         ("certfile", "/etc/ft/broker.pem"),
         ("keyfile", "/etc/ft/broker.key"),
         ("require_certificate", "true"),
         ("use_identity_as_username", "false"),
+        ("use_username_as_clientid", "true"),
     ]
     assert ("user", "mqtt") in conf
 
@@ -151,6 +157,11 @@ def test_tls_adds_a_second_listener_requiring_client_certificates() -> None:
         ({"port": 0}, "port"),
         ({"tls_port": 70000}, "tls_port"),
         ({"max_inflight_messages": 0}, "max_inflight_messages"),
+        ({"max_packet_size": 0}, "max_packet_size"),
+        ({"max_packet_size": 4096}, "max_packet_size"),  # an entry alone, without its topic
+        ({"max_queued_messages": 0}, "max_queued_messages"),
+        ({"max_queued_bytes": 0}, "max_queued_bytes"),
+        ({"max_queued_bytes": 8191}, "max_queued_bytes"),
         ({"autosave_interval": 0}, "autosave_interval"),
         ({"state_dir": Path("state")}, "absolute"),
         ({"state_dir": Path("/var/lib/x\nacl_file /tmp/evil")}, "line breaks"),

@@ -7,6 +7,7 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chain.wire import MAX_RECEIPT_HASHES, MAX_RECEIPT_RANGES, parse_receipt
 from gateway.receipts import ReceiptBook, _Runs
 
 
@@ -35,3 +36,98 @@ def test_receipt_without_seq_1_is_all_ranges(seqs: set[int]) -> None:
     assert receipt.seq == 0 and receipt.block is None
     assert all(receipt.covers(s) for s in sorted(seqs)[:30] if s <= receipt.ranges[-1][1])
     assert not any(receipt.covers(s) for s in range(1, 301) if s not in seqs)
+
+
+class _FakeStore:
+    """What the book asks a store: nothing committed before, and where an entry is."""
+
+    def signer_seqs(self, signer: str) -> list[int]:
+        return []
+
+    def lookup(self, signer: str, seq: int) -> int:
+        return seq
+
+    def block_of_entry(self, index: int) -> int:
+        return 7
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sets(st.integers(min_value=1, max_value=2000), min_size=1, max_size=600),
+    st.data(),
+)
+def test_a_device_holding_committed_entries_behind_many_holes_drains(
+    committed: set[int], data: st.DataObject
+) -> None:
+    """The protocol of chain.wire and signer.mqtt_link, against a set model.
+
+    The device holds some committed entries (the rest of its seqs are holes:
+    never sent, declared, or already released). It reports its lowest held
+    seq on connect, and again after a receipt that lists as many ranges as a
+    receipt can. Each receipt may claim only committed seqs, and the device
+    must end up holding none of them, however many holes there are.
+    """
+    held = set(data.draw(st.lists(st.sampled_from(sorted(committed)), unique=True)))
+    book = ReceiptBook(_FakeStore())  # type: ignore[arg-type]
+    book.committed("dev", sorted(committed))
+    book.note_low("dev", min(held, default=None))
+    for _ in range(2 + len(committed) // MAX_RECEIPT_RANGES):
+        receipt = book.receipt("dev")
+        assert len(receipt.ranges) <= MAX_RECEIPT_RANGES
+        claimed = {s for s in range(1, 2001) if receipt.covers(s)}
+        assert claimed <= committed
+        held -= claimed
+        if len(receipt.ranges) < MAX_RECEIPT_RANGES or not held:
+            break
+        book.note_low("dev", min(held))
+    assert not held
+
+
+def test_receipts_name_the_newest_commits_and_confirmed_resends_by_hash() -> None:
+    book = ReceiptBook(_FakeStore())  # type: ignore[arg-type]
+    digests = [(seq, f"{seq:064x}") for seq in range(1, 41)]
+    book.committed("dev", range(1, 41), digests)
+    receipt = book.receipt("dev")
+    assert receipt.hashes == tuple(digests[-MAX_RECEIPT_HASHES:])
+    assert receipt.names(40, f"{40:064x}") and not receipt.names(40, f"{41:064x}")
+    assert not receipt.names(3, f"{3:064x}")  # committed, but not named any more
+    book.confirm("dev", 3, f"{3:064x}")  # its sender sent it again
+    receipt = book.receipt("dev")
+    assert receipt.names(3, f"{3:064x}") and len(receipt.hashes) == MAX_RECEIPT_HASHES
+    assert parse_receipt(receipt.to_json()) == receipt
+
+
+def test_a_status_low_moves_the_ranges_only_upwards_and_a_missing_low_keeps_it() -> None:
+    book = ReceiptBook(_FakeStore())  # type: ignore[arg-type]
+    book.committed("dev", range(2, 400, 2))  # 199 runs of one seq each
+    assert book.receipt("dev").ranges[0] == (2, 2)
+    assert book.note_low("dev", 301) and not book.note_low("dev", 301)
+    assert book.receipt("dev").ranges[0] == (302, 302)
+    assert book.holds_committed("dev")
+    assert not book.note_low("dev", None)  # "I hold nothing": my next entries lie above
+    assert book.receipt("dev").ranges[0] == (302, 302)
+    book.note_low("dev", 1000)
+    assert book.receipt("dev").ranges == () and not book.holds_committed("dev")
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.sets(st.integers(min_value=1, max_value=2000), min_size=1, max_size=600),
+    st.data(),
+)
+def test_a_device_without_a_status_drains_by_sending_again_what_it_holds(
+    committed: set[int], data: st.DataObject
+) -> None:
+    """A serial device reports no ``low``; it resends everything it holds, in seq order."""
+    held = set(data.draw(st.lists(st.sampled_from(sorted(committed)), unique=True)))
+    book = ReceiptBook(_FakeStore())  # type: ignore[arg-type]
+    book.committed("dev", sorted(committed))
+    for _ in range(len(held) + 1):
+        if not held:
+            break
+        book.resent("dev", min(held))  # the gateway found the resend already committed
+        receipt = book.receipt("dev")
+        assert {s for s in held if receipt.covers(s)} <= committed
+        assert receipt.covers(min(held))
+        held -= {s for s in held if receipt.covers(s)}
+    assert not held

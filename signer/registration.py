@@ -1,0 +1,107 @@
+"""Registrations signed by an operator: a public key given as text, signed, published, receipted.
+
+The admin registers (or revokes) operators, and the admin or a farm operator
+registers devices, by signing one entry with its own key and seq state::
+
+    pubkey = parse_public_key(text, "--pubkey")
+    sent = sign_and_send(key, state_dir, url, farm, build_payload, timeout=30)
+
+``build_payload(seq)`` returns the entry's payload (e.g.
+:func:`chain.entries.operator_payload`); it is validated before a seq is used.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from chain.keyfile import SignerKey
+from chain.wire import Receipt
+from signer.mqtt_url import MqttUrl
+from signer.transport import operator_identity, publish_and_wait
+
+__all__ = ["Sent", "parse_public_key", "read_public_key_file", "receipt_text", "sign_and_send"]
+
+
+def parse_public_key(text: str, source: str) -> bytes:
+    """The raw 32-byte Ed25519 key from its base64url text (padding optional).
+
+    Raises:
+        ValueError: not base64url, or not 32 bytes; the message names ``source``.
+    """
+    try:
+        key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != 32:
+        raise ValueError(f"{source}: expected a base64url 32-byte Ed25519 key, found {text!r}")
+    return key
+
+
+def read_public_key_file(path: Path, signer: str) -> bytes:
+    """The public key in ``path``: a key file (with ``id`` and ``pubkey``), or the base64url text.
+
+    Raises:
+        OSError: the file cannot be read.
+        ValueError: no key in it, or the key file of a signer other than ``signer``.
+    """
+    content = path.read_text().strip()
+    text = content.split()[-1] if content else ""
+    if content.startswith("{"):
+        try:
+            obj = json.loads(content)
+            text = obj["pubkey"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: expected a key file with a pubkey member") from exc
+        if obj.get("id", signer) != signer:
+            raise ValueError(f"{path}: holds the key of {obj['id']!r}, not of {signer!r}")
+    return parse_public_key(str(text), str(path))
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A signed entry and the gateway's receipt covering it."""
+
+    seq: int
+    receipt: Receipt
+
+
+def sign_and_send(
+    key: SignerKey,
+    state_dir: Path,
+    url: MqttUrl,
+    farm: str,
+    build: Callable[[int], dict[str, object]],
+    *,
+    timeout: float,
+    on_signed: Callable[[int], None] = lambda seq: None,
+) -> Sent:
+    """Sign ``build(seq)`` with ``key``'s next seq, publish it, wait for its receipt.
+
+    ``on_signed(seq)`` is called once the entry is signed (its seq durable),
+    before it is sent.
+
+    Raises:
+        StorageError: ``state_dir`` holds another signer's state, is locked, or
+            cannot be written (nothing signed).
+        ValueError, MalformedEntryError: the payload is invalid (no seq used).
+        TimeoutError: no receipt within ``timeout`` seconds (the seq is used).
+        PermissionError: the broker refused the connection or the entry.
+    """
+    with operator_identity(state_dir, key) as identity:
+        raw = identity.sign_payload(build)
+        seq = identity.last_seq
+        on_signed(seq)
+        return Sent(seq, publish_and_wait(raw, seq, key.id, url, farm, timeout))
+
+
+def receipt_text(sent: Sent, signer: str) -> str:
+    """One line for people: the receipt covering ``sent``, or past a gap in ``signer``'s seqs."""
+    receipt = sent.receipt
+    if receipt.seq >= sent.seq:
+        return f"committed: receipt up to seq {receipt.seq}, block height {receipt.block}"
+    return f"committed (past a gap in {signer}'s seqs; receipt up to seq {receipt.seq})"
