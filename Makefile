@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint unit bench clean mosquitto translations
+.PHONY: demo test lint unit bench clean mosquitto translations deploy-test
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ lint: $(STAMP)
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
+
+# The stack as deployed (docs/deploy.md): nginx with TLS, the services under waitress,
+# the generated units checked by systemd-analyze. Part of `make test` too.
+deploy-test: $(STAMP)
+	$(PY) -m pytest tests/deploy
 
 # The consumer site's messages: extract them from code and templates into the
 # template (messages.pot), then merge it into every catalogue (docs/consumer-site.md).

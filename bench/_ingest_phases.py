@@ -7,6 +7,7 @@ See ``bench/ingest.py`` for what each phase measures and why. Times are
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
 import statistics
 import time
@@ -16,7 +17,7 @@ from typing import Any
 
 from _common import fresh_dir, percentile
 from _ingest_clients import Load, PublisherResult, publisher_main, subscriber_main
-from _ingest_procs import GatewayProcess, cpu_s, rss_mb, start_broker
+from _ingest_procs import GatewayProcess, cpu_s, rss_mb, start_broker, tree_cpu_s, tree_rss_mb
 from _ingest_readings import Fleet, new_log
 
 from chain.store import Store
@@ -61,7 +62,8 @@ class GatewayRun:
 
     ingest: Transport
     committed_when_publishers_done: float
-    rss_mb: list[tuple[float, float]]  # (committed readings, gateway RSS) samples
+    rss_mb: list[tuple[float, float]]  # (committed readings, gateway + workers RSS) samples
+    main_rss_max_mb: float  # the gateway process alone
     broker_rss_max_mb: float
     paced_rate: float
     paced_sent: int
@@ -185,13 +187,17 @@ def gateway_phases(fleet: Fleet, plan: Plan) -> GatewayRun:
     new_log(data_dir, fleet)
     base = 1 + plan.devices  # genesis + registrations
     broker = start_broker(root / "broker", FARM)
-    gateway = GatewayProcess(data_dir.root, FARM, broker.url)
+    workers = os.environ.get("BENCH_VERIFY_WORKERS")  # e.g. 0: the gateway without workers
+    extra = () if workers is None else ("--verify-workers", workers)
+    gateway = GatewayProcess(data_dir.root, FARM, broker.url, *extra)
     rss: list[tuple[float, float]] = []
     broker_rss = [rss_mb(broker.pid)]
+    main_rss = [rss_mb(gateway.pid)]
 
     def committed() -> float:
         value = gateway.metrics()[_COMMITTED]
-        rss.append((value, rss_mb(gateway.pid)))
+        rss.append((value, tree_rss_mb(gateway.pid)))
+        main_rss.append(rss_mb(gateway.pid))
         broker_rss.append(rss_mb(broker.pid))
         return value
 
@@ -200,10 +206,10 @@ def gateway_phases(fleet: Fleet, plan: Plan) -> GatewayRun:
         window = {"watch_receipts": True, "outstanding": plan.outstanding}
         publishers = _Publishers(_loads(fleet, plan, broker.port, 0, plan.sustained, **window))
         committed()
-        gw_cpu, broker_cpu = cpu_s(gateway.pid), cpu_s(broker.pid)
+        gw_cpu, broker_cpu = tree_cpu_s(gateway.pid), cpu_s(broker.pid)
         go = publishers.go()
         samples = _sample_until(total, committed, 0.25)
-        gw_cpu, broker_cpu = cpu_s(gateway.pid) - gw_cpu, cpu_s(broker.pid) - broker_cpu
+        gw_cpu, broker_cpu = tree_cpu_s(gateway.pid) - gw_cpu, cpu_s(broker.pid) - broker_cpu
         results = publishers.results()
         ingest = _transport(samples, go, total, results, gw_cpu, broker_cpu)
         pub_done = go + ingest.publishers_done_s
@@ -231,6 +237,7 @@ def gateway_phases(fleet: Fleet, plan: Plan) -> GatewayRun:
         ingest=ingest,
         committed_when_publishers_done=at_done,
         rss_mb=rss,
+        main_rss_max_mb=max(main_rss),
         broker_rss_max_mb=max(broker_rss),
         paced_rate=rate,
         paced_sent=sent,

@@ -23,7 +23,7 @@ from _common import REPO
 from gateway.broker_config import BrokerSettings, write_broker_files
 from gateway.mosquitto import MosquittoProcess
 
-__all__ = ["GatewayProcess", "cpu_s", "rss_mb", "start_broker"]
+__all__ = ["GatewayProcess", "cpu_s", "rss_mb", "start_broker", "tree_cpu_s", "tree_rss_mb"]
 
 
 def _free_port() -> int:
@@ -34,12 +34,16 @@ def _free_port() -> int:
 
 
 def start_broker(root: Path, farm: str) -> MosquittoProcess:
-    """A running Mosquitto in ``root`` (a fresh directory) with the production settings."""
+    """A running Mosquitto in ``root`` (a fresh directory): production settings, larger queues."""
     settings = BrokerSettings(
         farm=farm,
         state_dir=root / "state",
         port=_free_port(),
         run_as="root" if os.geteuid() == 0 else None,
+        # The raw phase publishes without an outbox window: its subscriber's queue must hold
+        # what the production bounds (200,000 messages / 64 MiB) would drop.
+        max_queued_messages=10_000_000,
+        max_queued_bytes=8 * 1024**3,
     )
     files = write_broker_files(settings, root)
     broker = MosquittoProcess(files.config, port=settings.port, log=root / "mosquitto.log")
@@ -65,6 +69,33 @@ def cpu_s(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (the gateway's signature workers, their forkserver)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = [pid], [pid]
+    while frontier:
+        frontier = [child for child, parent in parents.items() if parent in frontier]
+        found += frontier
+    return found
+
+
+def tree_rss_mb(pid: int) -> float:
+    """VmRSS of ``pid`` and every descendant, summed (shared pages counted in each)."""
+    return sum(rss_mb(p) for p in _tree(pid))
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds of ``pid`` and every live descendant."""
+    return sum(cpu_s(p) for p in _tree(pid))
 
 
 _RUNNING = re.compile(rb"gateway running: http://[^:]+:(\d+)/")

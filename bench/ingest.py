@@ -7,7 +7,7 @@ Everything runs on this machine, in one run:
    publish to a fresh Mosquitto with the production config; one plain
    subscriber process (the gateway's MQTT settings and read pattern) counts
    and discards. Rate = messages / (first publish → last message received).
-2. Sustained ingest: the same publishers and payloads (>= 1M readings in the
+2. Sustained ingest: the same publishers and payloads (2M readings in the
    full run), but the subscriber is ``farmtrace gateway run`` (default
    blocks: 10,000 entries or 1 s) on a fresh data dir whose log already
    registers the devices. Each device stays at most ``outstanding`` readings
@@ -15,8 +15,8 @@ Everything runs on this machine, in one run:
    flight, two blocks' worth), because with an unbounded backlog Mosquitto
    2.0.11 overruns the gateway's Receive Maximum and the gateway stalls
    (bench/RESULTS.md). Rate = readings / (first publish → last reading
-   committed, from ``/metrics``). The gateway's RSS (``/proc``) and CPU are
-   sampled throughout.
+   committed, from ``/metrics``). The RSS and CPU of the gateway process and
+   its signature workers (``/proc``, summed) are sampled throughout.
 3. Latency: the same gateway, publishers paced at 0.75 x the sustained
    rate (at most the goal rate) for 30 s; each device watches its receipt
    topic: latency = publish → receipt covering the reading's seq. The
@@ -27,7 +27,7 @@ Ratios use the raw limits of the same run: the raw transport rate, and one
 core's raw Ed25519 verify rate (for context).
 
 Goals (issue, 2-core machine): >= 10,000 committed readings/s and >= 0.6 x
-raw transport; p99 latency <= 2 s; flat memory under 200 MB over >= 1M
+raw transport; p99 latency <= 2 s; flat memory under 200 MB over 2M
 readings.
 
 Run alone: ``.venv/bin/python bench/ingest.py [--quick]``.
@@ -56,11 +56,11 @@ _GOAL_RATE = 10_000
 _GOAL_RATIO = 0.6
 _GOAL_P99_S = 2.0
 _GOAL_RSS_MB = 200.0
-_FLAT_MB_PER_M = 10.0  # "flat": after warm-up, grows by less than this per million readings
+_FLAT_MB_PER_M = 5.0  # "flat": after warm-up, grows by less than this per million readings
 _FULL = Plan(
     devices=200,
     processes=4,
-    sustained=5_000,
+    sustained=10_000,  # 2M readings: the memory goal is judged over 2M
     paced=1_500,
     paced_s=30,
     paced_rate=10_000,
@@ -116,7 +116,8 @@ def _print_gateway(g: GatewayRun, total: int) -> None:
     )
     rss = [r for _, r in g.rss_mb]
     print(
-        f"    gateway RSS: start {rss[0]:.0f} MB, max {max(rss):.0f} MB, end {rss[-1]:.0f} MB; "
+        f"    gateway + workers RSS: start {rss[0]:.0f} MB, max {max(rss):.0f} MB, "
+        f"end {rss[-1]:.0f} MB (gateway process alone: max {g.main_rss_max_mb:.0f} MB); "
         f"broker RSS max {g.broker_rss_max_mb:.0f} MB"
     )
     p50, p99, top = latency_quantiles(g.latencies)

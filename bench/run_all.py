@@ -16,7 +16,9 @@ import time
 import audit_bench
 import ingest
 import proof_bench
+import serving_bench
 import store_bench
+import tiles_bench
 import trace_bench
 import web
 from _common import Figure, print_machine
@@ -28,6 +30,8 @@ _BENCHMARKS = (
     ("gateway ingest vs. raw MQTT transport", ingest.run),
     ("consumer site: replica sync, page server time, page weight", web.run),
     ("trace on a farm of the demo's size", trace_bench.run),
+    ("pack pages for 50 clients: Werkzeug, waitress, nginx TLS", serving_bench.run),
+    ("static read path: tiles via nginx vs the read API", tiles_bench.run),
 )
 
 

@@ -11,6 +11,15 @@ and accepts only :data:`KEY_VALUE_PATTERN` (farmtrace id characters, at most
 20 of them), so that ``pack:<gtin>.<serial>`` is itself a farmtrace subject.
 Digits are ASCII digits only: ``'٣'`` is not a digit here.
 
+A label also commits to the log that tells the pack's story: its Digital
+Link carries ``?lk=<8 hex digits>``, the C2SP signed-note key ID of the log's
+checkpoint key (:data:`LOG_KEY_PARAM`, :func:`labelled_uri`), and the label
+prints it as "Log key 1a2b3c4d". The GS1 Digital Link grammar (1.2) lets
+the query string carry non-GS1 ``key=value`` pairs (``extensionParameter``:
+a key that is not an AI), which GS1 parsers ignore; a verifier refuses a log
+whose key ID is not the label's. A URI without it still names the pack
+(older labels): it is just not pinned.
+
 Pure: no I/O. Every rejection raises :class:`~chain.errors.GS1Error` whose
 message says what was expected and what was found.
 """
@@ -29,11 +38,15 @@ __all__ = [
     "AI_SERIAL",
     "GTIN_LENGTHS",
     "KEY_VALUE_PATTERN",
+    "LOG_KEY_PARAM",
     "DigitalLink",
     "gtin_check_digit",
+    "labelled_uri",
+    "log_key_label",
     "pack_subject",
     "parse_digital_link_path",
     "parse_gtin_pair",
+    "parse_log_key_label",
     "parse_pack_subject",
     "validate_gtin",
     "validate_key_value",
@@ -48,6 +61,10 @@ GTIN_LENGTHS = (8, 12, 13, 14)
 KEY_VALUE_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,19}"
 """Serials and lots farmtrace accepts: id characters, 1 to 20 (the GS1 AI 10/21 maximum)."""
 
+LOG_KEY_PARAM = "lk"
+"""The Digital Link query parameter naming the log's key ID (a non-GS1 key=value pair)."""
+
+_LOG_KEY_ID = re.compile(r"[0-9a-f]{8}")
 _DIGITS = re.compile(r"[0-9]+")  # not \d: that matches every Unicode digit
 _KEY_VALUE = re.compile(KEY_VALUE_PATTERN)
 _PATH_MAX = 256
@@ -215,3 +232,41 @@ def parse_pack_subject(subject: str) -> DigitalLink:
     if kind == "pack":
         return DigitalLink(gtin, serial=value)
     return DigitalLink(gtin, lot=value)
+
+
+def log_key_label(key_id: int) -> str:
+    """``key_id`` (a C2SP signed-note key ID) as a label prints it: 8 lowercase hex digits.
+
+    Raises:
+        GS1Error: ``key_id`` is not a uint32.
+    """
+    if not isinstance(key_id, int) or isinstance(key_id, bool) or not 0 <= key_id < 1 << 32:
+        raise GS1Error(f"log key ID: expected a 32-bit unsigned integer, found {_shown(key_id)}")
+    return f"{key_id:08x}"
+
+
+def parse_log_key_label(text: str) -> int:
+    """The inverse of :func:`log_key_label` (the value of a label's ``lk``).
+
+    Raises:
+        GS1Error: ``text`` is not exactly 8 lowercase hex digits.
+    """
+    if not isinstance(text, str) or not _LOG_KEY_ID.fullmatch(text):
+        raise GS1Error(
+            f"{LOG_KEY_PARAM}: expected the log key ID as 8 lowercase hex digits, "
+            f"found {_shown(text)}"
+        )
+    return int(text, 16)
+
+
+def labelled_uri(origin: str, link: DigitalLink, log_key_id: int | None) -> str:
+    """The URI a label carries: ``origin`` + ``link.path``, then ``?lk=<key ID>`` if known.
+
+    ``origin`` is ``scheme://host[:port]`` without a trailing slash.
+
+    Raises:
+        GS1Error: ``log_key_id`` is not None nor a uint32.
+    """
+    if log_key_id is None:
+        return origin + link.path
+    return f"{origin}{link.path}?{LOG_KEY_PARAM}={log_key_label(log_key_id)}"

@@ -397,6 +397,46 @@ class Store:
         except ValueError as exc:
             raise StorageError(f"writing checkpoint {size} failed: {exc}") from exc
 
+    # -- copying -------------------------------------------------------------
+
+    def copy_to(self, path: str | Path, *, batch_records: int = 4096) -> int:
+        """Copy every record, as of one moment, into a new store at ``path``; return how many.
+
+        Reads through a LevelDB snapshot, so the copy is consistent while
+        this store's owner keeps writing: every block with all its records
+        (they commit in one batch), the checkpoints, and the pending records
+        as they were then. The copy is written in batches and synced at the
+        end; it opens with :meth:`open` like any store. ``path`` must not
+        exist yet.
+
+        Raises:
+            StorageError: ``path`` exists, or LevelDB failed (a partial copy
+                may be left at ``path``: delete it).
+        """
+        target_path = Path(path)
+        if target_path.exists():
+            raise StorageError(f"cannot copy store to {target_path}: it already exists")
+        try:
+            target = plyvel.DB(str(target_path), create_if_missing=True, error_if_exists=True)
+        except plyvel.Error as exc:
+            raise _storage_error(exc, target_path, "create") from exc
+        copied = 0
+        try:
+            with self._db.snapshot() as snap:
+                records = snap.iterator()
+                while chunk := list(itertools.islice(records, batch_records)):
+                    with target.write_batch() as wb:
+                        for key, value in chunk:
+                            wb.put(key, value)
+                    copied += len(chunk)
+            with target.write_batch(sync=True) as wb:  # syncs the log that holds every batch
+                wb.put(keys.meta_key(b"format"), FORMAT)
+        except plyvel.Error as exc:
+            raise _storage_error(exc, target_path, "write the copy to") from exc
+        finally:
+            target.close()
+        return copied
+
     # -- reading -------------------------------------------------------------
 
     @staticmethod

@@ -15,6 +15,8 @@ or, in tests and tools, over any data shaped like :class:`SiteData`::
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from consumer_web._app import CSP, POLICY_FILE, SiteConfig, create_app
 from consumer_web._lifecycle import Head, Lifecycle
 from consumer_web._site import SiteData
@@ -23,6 +25,7 @@ from consumer_web._story import BirdStory, PackStory
 __all__ = [
     "CSP",
     "POLICY_FILE",
+    "VERIFIER_ASSETS",
     "BirdStory",
     "Head",
     "Lifecycle",
@@ -31,3 +34,6 @@ __all__ = [
     "SiteData",
     "create_app",
 ]
+
+VERIFIER_ASSETS = Path(__file__).resolve().parent / "static" / "verify"
+"""The in-browser verifier's ES modules: the site's /static/verify/, a witness's /verify/lib/."""

@@ -7,7 +7,8 @@ Configuration keys (defaults in :data:`DEFAULTS`)::
     SOURCES             read API base URLs of the gateways (or replicas) to follow
     SYNC_INTERVAL       seconds between sync rounds
     SYNC_IN_BACKGROUND  run the sync rounds in a background thread
-    PUBLIC_URL          origin put in QR codes (default: the request's host URL)
+    PUBLIC_URL          origin of QR codes and EPCIS identifiers (default: http://localhost;
+                        never the request's Host header)
     WITNESSES           C2SP verifier keys of the witnesses whose cosignatures count
     WITNESS_QUORUM      how many of WITNESSES must cosign a checkpoint before the replica
                         takes it (default 0: shown, not required)
@@ -15,6 +16,8 @@ Configuration keys (defaults in :data:`DEFAULTS`)::
     CACHE_READINGS      readings the lifecycle cache may hold in memory
     WARM_CACHE          load barns' and birds' readings into that cache in the background
                         at start (and every SYNC_INTERVAL), so that first views are fast
+    FARM_TZ             the farm's IANA time zone (default UTC): pages show times in it
+                        (see :mod:`consumer_web._localtime`)
     SITE_DATA           an object shaped like :class:`consumer_web.SiteData` to serve
                         instead of opening a replica in SITE_DIR (tests, tools)
 
@@ -38,8 +41,10 @@ from chain.errors import MalformedError, StorageError
 from chain.trust import TrustRoot
 from chain.witness_policy import Witness, WitnessPolicy
 from consumer_web import _api, _epcis_api, _pages, _qr, _trace_page
+from consumer_web._compression import install_compression
 from consumer_web._errors import install_errors
 from consumer_web._i18n import remember_language
+from consumer_web._localtime import install_localtime
 from consumer_web._site import LogView, Site
 from consumer_web._templating import install_templating
 from readapi import create_read_api
@@ -57,6 +62,7 @@ DEFAULTS: Mapping[str, Any] = {
     "WITNESS_POLICY": None,
     "CACHE_READINGS": 2_000_000,
     "WARM_CACHE": True,
+    "FARM_TZ": "UTC",
     "SITE_DATA": None,
 }
 
@@ -90,6 +96,7 @@ class SiteConfig:
     witness_policy: WitnessPolicy | None = None
     cache_readings: int = 2_000_000
     warm_cache: bool = True
+    farm_tz: str = "UTC"
 
     def as_mapping(self) -> dict[str, Any]:
         """The configuration keys and values for ``app.config``."""
@@ -104,6 +111,7 @@ class SiteConfig:
             "WITNESS_POLICY": self.witness_policy,
             "CACHE_READINGS": self.cache_readings,
             "WARM_CACHE": self.warm_cache,
+            "FARM_TZ": self.farm_tz,
         }
 
 
@@ -201,8 +209,9 @@ def create_app(config: SiteConfig | Mapping[str, Any] | None = None) -> Flask:
         StorageError: the site directory has no readable ``trust.json``, its
             ``witnesses.json`` cannot be read, or its replica cannot be opened
             (see :class:`consumer_web._replica.Replica`).
-        MalformedError: ``trust.json`` is not a trust root, or the witness
-            policy is malformed (a bad key, a quorum beyond the witnesses).
+        MalformedError: ``trust.json`` is not a trust root, the witness
+            policy is malformed (a bad key, a quorum beyond the witnesses), or
+            ``FARM_TZ`` is not a known time zone.
     """
     app = Flask("consumer_web")
     app.config.from_mapping(DEFAULTS)
@@ -210,6 +219,7 @@ def create_app(config: SiteConfig | Mapping[str, Any] | None = None) -> Flask:
         config = config.as_mapping()
     if config is not None:
         app.config.from_mapping(config)
+    install_localtime(app)  # a bad FARM_TZ fails before the replica opens
     site = _open_site(app.config)
     app.extensions["farmtrace_site"] = site
 
@@ -221,6 +231,7 @@ def create_app(config: SiteConfig | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(_epcis_api.bp)
     install_errors(app, lambda reason: site.metrics.not_found.labels(reason).inc())
     install_templating(app)
+    install_compression(app)
 
     @app.get("/metrics")
     def metrics() -> Response:

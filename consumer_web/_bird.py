@@ -28,6 +28,7 @@ from consumer_web._story import (
     Stay,
     Verification,
 )
+from consumer_web._swaps import swaps_at
 from consumer_web._welfare import Excursion, excursions, limits
 
 if TYPE_CHECKING:
@@ -248,6 +249,7 @@ def build_bird(life: Lifecycle, head: Head, bird_id: str) -> BirdStory | None:
         tuple(found),
         _completeness(life, used),
         _verification(life, head, used, rows),
+        swaps_at(life.store, head.entry_count, {f"barn:{b}": w for b, w in windows.items()}),
     )
 
 

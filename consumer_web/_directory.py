@@ -92,3 +92,8 @@ class Directory:
         """The ``name`` operator ``op``'s registration gives, if any."""
         name = self._operators.get(op, {}).get("name")
         return name if isinstance(name, str) else None
+
+    def operator_roles(self, op: str) -> frozenset[str]:
+        """The ``roles`` operator ``op``'s latest registration grants (empty if none)."""
+        roles = self._operators.get(op, {}).get("roles")
+        return frozenset(str(r) for r in roles) if isinstance(roles, (list, tuple)) else frozenset()

@@ -3,13 +3,14 @@
 ``GET /api/v1/epcis/birds/<id>``, ``/api/v1/epcis/01/<GTIN>/21/<serial>`` and
 ``/api/v1/epcis/01/<GTIN>/10/<lot>`` answer an ``EPCISDocument``
 (``application/ld+json``; see :mod:`chain.epcis`) told up to the latest signed
-checkpoint, like every page of the site. Identifiers are URIs under
-``PUBLIC_URL`` (default: the request's host URL), so a pack's is the GS1
-Digital Link its QR code encodes. Errors are JSON ``{"error": ...}``: 400 for
-a malformed id or link (a wrong GTIN check digit says so), 404 for one the
-log does not know or before the first checkpoint, 500 (logged) when the log
-holds something EPCIS cannot express (a time beyond the year 9999) or the
-store fails.
+checkpoint, like every page of the site. Identifiers are URIs under the
+site's configured origin (:func:`consumer_web._qr.site_origin`, never the
+request's Host header), so a pack's is the GS1 Digital Link its QR code
+encodes, and each eventID is derived from the signed entries alone. Errors
+are JSON ``{"error": ...}``: 400 for a malformed id or link (a wrong GTIN
+check digit says so), 404 for one the log does not know or before the first
+checkpoint, 500 (logged) when the log holds something EPCIS cannot express (a
+time beyond the year 9999), the store fails or ``PUBLIC_URL`` is malformed.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 from chain.epcis import UnknownSubjectError, export_bird, export_pack, validate_base_url
 from chain.errors import FarmtraceError, GS1Error, MalformedError
 from chain.gs1 import parse_digital_link_path
 from chain.jws import ID_PATTERN
+from consumer_web._qr import site_origin
 from consumer_web._site import current_site
 
 __all__ = ["MEDIA_TYPE", "bp"]
@@ -53,11 +55,11 @@ def _export(make: Callable[[str, int, int], dict[str, Any]]) -> Response:
     head = site.lifecycle.head()
     if head is None:
         return _error(404, "the log has no checkpoint yet")
-    configured = current_app.config.get("PUBLIC_URL")
     try:
-        base = validate_base_url(str(configured or request.host_url))
-    except MalformedError as exc:  # a strange Host header, or a wrong PUBLIC_URL
-        return _error(500 if configured else 400, f"identifiers: {exc}")
+        base = validate_base_url(site_origin())
+    except MalformedError as exc:  # a wrong PUBLIC_URL: the operator's mistake
+        _logger.error("EPCIS export: PUBLIC_URL: %s", exc)
+        return _error(500, f"identifiers: {exc}")
     try:
         document = make(base, time.time_ns() // 1_000_000, head.entry_count)
     except UnknownSubjectError as exc:

@@ -13,22 +13,27 @@ from urllib.parse import quote
 from flask import Blueprint, current_app, redirect, render_template, request
 from werkzeug.wrappers import Response
 
-from chain.gs1 import AI_LOT, AI_SERIAL, DigitalLink
+from chain.gs1 import AI_LOT, AI_SERIAL, DigitalLink, labelled_uri
 from chain.jws import ID_PATTERN
 from consumer_web._batch import batch_view
 from consumer_web._charts import chart_view
+from consumer_web._coop_links import label_key_id
 from consumer_web._errors import not_found
+from consumer_web._facts import bird_facts, parties_of
+from consumer_web._journey import JOURNEY_HEIGHT, JOURNEY_WIDTH, journey_of
 from consumer_web._links import link_of
 from consumer_web._messages import N_
-from consumer_web._qr import public_url
+from consumer_web._qr import label_log_key, public_url
 from consumer_web._search import resolve
 from consumer_web._site import current_site
 from consumer_web._story import BirdStory, PackStory
+from consumer_web._summaries import install_summaries
 from consumer_web._welfare import HUMIDITY_LIMITS_RH, TEMPERATURE_MARGIN_C
 
 __all__ = ["bp"]
 
 bp = Blueprint("pages", __name__)
+install_summaries(bp)
 
 _ID = re.compile(ID_PATTERN)
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -53,10 +58,18 @@ def _bird_page(story: BirdStory, pack: PackStory | None = None) -> str:
     }
     key = ("charts", story.identity.bird, story.verification.entry_count)
     views = current_site().memo.get(key, lambda: [chart_view(c) for c in story.charts])
+    facts = bird_facts(story, pack)
+    life = current_site().lifecycle
+    with life.cache.lock:
+        roles = {p.signer: life.directory.operator_roles(p.signer) for p in facts.parties}
+    journey = journey_of(story.timeline, lambda kid: roles.get(kid, frozenset()), facts.farm)
     return render_template(
         "bird.html",
         story=story,
         pack=pack,
+        facts=facts,
+        journey=journey,
+        journey_size=(JOURNEY_WIDTH, JOURNEY_HEIGHT),
         charts=views,
         rules=rules,
         # A pack shows the recalls that concern it (its own, its lot's, its
@@ -113,7 +126,7 @@ def bird(bird_id: str) -> str:
 
 def _pack_page(link: DigitalLink) -> Response | str:
     if request.path != link.path:  # e.g. a GTIN-13 in the path: send to the GTIN-14 form
-        return redirect(link.path, code=301)
+        return redirect(labelled_uri("", link, label_key_id()), code=301)  # keeps the label's lk
     life = current_site().lifecycle
     pack = life.pack(link)
     if pack is None:
@@ -122,7 +135,7 @@ def _pack_page(link: DigitalLink) -> Response | str:
         story = life.bird(pack.birds[0])
         if story is not None:
             return _bird_page(story, pack)
-    return render_template("pack.html", pack=pack)
+    return render_template("pack.html", pack=pack, parties=parties_of(pack.timeline))
 
 
 @bp.get("/01/<gtin>/21/<serial>")
@@ -160,4 +173,6 @@ def label(gtin: str, serial: str | None = None, lot: str | None = None) -> str:
         _unknown(link)
     ai, value = (AI_SERIAL, link.serial) if link.serial else (AI_LOT, link.lot)
     qr = f"/qr/{link.gtin}/{ai}/{quote(value or '', safe='')}.svg"
-    return render_template("label.html", pack=pack, link=link, qr=qr, url=public_url(link))
+    return render_template(
+        "label.html", pack=pack, link=link, qr=qr, url=public_url(link), log_key=label_log_key()
+    )

@@ -1,9 +1,14 @@
 """QR codes (segno) that encode a pack's or lot's GS1 Digital Link URI.
 
 ``/qr/<GTIN>/21/<serial>.svg`` (or ``.png``) for a pack, ``/qr/<GTIN>/10/<lot>.svg``
-for a lot. The URI is ``PUBLIC_URL`` (the origin printed on labels; by
-default the origin the request came to) followed by the link's path, as
-GS1 Digital Link prescribes (``https://<host>/01/<GTIN-14>/21/<serial>``).
+for a lot. The URI is the site's one configured origin (:func:`site_origin`:
+``PUBLIC_URL``, else :data:`DEFAULT_PUBLIC_URL`) followed by the link's path,
+as GS1 Digital Link prescribes (``https://<host>/01/<GTIN-14>/21/<serial>``).
+It never follows the request's Host header: whoever can send a request must
+not be able to choose the origin printed on labels or in exports.
+The URI ends in ``?lk=<log key ID>`` (:func:`chain.gs1.labelled_uri`): the
+label commits to the log's checkpoint key, so that a verifier refuses a
+site serving another log; :func:`label_log_key` is that ID as printed.
 A QR code is only a rendering of a valid link: it does not need the pack to
 be in the log yet (labels may be printed before the packing event arrives).
 """
@@ -13,24 +18,51 @@ from __future__ import annotations
 import io
 
 import segno
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app
 
-from chain.gs1 import AI_LOT, AI_SERIAL, DigitalLink
+from chain import note
+from chain.gs1 import AI_LOT, AI_SERIAL, DigitalLink, labelled_uri, log_key_label
 from consumer_web._errors import not_found
 from consumer_web._links import link_of
 from consumer_web._messages import N_
+from consumer_web._site import current_site
 
-__all__ = ["bp", "public_url"]
+__all__ = ["DEFAULT_PUBLIC_URL", "bp", "label_log_key", "public_url", "site_origin"]
 
 bp = Blueprint("qr", __name__)
 
 _FORMATS = {"svg": "image/svg+xml", "png": "image/png"}
 
 
+DEFAULT_PUBLIC_URL = "http://localhost"
+"""The origin used when the site has no ``PUBLIC_URL`` (``farmtrace site run`` sets one)."""
+
+
+def site_origin() -> str:
+    """The current app's public origin: ``PUBLIC_URL``, else :data:`DEFAULT_PUBLIC_URL`."""
+    return str(current_app.config.get("PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/")
+
+
+def site_log_key_id() -> int:
+    """The key ID of the current site's log key (its trust root's checkpoint key).
+
+    Raises:
+        MalformedNoteError: the trust root's log key is not a verifier key.
+    """
+    return note.parse_verifier_key(current_site().data.trust.log_key).key_id
+
+
 def public_url(link: DigitalLink) -> str:
-    """The absolute GS1 Digital Link URI of ``link`` on this site."""
-    origin = current_app.config.get("PUBLIC_URL") or request.host_url
-    return str(origin).rstrip("/") + link.path
+    """The GS1 Digital Link URI a label of ``link`` carries: on this site, pinned to its log key.
+
+    ``<site_origin()><link.path>?lk=<key ID>`` (:func:`chain.gs1.labelled_uri`).
+    """
+    return labelled_uri(site_origin(), link, site_log_key_id())
+
+
+def label_log_key() -> str:
+    """The site's log key ID as a label prints it (8 hex digits)."""
+    return log_key_label(site_log_key_id())
 
 
 def qr_image(url: str, kind: str) -> bytes:
@@ -53,5 +85,4 @@ def qr(gtin: str, ai: str, filename: str) -> Response:
     link = link_of(gtin, ai, value)
     response = Response(qr_image(public_url(link), kind), mimetype=_FORMATS[kind])
     response.headers["Cache-Control"] = "public, max-age=86400"
-    response.vary.add("Host")
     return response

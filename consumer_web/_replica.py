@@ -59,7 +59,8 @@ from consumer_web._replica_state import (
     load_state,
     save_state,
 )
-from readapi.client import ReadApiClient, Transport
+from readapi.client import Transport
+from readapi.tile_client import open_client
 
 __all__ = ["Replica"]
 
@@ -73,7 +74,9 @@ def _now_ms() -> int:
 class Replica:
     """A verified copy of the log of ``trust``, kept in ``site_dir``, pulled from ``sources``.
 
-    ``sources`` are read API base URLs, tried in order on every round.
+    ``sources`` are read API base URLs, tried in order on every round; a
+    ``tiles+https://...`` URL names a C2SP tlog-tiles prefix
+    (:func:`readapi.tile_client.open_client`).
     ``transport`` replaces HTTP (see :class:`readapi.Transport`); ``clock_ms``
     gives the time in Unix milliseconds; ``timeout`` bounds each request.
     ``witness_policy`` is the k-of-n policy a new checkpoint must meet; its
@@ -120,7 +123,7 @@ class Replica:
         self._waits: dict[str, WitnessWait] = {}
         self._clock = clock_ms
         self._clients = {
-            url: ReadApiClient(url, transport=transport, timeout=timeout) for url in self.sources
+            url: open_client(url, transport=transport, timeout=timeout) for url in self.sources
         }
         self.site_dir.mkdir(parents=True, exist_ok=True)
         self._state_path = self.site_dir / "replica-state.json"

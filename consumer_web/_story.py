@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from consumer_web._aggregate import Bucket
+from consumer_web._swaps import DeviceSwap
 from consumer_web._welfare import Excursion
 
 __all__ = [
@@ -261,6 +262,8 @@ class BirdStory:
     excursions: tuple[Excursion, ...]
     completeness: tuple[DeviceCompleteness, ...]
     verification: Verification
+    swaps: tuple[DeviceSwap, ...] = ()
+    """Sensors replaced in the bird's barns while it was there (:mod:`consumer_web._swaps`)."""
 
     @property
     def recalls(self) -> tuple[EventRow, ...]:
@@ -277,6 +280,7 @@ class BirdStory:
             "excursions": [e.to_json() for e in self.excursions],
             "completeness": [c.to_json() for c in self.completeness],
             "verification": self.verification.to_json(),
+            "swaps": [swap.to_json() for swap in self.swaps],
             "recalled": bool(self.recalls),
         }
 

@@ -22,6 +22,7 @@ from urllib.parse import quote, urlencode
 from flask import Flask, request
 
 from consumer_web._charts import HEIGHT, WIDTH
+from consumer_web._coop_links import label_address
 from consumer_web._i18n import (
     LANGUAGE_NAMES,
     LANGUAGES,
@@ -121,6 +122,7 @@ def install_templating(app: Flask) -> None:
             "notice": notice_of(),
             "head": head,
             "witness": witness_panel(site.policy, head),
+            "label_address": label_address,
             "ago": ago,
             "origin": site.data.trust.origin,
             "word": word,

@@ -22,11 +22,14 @@ class WitnessRow:
 
     ``cosigned_ms`` is the cosignature's timestamp in Unix milliseconds, or
     None when the checkpoint holds no valid cosignature by this witness.
+    ``url`` is the witness's base URL from the policy (None if it has none):
+    a farmtrace witness serves its verifier page at ``<url>/verify``.
     """
 
     name: str
     vkey: str
     cosigned_ms: int | None
+    url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,7 @@ def witness_panel(policy: WitnessPolicy, head: Head | None) -> WitnessPanel:
             w.name,
             w.vkey,
             None if w.name not in cosigned else cosigned[w.name] * 1000,
+            w.url,
         )
         for w in policy.witnesses
     )

@@ -50,7 +50,8 @@ def start_site(root: Path, gateway_dir: DataDir, ports: _Ports) -> subprocess.Po
                 *die_with_us(),
                 sys.executable, "-m", "farmtrace", "site", "run", "--site-dir", str(site_dir),
                 "--source", f"http://127.0.0.1:{ports.gateway}", "--port", str(ports.web),
-                "--sync-interval", str(_SYNC_INTERVAL_S),
+                "--sync-interval", str(_SYNC_INTERVAL_S), "--farm-tz", "Europe/Amsterdam",
+                "--public-url", f"http://127.0.0.1:{ports.web}",  # labels' origin: not Host
             ],
             stdout=log,
             stderr=log,

@@ -48,6 +48,7 @@ from demo._story import OPERATOR_IDS, DemoStory, demo_farm
 from demo._witnesses import DemoWitness, demo_witnesses, start_witnesses
 from firmware_sim.farm import SimulatedFarm
 from firmware_sim.models.daycycle import HOUR_MS
+from gateway.broker_accounts import find_dynsec_plugin
 from gateway.broker_config import BrokerSettings, new_password, write_broker_files
 from gateway.datadir import DataDir
 from gateway.init import init_data_dir
@@ -68,6 +69,8 @@ ORIGIN = "demo.farmtrace.example/log"
 FARM = "demo-farm"
 ADMIN = "admin"
 GATEWAY_USER = "gateway"
+BROKER_ADMIN = "broker-admin"
+"""The broker's accounts user: `farmtrace device add/retire/replace` log in as it."""
 _STATE = "demo.json"
 _STATE_VERSION = 3  # 2: operators, lifecycle events and the consumer site; 3: registered subjects
 _CHUNK_MS = DAY_MS  # backfill a day at a time, so the gateway starts committing at once
@@ -148,7 +151,7 @@ class LiveDemo:
     def _credentials(self, device_ids: list[str]) -> dict[str, str]:
         path = self.root / "broker" / "demo-credentials.json"
         known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-        for user in [GATEWAY_USER, ADMIN, *OPERATOR_IDS, *device_ids]:
+        for user in [GATEWAY_USER, BROKER_ADMIN, ADMIN, *OPERATOR_IDS, *device_ids]:
             known.setdefault(user, new_password())
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -224,6 +227,10 @@ class LiveDemo:
             users=users,
             gateway_user=GATEWAY_USER,
             run_as="root" if os.geteuid() == 0 else None,
+            # Logins live in the dynamic security plugin: devices are added and
+            # retired on the running broker (docs/broker.md), none other touched.
+            dynsec_plugin=find_dynsec_plugin(),
+            accounts_user=BROKER_ADMIN,
         )
         files = write_broker_files(settings, self.root / "broker")
         broker = MosquittoProcess(files.config, port=self.ports.mqtt, command_prefix=die_with_us())
@@ -232,12 +239,16 @@ class LiveDemo:
 
     def _start_gateway(self, password: str) -> subprocess.Popen[bytes]:
         log_path = self.root / "gateway.log"
-        url = f"mqtt://{GATEWAY_USER}:{password}@127.0.0.1:{self.ports.mqtt}"
+        url = f"mqtt://{GATEWAY_USER}@127.0.0.1:{self.ports.mqtt}"
+        secret = self.root / "gateway-mqtt-password"  # never in argv: 'ps' shows those
+        secret.touch(mode=0o600)
+        secret.write_text(password + "\n")
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
                 [
                     *die_with_us(), sys.executable, "-m", "farmtrace", "gateway", "run",
                     "--data-dir", str(self.gateway_dir.root), "--farm", FARM, "--mqtt", url,
+                    "--mqtt-password-file", str(secret),
                     "--http-port", str(self.ports.gateway),
                     "--block-entries", "5000", "--block-interval-ms", "1000",
                 ],
@@ -259,7 +270,8 @@ class LiveDemo:
             admin = load_key(self.gateway_dir.signer_key(ADMIN))
             with DeviceIdentity.create(state_dir, admin) as genesis:
                 genesis.next_seq()  # seq 1: the genesis self-registration, not in the outbox
-            identity = DeviceIdentity.open(state_dir, reserve_block=64)
+        if device_id == ADMIN:  # shared: `farmtrace operator add` may sign as the admin meanwhile
+            identity = DeviceIdentity.open(state_dir, shared=True)
         else:
             identity = DeviceIdentity.open_or_create(state_dir, device_id, reserve_block=64)
         return Device(identity, Outbox.open(state_dir / "outbox.db"))
@@ -280,6 +292,8 @@ class LiveDemo:
             f"  metrics            {api}/metrics\n"
             f"  MQTT broker        mqtt://127.0.0.1:{self.ports.mqtt}  (credentials in "
             f"{self.root / 'broker'})\n"
+            f"  add a device       farmtrace device add ... --broker-admin "
+            f"mqtt://{BROKER_ADMIN}@127.0.0.1:{self.ports.mqtt}  (docs/operators.md)\n"
             f"  consumer site      http://127.0.0.1:{self.ports.web}/\n"
             f"{cosigners}"
             f"  live audit         farmtrace audit --url {api} --trust "

@@ -3,10 +3,14 @@
 Configuration keys (defaults in :data:`DEFAULTS`)::
 
     DESK_DIR          the desk's directory: operator.key, state/ (the operator's seq
-                      state), users.json (staff accounts), secret.key (session secret)
+                      state), users.json (staff accounts), secret.key (session secret),
+                      operators/<id>/ (the keys of people who sign as themselves,
+                      desk.people)
     MQTT_URL          the broker, mqtt://[user[:password]@]host[:port]
     FARM              the farm id (the MQTT topic level)
     CHECK_URL         a read API (gateway or site) for the pre-checks and the roles
+    FLEET_URL         the gateway whose fleet view the /fleet page shows (None: CHECK_URL)
+    FLEET_REFRESH     seconds between reloads of the /fleet page
     ROLES             the operator's roles; None: read its registration in the log
     RECEIPT_TIMEOUT   seconds to wait for the gateway's receipt of an event
     LOGIN_LIMIT       failed log-ins of one user name from one address ...
@@ -21,7 +25,9 @@ Configuration keys (defaults in :data:`DEFAULTS`)::
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import threading
 import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,18 +40,21 @@ from werkzeug.wrappers import Response
 
 from chain.errors import FarmtraceError
 from chain.keyfile import load_key
-from desk import _auth, _forms
+from desk import _auth, _fleet, _forms
 from desk._auth import Sessions, current_user
 from desk._csrf import CSRFError, csrf_reason, install_csrf
 from desk._operator import Operator
 from desk._throttle import LoginThrottle, ThrottleLimits
-from desk._users import load_users, read_secret
+from desk._users import load_operators, load_users, read_secret
+from signer.identity import KEY_FILE as STATE_KEY_FILE
 from signer.mqtt_url import parse_mqtt_url
 
 __all__ = [
     "CSP",
     "DEFAULTS",
     "KEY_FILE",
+    "MQTT_PASSWORD_FILE",
+    "OPERATORS_DIR",
     "SECRET_FILE",
     "STATE_DIR",
     "USERS_FILE",
@@ -55,12 +64,15 @@ __all__ = [
 ]
 
 KEY_FILE, STATE_DIR, USERS_FILE, SECRET_FILE = "operator.key", "state", "users.json", "secret.key"
+OPERATORS_DIR, MQTT_PASSWORD_FILE = "operators", "mqtt-password"
 
 DEFAULTS: Mapping[str, Any] = {
     "DESK_DIR": None,
     "MQTT_URL": None,
     "FARM": None,
     "CHECK_URL": None,
+    "FLEET_URL": None,
+    "FLEET_REFRESH": 15,
     "ROLES": None,
     "RECEIPT_TIMEOUT": 30.0,
     "LOGIN_LIMIT": 5,
@@ -128,15 +140,18 @@ class Desk:
         self.root = root
         self.secret = read_secret(root / SECRET_FILE)
         roles = config["ROLES"]
+        self.mqtt = parse_mqtt_url(str(config["MQTT_URL"]))
         self.operator = Operator(
             load_key(root / KEY_FILE),
             root / STATE_DIR,
             str(config["CHECK_URL"]),
-            parse_mqtt_url(str(config["MQTT_URL"])),
+            self.mqtt,
             str(config["FARM"]),
             roles=None if roles is None else frozenset(roles),
             timeout=float(config["RECEIPT_TIMEOUT"]),
         )
+        self._people: dict[str, Operator] = {}
+        self._people_lock = threading.Lock()
         try:
             self.zone = zoneinfo.ZoneInfo(str(config["TIMEZONE"]))
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
@@ -151,18 +166,53 @@ class Desk:
         self.sessions = Sessions(float(config["SESSION_LIFETIME"]))
         self.metrics = Metrics()
         self._users_path = root / USERS_FILE
-        self._users: tuple[float, dict[str, str]] | None = None
+        self._users: tuple[tuple[int, int], dict[str, str], dict[str, str]] | None = None
         self.users()
+
+    def _load_users(self) -> tuple[dict[str, str], dict[str, str]]:
+        try:
+            stat = self._users_path.stat()
+            version = (stat.st_mtime_ns, stat.st_ino)  # a rewrite is a new inode
+        except FileNotFoundError:
+            version = (-1, -1)
+        if self._users is None or self._users[0] != version:
+            users = load_users(self._users_path)
+            self._users = (version, users, load_operators(self._users_path))
+        return self._users[1], self._users[2]
 
     def users(self) -> dict[str, str]:
         """User name -> password hash, re-read when ``users.json`` changes."""
-        try:
-            mtime = self._users_path.stat().st_mtime
-        except FileNotFoundError:
-            mtime = -1.0
-        if self._users is None or self._users[0] != mtime:
-            self._users = (mtime, load_users(self._users_path))
-        return self._users[1]
+        return self._load_users()[0]
+
+    def operator_for(self, user: str | None) -> Operator:
+        """The operator ``user`` signs as: a person's own (``operators/<id>/``), else the desk's.
+
+        A person's roles always come from the log (never ``ROLES``). They log
+        in to the broker as themselves, with the password in
+        ``operators/<id>/mqtt-password`` if there is one (else none).
+
+        Raises:
+            OSError, MalformedError: the person's key or password file is missing or bad.
+        """
+        operator = self._load_users()[1].get(user or "")
+        if operator is None:
+            return self.operator
+        with self._people_lock:
+            found = self._people.get(operator)
+            if found is None:
+                state = self.root / OPERATORS_DIR / operator
+                secret = state / MQTT_PASSWORD_FILE
+                password = secret.read_text().strip() if secret.exists() else None
+                found = Operator(
+                    load_key(state / STATE_KEY_FILE),
+                    state,
+                    self.operator.check_url,
+                    dataclasses.replace(self.mqtt, username=operator, password=password),
+                    self.operator.farm,
+                    timeout=self.operator.timeout,
+                )
+                self._people[operator] = found
+        return found
 
 
 def _secure(response: Response) -> Response:
@@ -205,14 +255,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     install_csrf(app)
     app.register_blueprint(_auth.bp)
     app.register_blueprint(_forms.bp)
+    app.register_blueprint(_fleet.bp)
 
     @app.context_processor
     def page_context() -> dict[str, Any]:
         try:
             user = current_user()
-        except FarmtraceError:  # users.json unreadable: the error page still shows
-            user = None
-        return {"user": user, "operator_id": desk.operator.id}
+            operator_id = desk.operator_for(user).id
+        except (FarmtraceError, OSError):  # users.json or a key unreadable: the page still shows
+            user, operator_id = None, desk.operator.id
+        return {"user": user, "operator_id": operator_id}
 
     @app.errorhandler(HTTPException)
     def page_error(exc: HTTPException) -> Response:

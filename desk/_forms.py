@@ -7,6 +7,10 @@ redirects to the result page (so that reloading it signs nothing again);
 each form carries a one-time id, so that a second click on the same form
 shows the first result instead of signing the event twice. A form id is
 bound to the user who recorded it: another user who sends it gets a 404.
+
+Each user signs as the desk's operator, or as an operator of their own
+(:mod:`desk.people`); the index lists, and the server accepts, only the
+kinds that operator's roles (as the log says) may sign.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from chain.errors import (
     StorageError,
 )
 from desk._auth import current_user, login_required
-from desk._operator import Submitted
+from desk._operator import Operator, Submitted
 from signer.operator_events import (
     EVENT_KINDS,
     EventDraft,
@@ -46,6 +50,7 @@ from signer.operator_events import (
     draft_event,
     kinds_for_roles,
 )
+from signer.transport import NotConnectedError
 
 if TYPE_CHECKING:
     from desk._app import Desk
@@ -69,6 +74,7 @@ _REFUSALS: tuple[tuple[type[BaseException], int, str, str], ...] = (
     (SourceError, 503, "check_unavailable", "The log could not be checked, nothing was signed"),
     (StorageError, 503, "state_error", "The operator's signing state is unavailable"),
     (NoReceiptError, 504, "no_receipt", "Not confirmed"),
+    (NotConnectedError, 503, "broker_unreachable", "The broker is unreachable, nothing was signed"),
     (PermissionError, 502, "broker_refused", "The broker refused the event"),
 )
 
@@ -78,15 +84,20 @@ def _desk() -> Desk:
     return desk
 
 
+def _operator() -> Operator:
+    """The operator the logged-in user signs as."""
+    return _desk().operator_for(current_user())
+
+
 def _allowed_kinds() -> tuple[tuple[str, ...], str | None]:
-    lookup = _desk().operator.roles()
+    lookup = _operator().roles()
     return kinds_for_roles(lookup.roles), lookup.problem
 
 
 @bp.get("/")
 @login_required
 def index() -> str:
-    lookup = _desk().operator.roles()
+    lookup = _operator().roles()
     kinds = kinds_for_roles(lookup.roles)
     return render_template(
         "index.html", kinds=kinds, roles=sorted(lookup.roles), problem=lookup.problem
@@ -164,8 +175,9 @@ def submit(kind: str) -> Any:
     form_id = values.get("form_id", "")
     if not _FORM_ID.fullmatch(form_id):
         abort(400)
+    operator = _operator()
     try:
-        earlier = desk.operator.submitted(form_id, user)
+        earlier = operator.submitted(form_id, user)
     except AuthorizationError:  # another user's form: its result is none of this user's business
         desk.metrics.events.labels(kind, "not_yours").inc()
         _logger.warning("%s by %r refused: the form id of another user", kind, user)
@@ -175,7 +187,7 @@ def submit(kind: str) -> Any:
         return _show(earlier)
     try:
         draft = _draft(kind, values)
-        result = desk.operator.submit(draft, form_id, user)
+        result = operator.submit(draft, form_id, user)
     except tuple(refusal[0] for refusal in _REFUSALS) as exc:
         status, outcome, title = next(
             (r[1], r[2], r[3]) for r in _REFUSALS if isinstance(exc, r[0])

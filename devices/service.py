@@ -15,7 +15,7 @@ import threading
 import time
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -117,14 +117,23 @@ def open_identity(settings: DeviceSettings) -> DeviceIdentity:
 def make_sensor(settings: DeviceSettings, device_id: str, *, now_ms: int) -> Sensor:
     """The sensor the settings name: the simulated farm's models, or a DS18B20.
 
+    ``sim`` simulates the farm's device ``device_id``; ``sim:<model>`` the
+    farm's device ``<model>`` (e.g. ``sim:b1-temp`` for a thermometer added
+    to barn b1 under a new id), signed as ``device_id``, sampling barns
+    every ``interval`` seconds (at least 1).
+
     Raises:
         ValueError: an unknown sensor, a DS18B20 without a subject, not exactly
             one DS18B20 found, or a device id the simulated farm does not have.
         SensorError: the named DS18B20 cannot be read.
     """
     name = settings.sensor
-    if name == "sim":
-        return SimSensor(FarmConfig(farm_id=settings.farm, start_ms=now_ms), device_id)
+    if name == "sim" or name.startswith("sim:"):
+        config = FarmConfig(farm_id=settings.farm, start_ms=now_ms)
+        model = name.partition(":")[2]
+        if model:
+            config = replace(config, env_interval_ms=int(settings.interval * 1000))
+        return SimSensor(config, model or device_id)
     if name == "ds18b20" or name.startswith("ds18b20:"):
         if settings.subject is None:
             raise ValueError("--sensor ds18b20 needs --subject, e.g. barn:b1")
@@ -134,7 +143,9 @@ def make_sensor(settings: DeviceSettings, device_id: str, *, now_ms: int) -> Sen
         if len(found) != 1:
             raise ValueError(f"expected one DS18B20, found {len(found)}: name it ds18b20:<id>")
         return DS18B20Sensor(found[0], settings.subject, int(settings.interval * 1000))
-    raise ValueError(f"--sensor: expected sim, ds18b20 or ds18b20:<id>, found {name!r}")
+    raise ValueError(
+        f"--sensor: expected sim, sim:<model>, ds18b20 or ds18b20:<id>, found {name!r}"
+    )
 
 
 def sample(

@@ -16,7 +16,7 @@ from chain.errors import FarmtraceError, SourceError
 from farmtrace._exits import fail
 from gateway.datadir import DataDir
 from readapi.base_url import base_url_problem
-from readapi.client import ReadApiClient
+from readapi.tile_client import TILES_SCHEME_PREFIX, open_client
 from verify.inputs import load_trust_root, load_witness_policy
 from verify.live_audit import Progress, live_audit
 from verify.offline import audit_log_dir
@@ -106,7 +106,10 @@ def add_parser(commands: Any) -> None:
         "--data-dir", type=Path, metavar="DIR", help="the log's data directory (offline)"
     )
     source.add_argument(
-        "--url", metavar="URL", help="a gateway's or site's read API, e.g. https://farm.example"
+        "--url",
+        metavar="URL",
+        help="a gateway's or site's read API, e.g. https://farm.example, or a tlog-tiles "
+        "prefix, e.g. tiles+https://cdn.example/farm (see farmtrace tiles)",
     )
     parser.add_argument(
         "--trust",
@@ -162,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.trust is None:
         return fail("audit", "--url needs --trust: pin your own copy of the log's trust root")
     else:
-        problem = base_url_problem(args.url)
+        problem = base_url_problem(args.url.removeprefix(TILES_SCHEME_PREFIX))
         if problem is not None:
             return fail("audit", problem)
         if not args.timeout > 0:
@@ -178,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
             trust = load_trust_root(args.trust)
             policy = None if args.witnesses is None else load_witness_policy(args.witnesses)
             report = live_audit(
-                ReadApiClient(args.url, timeout=args.timeout),
+                open_client(args.url, timeout=args.timeout),
                 trust,
                 policy=policy,
                 state_path=args.state,

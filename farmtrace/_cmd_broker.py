@@ -10,6 +10,7 @@ from typing import Any
 from chain.errors import FarmtraceError
 from farmtrace._exits import fail
 from gateway.broker_setup import BrokerRequest, configure_broker, registered_signers
+from gateway.dynsec_file import DYNSEC_FILE
 from gateway.mosquitto import MosquittoNotInstalledError, find_mosquitto
 
 __all__ = ["add_parser", "run_config"]
@@ -101,6 +102,17 @@ def add_parser(commands: Any) -> None:
     config.add_argument("--tls-cert", type=Path, help="the broker's certificate (PEM)")
     config.add_argument("--tls-key", type=Path, help="the broker's private key (PEM)")
     config.add_argument("--tls-port", type=int, default=8883, help="TLS port (default: 8883)")
+    config.add_argument(
+        "--dynsec",
+        action="store_true",
+        help="keep the logins in Mosquitto's dynamic security plugin, so that `farmtrace "
+        "device add/retire/replace` change them on the running broker (docs/broker.md)",
+    )
+    config.add_argument(
+        "--accounts-user",
+        default="broker-admin",
+        help="with --dynsec: the login that adds and deletes logins (default: broker-admin)",
+    )
     config.set_defaults(handler=run_config)
 
 
@@ -124,8 +136,12 @@ def run_config(args: argparse.Namespace) -> int:
         return fail("broker config", exc)
     settings, files = setup.settings, setup.files
     print(f"wrote {files.config}")
-    print(f"wrote {files.password_file} (mode 0600, {len(settings.users)} users)")
-    print(f"wrote {files.acl_file}")
+    if settings.dynsec_plugin is not None:
+        path = files.config.with_name(DYNSEC_FILE)
+        print(f"wrote {path} (mode 0600; logins added, none removed; the broker owns it)")
+    else:
+        print(f"wrote {files.password_file} (mode 0600, {len(settings.users)} users)")
+        print(f"wrote {files.acl_file}")
     print(f"wrote {setup.credentials} (mode 0600: the passwords; give each device its own)")
     if setup.new_users:
         print(f"new users: {', '.join(setup.new_users)}")
@@ -140,18 +156,29 @@ def run_config(args: argparse.Namespace) -> int:
         print("mosquitto is not installed here: sudo apt-get install mosquitto")
     print("run the broker with:")
     print(f"  {mosquitto} -c {files.config}")
-    print("after adding or removing users, reload a running broker with: kill -HUP <its pid>")
+    if settings.dynsec_plugin is not None:
+        print("add devices to the running broker with: farmtrace device add (docs/operators.md)")
+    else:
+        print("after adding or removing users, reload a running broker with: kill -HUP <its pid>")
     if os.geteuid() == 0 and settings.run_as != "root":
         account = settings.run_as or "mosquitto"
-        print(
-            f"note: started as root, mosquitto drops to user {account!r} before reading passwd "
-            f"and acl and writing its state: chown {account} {files.password_file} "
-            f"{files.acl_file} {settings.state_dir} (or use --run-as)"
-        )
+        if settings.dynsec_plugin is not None:  # the plugin rewrites its file beside the config
+            print(
+                f"note: started as root, mosquitto drops to user {account!r} before reading and "
+                f"rewriting {DYNSEC_FILE} and writing its state: chown {account} "
+                f"{files.config.parent} {files.config.with_name(DYNSEC_FILE)} "
+                f"{settings.state_dir} (or use --run-as)"
+            )
+        else:
+            print(
+                f"note: started as root, mosquitto drops to user {account!r} before reading "
+                f"passwd and acl and writing its state: chown {account} {files.password_file} "
+                f"{files.acl_file} {settings.state_dir} (or use --run-as)"
+            )
     return 0
 
 
 _REQUEST_OPTIONS = (
     *("gateway_user", "port", "bind", "state_dir", "run_as"),
-    *("tls_ca", "tls_cert", "tls_key", "tls_port"),
+    *("tls_ca", "tls_cert", "tls_key", "tls_port", "dynsec", "accounts_user"),
 )

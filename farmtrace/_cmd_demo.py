@@ -15,7 +15,7 @@ from gateway.mosquitto import MosquittoError
 
 _HELP = """\
 Run a live demo farm on this machine: a Mosquitto broker (started for you,
-with a password and an ACL entry per device), the gateway, and a simulated
+with a login per device in its dynamic security plugin), the gateway, and a simulated
 farm of 2 barns (temperature, humidity, feeder and water meter each: 8
 environment sensors) and 100 tagged birds (activity and weight), every
 device with its own Ed25519 key, seq counter and durable outbox.
@@ -34,6 +34,8 @@ consumer site follows the gateway into its own verified replica, accepting
 only checkpoints both witnesses cosigned; the demo prints a pack's page
 (the URL its QR code holds) and the QR code itself. Later runs continue
 from where the last one stopped. Ctrl-C stops everything cleanly.
+While it runs, `farmtrace device add`, `replace` and `retire` change its
+devices from a second terminal (docs/operators.md).
 """
 
 _EXAMPLES = """\

@@ -8,14 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from werkzeug.serving import make_server
-
 from chain.entries import ROLES
 from chain.errors import FarmtraceError
 from desk import USERS_FILE, add_user, create_app
 from desk.setup import check_staff, init_desk_dir, is_desk_dir
 from farmtrace._exits import fail
-from farmtrace._serving import serve_until_signalled
+from farmtrace._serving import add_server_options, serve, server_settings
+from signer.credentials import broker_url_text, mqtt_url_with_secret
 
 __all__ = ["add_parser"]
 
@@ -37,7 +36,8 @@ examples:
   farmtrace desk init --desk-dir /var/lib/farmtrace-desk --operator-id riverside
   farmtrace operator register --id riverside --pubkey=<printed key> --role plant ...
   farmtrace desk adduser --desk-dir /var/lib/farmtrace-desk --username maria
-  farmtrace desk run --desk-dir /var/lib/farmtrace-desk --mqtt mqtt://riverside:PW@gw.local \\
+  farmtrace desk run --desk-dir /var/lib/farmtrace-desk --mqtt mqtt://riverside@gw.local \\
+      --mqtt-password-file /etc/farmtrace/desk-mqtt-password \\
       --farm farm1 --check-url http://gw.local:8080 --port 8100
 
 Serve it behind a TLS reverse proxy and pass --secure-cookie.
@@ -94,9 +94,19 @@ def add_parser(commands: Any) -> None:
         formatter_class=fmt,
     )
     run.add_argument("--desk-dir", type=Path, required=True)
-    run.add_argument("--mqtt", required=True, help="mqtt://OPERATOR:PASSWORD@HOST[:PORT]")
+    run.add_argument("--mqtt", required=True, help="mqtt://OPERATOR@HOST[:PORT]")
+    run.add_argument(
+        "--mqtt-password-file",
+        type=Path,
+        metavar="FILE",
+        help="read the operator's MQTT password from FILE (default: systemd's credential "
+        "mqtt-password in $CREDENTIALS_DIRECTORY, if any); never put it in --mqtt",
+    )
     run.add_argument("--farm", required=True, help="the farm id (the MQTT topic level)")
     run.add_argument("--check-url", required=True, help="a gateway's or site's read API")
+    run.add_argument(
+        "--fleet-url", help="the gateway whose fleet view /fleet shows (default: --check-url)"
+    )
     run.add_argument(
         "--role",
         action="append",
@@ -108,6 +118,7 @@ def add_parser(commands: Any) -> None:
     run.add_argument("--timezone", default="UTC", help="zone of typed-in times (%(default)s)")
     run.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a receipt")
     run.add_argument("--secure-cookie", action="store_true", help="session cookie over HTTPS only")
+    add_server_options(run)
     run.set_defaults(handler=run_desk)
 
 
@@ -159,20 +170,30 @@ def run_desk(args: argparse.Namespace) -> int:
     """Serve until SIGTERM/SIGINT; exit 0 after a clean stop, 2 on bad input."""
     config = {
         "DESK_DIR": args.desk_dir,
-        "MQTT_URL": args.mqtt,
+        "MQTT_URL": args.mqtt,  # replaced below by the URL with the password from its file
         "FARM": args.farm,
         "CHECK_URL": args.check_url,
+        "FLEET_URL": args.fleet_url,
         "ROLES": args.role,
         "RECEIPT_TIMEOUT": args.timeout,
         "TIMEZONE": args.timezone,
         "SESSION_COOKIE_SECURE": args.secure_cookie,
     }
     try:
+        config["MQTT_URL"] = broker_url_text(
+            mqtt_url_with_secret(args.mqtt, args.mqtt_password_file)
+        )
+        settings = server_settings(args)
         app = create_app(config)
         check_staff(args.desk_dir)
-        server = make_server(args.host, args.port, app, threaded=True)
     except (OSError, ValueError, FarmtraceError) as exc:
         return fail("desk run", exc)
-    print(f"desk running: http://{args.host}:{server.server_port}/", flush=True)
-    serve_until_signalled(server)
-    return 0
+    return serve(
+        "desk run",
+        app,
+        args.host,
+        args.port,
+        lambda url: print(f"desk running: {url}/", flush=True),
+        lambda: None,
+        settings,
+    )

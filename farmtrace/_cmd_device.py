@@ -1,4 +1,4 @@
-"""``farmtrace device``: create a device's identity, run a device, register a device key."""
+"""``farmtrace device``: init and run a device; register, add, retire or replace one."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from chain.entries import device_payload
 from chain.errors import FarmtraceError
 from chain.keyfile import load_key
 from devices.service import load_settings, make_sensor, open_identity, sample
+from farmtrace._cmd_device_admin import add_parsers as add_admin_parsers
 from farmtrace._exits import fail
 from farmtrace._serving import stop_on_signals
 from signer.identity import KEY_FILE, DeviceIdentity
@@ -58,7 +59,7 @@ def add_parser(commands: Any) -> None:
     """Register the ``device`` subcommand group."""
     parser = commands.add_parser(
         "device",
-        help="run a device, or register one",
+        help="run a device; add, replace or retire one on a running farm",
         description="A device signs each reading with its own key and sends it to the gateway.",
         epilog=_EXAMPLES_RUN.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -91,9 +92,14 @@ def add_parser(commands: Any) -> None:
     run.add_argument("--mqtt", help="broker URL mqtt://[user[:password]@]host[:port]")
     run.add_argument("--serial", help="serial port or pyserial URL (instead of --mqtt)")
     run.add_argument("--farm", help="farm id (the MQTT topic level)")
-    run.add_argument("--sensor", help="sim (default) | ds18b20 | ds18b20:28-<12 hex>")
+    run.add_argument(
+        "--sensor",
+        help="sim (default) | sim:<model device id, e.g. b1-temp> | ds18b20 | ds18b20:28-<12 hex>",
+    )
     run.add_argument("--subject", help="subject of DS18B20 readings, e.g. barn:b1")
-    run.add_argument("--interval", type=float, help="seconds between DS18B20 readings (60)")
+    run.add_argument(
+        "--interval", type=float, help="seconds between DS18B20 or sim:<model> readings (60)"
+    )
     run.add_argument(
         "--speed",
         type=float,
@@ -128,6 +134,7 @@ def add_parser(commands: Any) -> None:
     reg.add_argument("--farm", required=True)
     reg.add_argument("--timeout", type=float, default=30.0, help="seconds to wait (30)")
     reg.set_defaults(handler=run_register)
+    add_admin_parsers(actions)
 
 
 def run_init(args: argparse.Namespace) -> int:

@@ -11,17 +11,20 @@ from typing import Any
 
 from chain.errors import FarmtraceError
 from chain.witness_policy import WitnessPolicy
+from farmtrace._cmd_recovery import add_parsers as add_recovery_parsers
 from farmtrace._exits import fail
 from farmtrace._serving import stop_on_signals
 from gateway.admission import AdmissionPolicy
 from gateway.datadir import DataDir
+from gateway.fleet_state import FleetSettings
 from gateway.launch import create_log, gateway_config, run_until
 from gateway.mqtt_ingest import MqttSettings
 from gateway.service import Gateway
+from gateway.verify_workers import default_workers
 from gateway.witness_admin import edit_witnesses, witness_lines
 from gateway.witnessing import WitnessingConfig, add_witness, remove_witness, set_quorum
+from signer.credentials import mqtt_url_with_secret
 from signer.identity import DeviceIdentity
-from signer.mqtt_url import parse_mqtt_url
 
 _INIT_HELP = """\
 Create a new log in a data directory: the log's checkpoint key (keys/log.key),
@@ -63,6 +66,7 @@ def add_parser(commands: Any) -> None:
     init.set_defaults(handler=run_init)
     _add_run_parser(actions)
     _add_witness_parser(actions)
+    add_recovery_parsers(actions)
 
 
 _RUN_HELP = """\
@@ -83,7 +87,8 @@ the newest checkpoint that the quorum of them cosigned.
 _RUN_EXAMPLES = """\
 examples:
   farmtrace gateway run --data-dir gw --farm demo
-  farmtrace gateway run --data-dir gw --farm demo --mqtt mqtt://gateway:SECRET@127.0.0.1:1883
+  farmtrace gateway run --data-dir gw --farm demo --mqtt mqtt://gateway@127.0.0.1:1883 \
+      --mqtt-password-file /etc/farmtrace/gateway-mqtt-password
   farmtrace gateway run --data-dir gw --farm demo --http-port 8080 --block-interval-ms 2000
 then:
   curl http://127.0.0.1:8080/checkpoint
@@ -104,7 +109,15 @@ def _add_run_parser(actions: Any) -> None:
     run.add_argument(
         "--mqtt",
         default="mqtt://127.0.0.1:1883",
-        help="broker URL mqtt://[user[:password]@]host[:port] (default: %(default)s)",
+        help="broker URL mqtt://[user@]host[:port] (default: %(default)s); a password "
+        "here shows in 'ps': use --mqtt-password-file",
+    )
+    run.add_argument(
+        "--mqtt-password-file",
+        type=Path,
+        metavar="FILE",
+        help="read the MQTT password from FILE (default: systemd's credential mqtt-password "
+        "in $CREDENTIALS_DIRECTORY, if any)",
     )
     run.add_argument("--http-host", default="127.0.0.1", help="(default: %(default)s)")
     run.add_argument("--http-port", type=int, default=8080, help="(default: %(default)s)")
@@ -127,6 +140,14 @@ def _add_run_parser(actions: Any) -> None:
         help="reject entries dated further ahead than this (default: %(default)s)",
     )
     run.add_argument(
+        "--verify-workers",
+        type=int,
+        default=default_workers(),
+        metavar="N",
+        help="processes that check signatures beside the ingest thread; 0: none "
+        "(default: one per core beyond the first, here %(default)s)",
+    )
+    run.add_argument(
         "--witness-timeout",
         type=float,
         default=WitnessingConfig().timeout_s,
@@ -139,6 +160,23 @@ def _add_run_parser(actions: Any) -> None:
         default=WitnessingConfig().backoff_max_s,
         metavar="SECONDS",
         help="longest wait before retrying a failing witness (default: %(default)s)",
+    )
+    run.add_argument(
+        "--silent-grace",
+        dest="fleet_grace_s",
+        type=float,
+        default=FleetSettings().grace_ms / 1000,
+        metavar="SECONDS",
+        help="the fleet view flags a device silent after its reporting interval "
+        "plus this long without a message (default: %(default)s)",
+    )
+    run.add_argument(
+        "--default-interval",
+        dest="fleet_interval_s",
+        type=float,
+        default=FleetSettings().default_interval_ms / 1000,
+        metavar="SECONDS",
+        help="a device's reporting interval until two readings show it (default: %(default)s)",
     )
     run.set_defaults(handler=run_gateway)
 
@@ -254,13 +292,16 @@ def run_witness_list(args: argparse.Namespace) -> int:
 
 
 _RUN_OPTIONS = ("http_host", "http_port", "block_entries", "block_interval_ms", "max_future_ms")
+_FLEET_OPTIONS = ("fleet_grace_s", "fleet_interval_s")
 
 
 def run_gateway(args: argparse.Namespace) -> int:
     """Run until SIGTERM/SIGINT. Exit 0 after a clean stop, 1 if ingest failed, 2 on bad input."""
     try:
-        url = parse_mqtt_url(args.mqtt)
-        broker = MqttSettings(url.host, url.port, url.username, url.password)
+        url = mqtt_url_with_secret(args.mqtt, args.mqtt_password_file)
+        broker = MqttSettings(
+            url.host, url.port, url.username, url.password, verify_workers=args.verify_workers
+        )
         config = gateway_config(
             DataDir(args.data_dir),
             args.farm,
@@ -268,6 +309,7 @@ def run_gateway(args: argparse.Namespace) -> int:
             **{name: getattr(args, name) for name in _RUN_OPTIONS},
             witness_timeout=args.witness_timeout,
             witness_max_backoff=args.witness_max_backoff,
+            **{name: getattr(args, name) for name in _FLEET_OPTIONS},
         )
         gateway = Gateway(config)
         gateway.start()

@@ -1,4 +1,4 @@
-"""``farmtrace operator register|revoke``: the farm's admin says who may sign which events."""
+"""``farmtrace operator register|revoke|add|retire``: the admin says who may sign which events."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from chain.entries import ROLES, operator_payload
 from chain.errors import FarmtraceError
 from chain.keyfile import load_key
 from chain.registry import EVENT_ROLES
+from farmtrace._cmd_operator_people import add_people_parsers
 from farmtrace._events import add_signer_options, error_text, now_ms
 from farmtrace._exits import fail
 from signer.mqtt_url import parse_mqtt_url
@@ -20,6 +21,7 @@ from signer.registration import (
     receipt_text,
     sign_and_send,
 )
+from signer.transport import NotConnectedError
 
 __all__ = ["add_parser"]
 
@@ -74,7 +76,7 @@ def add_parser(commands: Any) -> None:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = commands.add_parser(
         "operator",
-        help="register or revoke an operator (hatchery, farm, vet, plant, ...) as the admin",
+        help="register, revoke, add or retire an operator (hatchery, farm, vet, ...) as the admin",
         description=_HELP,
         epilog=_EXAMPLES_REGISTER.split("\n\n")[0],
         formatter_class=fmt,
@@ -114,6 +116,7 @@ def add_parser(commands: Any) -> None:
     rev.add_argument("--id", required=True, help="the operator's id")
     add_signer_options(rev, "the admin")
     rev.set_defaults(handler=run_revoke)
+    add_people_parsers(actions)
 
 
 def run_register(args: argparse.Namespace) -> int:
@@ -163,6 +166,8 @@ def _sign_and_send(
             timeout=args.timeout,
             on_signed=lambda seq: print(f"signed {what} as {key.id}, seq {seq}"),
         )
+    except NotConnectedError as exc:
+        return fail(command, str(exc), 1)
     except TimeoutError as exc:
         return fail(
             command,

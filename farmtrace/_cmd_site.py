@@ -7,11 +7,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from chain.epcis import validate_base_url
 from chain.errors import FarmtraceError
 from consumer_web import POLICY_FILE, SiteConfig, create_app
 from consumer_web.setup import TRUST_FILE, init_site_dir
 from farmtrace._exits import fail
-from farmtrace._serving import serve
+from farmtrace._serving import add_server_options, serve, server_settings
 
 __all__ = ["add_parser"]
 
@@ -117,18 +118,30 @@ def add_parser(commands: Any) -> None:
         action="append",
         default=[],
         metavar="URL",
-        help="a gateway's (or another site's) base URL; repeat for several",
+        help="a gateway's (or another site's) base URL, or tiles+https://HOST/PREFIX for "
+        "tlog-tiles files (farmtrace tiles); repeat for several",
     )
     run.add_argument("--host", default="127.0.0.1", help="(default: %(default)s)")
     run.add_argument("--port", type=int, default=8000, help="(default: %(default)s)")
     run.add_argument(
-        "--public-url", help="the site's public origin, used in QR codes (default: the request's)"
+        "--public-url",
+        help="the site's public origin, e.g. https://trace.example.com: QR codes, labels and "
+        "EPCIS identifiers use it, never a request's Host header (default: the address "
+        "the site listens on, fit for development only)",
     )
+    add_server_options(run)
     run.add_argument(
         "--sync-interval",
         type=float,
         default=5.0,
         help="seconds between sync rounds (default: %(default)s)",
+    )
+    run.add_argument(
+        "--farm-tz",
+        default="UTC",
+        metavar="ZONE",
+        help="the farm's IANA time zone, e.g. Europe/Amsterdam; pages show times in it "
+        "(default: %(default)s)",
     )
     run.set_defaults(handler=run_site)
 
@@ -152,18 +165,22 @@ def run_site(args: argparse.Namespace) -> int:
         sources=tuple(args.source),
         sync_interval=args.sync_interval,
         public_url=args.public_url,
+        farm_tz=args.farm_tz,
     )
     try:
+        if args.public_url is not None:
+            validate_base_url(args.public_url)
+        settings = server_settings(args)
         app = create_app(config)
     except (FarmtraceError, OSError, ValueError) as exc:
         return fail("site run", exc)
     site = app.extensions["farmtrace_site"]
     _logger.info("witness policy: %s", site.policy.describe())
-    return serve(
-        "site run",
-        app,
-        args.host,
-        args.port,
-        lambda url: print(f"site running: {url}/", flush=True),
-        site.close,
-    )
+
+    def listening(url: str) -> None:
+        if args.public_url is None:
+            app.config["PUBLIC_URL"] = url
+            _logger.warning("no --public-url: QR codes and exports name %s", url)
+        print(f"site running: {url}/", flush=True)
+
+    return serve("site run", app, args.host, args.port, listening, site.close, settings)

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from chain.errors import FarmtraceError
+from consumer_web import VERIFIER_ASSETS
 from farmtrace._exits import fail
-from farmtrace._serving import serve
+from farmtrace._serving import add_server_options, serve, server_settings
 from witness import WitnessConfig, create_app, init_witness_dir, read_states, status_document
 from witness.setup import add_log_from, log_of_trust_root
 
@@ -60,6 +61,10 @@ Serve the witness over HTTP until SIGTERM or Ctrl-C:
                                        note with the log's and this witness's signatures
   GET  /                               JSON status: name, vkey, each log's size and root
   GET  /metrics                        Prometheus metrics (requests by outcome, sizes)
+  GET  /verify?pack=URL                a verifier page: checks a pack's record in the
+                                       browser against this witness's own anchors
+  GET  /anchors.json                   those anchors: this witness's key, the logs it
+                                       follows and their keys
 
 The first line on standard output is 'listening on http://HOST:PORT'
 (with --port 0 the port is a free one). Restart after 'add-log'.
@@ -119,6 +124,7 @@ def add_parser(commands: Any) -> None:
     serve.add_argument(
         "--port", type=int, default=7380, help="0 picks a free port (default: %(default)s)"
     )
+    add_server_options(serve)
     serve.set_defaults(handler=run_serve)
 
     show = action(
@@ -168,8 +174,9 @@ def run_show(args: argparse.Namespace) -> int:
 def run_serve(args: argparse.Namespace) -> int:
     """Serve until SIGTERM/SIGINT; exit 0 after a clean stop, 2 on bad input."""
     try:
-        app = create_app(args.dir)
-    except FarmtraceError as exc:
+        settings = server_settings(args)
+        app = create_app(args.dir, verifier_assets=VERIFIER_ASSETS)
+    except (FarmtraceError, ValueError, FileNotFoundError) as exc:
         return fail("witness serve", exc)
     service = app.extensions["farmtrace_witness"]
 
@@ -182,6 +189,6 @@ def run_serve(args: argparse.Namespace) -> int:
             ", ".join(sorted(service.config.logs)) or "no log yet",
         )
 
-    code = serve("witness serve", app, args.host, args.port, listening, service.close)
+    code = serve("witness serve", app, args.host, args.port, listening, service.close, settings)
     _logger.info("witness stopped")
     return code

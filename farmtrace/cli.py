@@ -16,14 +16,17 @@ from farmtrace import (
     _cmd_bridge,
     _cmd_broker,
     _cmd_demo,
+    _cmd_deploy,
     _cmd_desk,
     _cmd_device,
     _cmd_event,
     _cmd_export,
+    _cmd_fleet,
     _cmd_gateway,
     _cmd_keygen,
     _cmd_operator,
     _cmd_site,
+    _cmd_tiles,
     _cmd_trace,
     _cmd_verify,
     _cmd_witness,
@@ -51,6 +54,7 @@ examples:
   farmtrace export epcis --data-dir demo-data/gateway --bird 0001
   farmtrace verify-batch HASH --url URL      verify one block through a site
   farmtrace witness serve --dir coop-witness   a witness that cosigns a log's checkpoints
+  farmtrace fleet --url http://127.0.0.1:8080  every device: last seen, backlog, flags
 
 Run 'farmtrace COMMAND --help' for a command's options and examples.
 """
@@ -69,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (
         *(_cmd_demo, _cmd_keygen, _cmd_gateway, _cmd_device, _cmd_operator, _cmd_event),
         *(_cmd_desk, _cmd_bridge, _cmd_broker, _cmd_site, _cmd_trace, _cmd_export),
-        *(_cmd_audit, _cmd_verify, _cmd_witness),
+        *(_cmd_audit, _cmd_verify, _cmd_witness, _cmd_deploy, _cmd_tiles, _cmd_fleet),
     ):
         module.add_parser(commands)
     return parser

@@ -92,6 +92,7 @@ def admit(
     now_ms: int,
     policy: AdmissionPolicy = AdmissionPolicy(),
     lifecycle: LifecycleState | None = None,
+    verified_key: bytes | None = None,
 ) -> Decision:
     """Decide what to do with ``raw``, received from ``publisher`` (the topic's device id).
 
@@ -100,6 +101,9 @@ def admit(
     before ``next_index``) are judged as of that position. ``publisher`` None
     means a trusted local path (no topic to check). Nothing is applied: the
     caller records an accepted entry in ``registry`` and ``lifecycle``.
+    ``verified_key``: a key ``raw``'s signature is already known to verify
+    under (a worker checked it, :mod:`gateway.verify_workers`); the signature
+    is checked here unless it is exactly the key authorised for the entry.
 
     Never raises for bad input: every problem is a REJECTED decision.
     """
@@ -114,7 +118,9 @@ def admit(
             "wrong_topic", f"entry signed by {entry.kid!r} published under {publisher!r}", entry
         )
     try:
-        verify_entry(entry, registry.authorize(entry, next_index))
+        key = registry.authorize(entry, next_index)
+        if verified_key is None or verified_key != key:
+            verify_entry(entry, key)
     except FarmtraceError as exc:
         return _reject(exc.reason, str(exc), entry)
     existing = held(entry.kid, entry.seq)

@@ -24,6 +24,7 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import json
 import os
 import secrets
 from collections.abc import Mapping
@@ -34,6 +35,7 @@ from types import MappingProxyType
 from chain import wire
 from chain.errors import MalformedError
 from chain.jws import MAX_ENTRY_BYTES, check_id
+from gateway.dynsec_file import DYNSEC_FILE, merge_dynsec
 
 __all__ = [
     "DEFAULT_ITERATIONS",
@@ -91,6 +93,10 @@ class BrokerSettings:
     Mosquitto keeps ``mosquitto.db``) must be absolute. ``run_as`` is the
     ``user`` Mosquitto drops to when started as root (Mosquitto's default is
     ``mosquitto``, which must then be able to write ``state_dir``).
+    With ``dynsec_plugin`` (the path of Mosquitto's dynamic security plugin,
+    :func:`gateway.broker_accounts.find_dynsec_plugin`) the logins live in the
+    plugin's file instead of ``passwd``/``acl``, and ``accounts_user`` (which
+    ``users`` must hold) may add and delete them on the running broker.
     ``max_packet_size`` must hold :data:`LARGEST_PACKET`; the queue bounds
     (per client, docs/broker.md says why these numbers) must hold at least
     one packet of that size.
@@ -119,6 +125,8 @@ class BrokerSettings:
     autosave_on_changes: bool = False
     persistent_client_expiration: str = "14d"
     run_as: str | None = None
+    dynsec_plugin: str | None = None
+    accounts_user: str = "broker-admin"
 
     def __post_init__(self) -> None:
         try:
@@ -130,6 +138,8 @@ class BrokerSettings:
         object.__setattr__(self, "users", MappingProxyType(dict(self.users)))
         if self.users and self.gateway_user not in self.users:
             raise ValueError(f"users must include the gateway user {self.gateway_user!r}")
+        if self.dynsec_plugin is not None and self.accounts_user not in self.users:
+            raise ValueError(f"users must include the accounts user {self.accounts_user!r}")
         if any(not password for password in self.users.values()):
             raise ValueError("every user needs a non-empty password")
         if not self.users and not _is_loopback(self.bind):
@@ -160,7 +170,7 @@ class BrokerSettings:
             raise ValueError(f"state_dir must be an absolute path, got {self.state_dir}")
         paths = [self.state_dir, *(_tls_paths(self.tls) if self.tls else ())]
         words = [self.bind, self.tls_bind or "", self.persistent_client_expiration]
-        words += [self.run_as or ""]
+        words += [self.run_as or "", self.dynsec_plugin or ""]
         if any(_unsafe(str(v)) for v in paths) or any(_unsafe(w) or " " in w for w in words):
             raise ValueError("paths and names in the config must not contain line breaks or '#'")
 
@@ -231,7 +241,15 @@ def render_config(settings: BrokerSettings, directory: Path) -> str:
     if s.run_as is not None:
         lines += ["", "# The account Mosquitto drops to when started as root.", f"user {s.run_as}"]
     lines += ["", "log_dest stderr", "log_type error", "log_type warning", "log_type notice", ""]
-    if s.users:
+    if s.users and s.dynsec_plugin is not None:
+        lines += [
+            "# Every client logs in; logins and their ACLs live in the dynamic security",
+            "# plugin's file, changed one at a time on the running broker (docs/broker.md).",
+            "allow_anonymous false",
+            f"plugin {s.dynsec_plugin}",
+            f"plugin_opt_config_file {directory / DYNSEC_FILE}",
+        ]
+    elif s.users:
         lines += [
             "# Every client logs in; the ACL confines each device to its own topics.",
             "allow_anonymous false",
@@ -360,6 +378,10 @@ class BrokerFiles:
 def write_broker_files(settings: BrokerSettings, directory: Path) -> BrokerFiles:
     """Write ``mosquitto.conf``, and with users ``passwd`` (mode 0600) and ``acl``.
 
+    With ``settings.dynsec_plugin``, instead of ``passwd`` and ``acl`` it adds
+    the logins that ``dynamic-security.json`` lacks (mode 0600), keeping every
+    login already there: write it only while the broker is stopped, as the
+    broker rewrites it on each change.
     Creates ``directory`` and ``settings.state_dir`` if missing. Files are
     replaced atomically, so a running broker reloading on SIGHUP never reads
     half a file.
@@ -371,7 +393,9 @@ def write_broker_files(settings: BrokerSettings, directory: Path) -> BrokerFiles
     directory.mkdir(parents=True, exist_ok=True)
     settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     password_file = acl_file = None
-    if settings.users:
+    if settings.users and settings.dynsec_plugin is not None:
+        _write_dynsec(settings, directory / DYNSEC_FILE)
+    elif settings.users:
         password_file = directory / "passwd"
         _write(password_file, render_password_file(settings.users), 0o600)
         acl_file = directory / "acl"
@@ -379,6 +403,19 @@ def write_broker_files(settings: BrokerSettings, directory: Path) -> BrokerFiles
     config = directory / "mosquitto.conf"
     _write(config, render_config(settings, directory), 0o644)
     return BrokerFiles(config, password_file, acl_file)
+
+
+def _write_dynsec(settings: BrokerSettings, path: Path) -> None:
+    """Add the logins ``path`` lacks; never drop or change one (the broker owns the file)."""
+    existing = json.loads(path.read_text()) if path.exists() else {}
+    doc = merge_dynsec(
+        existing,
+        settings.farm,
+        settings.users,
+        gateway_user=settings.gateway_user,
+        accounts_user=settings.accounts_user,
+    )
+    _write(path, json.dumps(doc, indent=1) + "\n", 0o600)
 
 
 def _write(path: Path, text: str, mode: int) -> None:

@@ -3,7 +3,12 @@
 :func:`configure_broker` writes mosquitto.conf, passwd and acl
 (:func:`gateway.broker_config.write_broker_files`) and credentials.json, the
 users' passwords and broker URLs (mode 0600). Run again on the same
-directory, it keeps every existing password and adds or removes users::
+directory, it keeps every existing password and adds or removes users; it
+refuses a directory holding a broker's logins that credentials.json does not
+list (e.g. the demo's), which it would otherwise drop. With ``dynsec`` the
+logins live in Mosquitto's dynamic security plugin
+(:mod:`gateway.broker_accounts`) and are added on the running broker by
+``farmtrace device add``; a rerun then only adds logins, never removes one::
 
     setup = configure_broker(
         BrokerRequest(farm="farm1", out=Path("broker"), add=("barn1-temp",)),
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +28,7 @@ from urllib.parse import quote
 
 from chain.entries import parse_entry
 from chain.store import Store
+from gateway.broker_accounts import find_dynsec_plugin
 from gateway.broker_config import (
     BrokerFiles,
     BrokerSettings,
@@ -30,6 +37,7 @@ from gateway.broker_config import (
     write_broker_files,
 )
 from gateway.datadir import DataDir
+from gateway.dynsec_file import DYNSEC_FILE
 
 __all__ = [
     "CREDENTIALS",
@@ -77,6 +85,10 @@ class BrokerRequest:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_port: int = 8883
+    dynsec: bool = False
+    """Keep the logins in Mosquitto's dynamic security plugin (changed on the running broker)."""
+    accounts_user: str = "broker-admin"
+    """With ``dynsec``: the login that may add and delete logins."""
 
 
 @dataclass(frozen=True)
@@ -94,16 +106,26 @@ def configure_broker(request: BrokerRequest, *, registered: Iterable[str] = ()) 
     """Write the broker files for ``request``; ``registered`` ids get a login too.
 
     Raises:
-        ValueError: a bad setting, removing the gateway user, part of the TLS
-            files only, or a credentials.json of another farm or not ours.
+        ValueError: a bad setting, removing the gateway user (with ``dynsec``:
+            removing anyone), part of the TLS files only, a credentials.json
+            of another farm or not ours, ``out`` holding logins but no
+            credentials.json, or holding the plugin's logins without ``dynsec``.
+        AccountError: ``dynsec`` and the plugin is not installed.
         OSError: a file cannot be read or written.
     """
     out = request.out.absolute()
     credentials = out / CREDENTIALS
+    _check_not_foreign(out, request)
     passwords = _load_credentials(credentials, request.farm)
     wanted = set(passwords) | set(request.add) | {request.gateway_user} | set(registered)
+    if request.dynsec:
+        wanted.add(request.accounts_user)
     if request.gateway_user in request.remove:
         raise ValueError(f"cannot remove the gateway user {request.gateway_user!r}")
+    if request.dynsec and request.remove:
+        raise ValueError(
+            "with --dynsec, remove a login on the running broker: farmtrace device retire"
+        )
     wanted -= set(request.remove)
     tls_given = [request.tls_ca, request.tls_cert, request.tls_key]
     if any(tls_given) and not all(tls_given):
@@ -123,7 +145,9 @@ def configure_broker(request: BrokerRequest, *, registered: Iterable[str] = ()) 
         gateway_user=request.gateway_user,
         tls=tls,
         tls_port=request.tls_port,
-        run_as=request.run_as,
+        run_as=request.run_as or _existing_run_as(out),
+        dynsec_plugin=find_dynsec_plugin() if request.dynsec else None,
+        accounts_user=request.accounts_user,
     )
     files = write_broker_files(settings, out)
     _write_credentials(credentials, settings)
@@ -134,6 +158,32 @@ def configure_broker(request: BrokerRequest, *, registered: Iterable[str] = ()) 
         new_users=tuple(sorted(set(users) - set(passwords))),
         removed_users=tuple(sorted(set(passwords) - set(users))),
     )
+
+
+def _check_not_foreign(out: Path, request: BrokerRequest) -> None:
+    """Refuse to replace logins this command did not write, or to switch a plugin broker back."""
+    holds = [name for name in ("passwd", DYNSEC_FILE) if (out / name).exists()]
+    if holds and not (out / CREDENTIALS).exists():
+        raise ValueError(
+            f"{out} holds a broker's logins ({', '.join(holds)}) but no {CREDENTIALS}: it was "
+            "not written by this command (e.g. it is the demo's), and rewriting it would drop "
+            "every login not named here; use another --out"
+        )
+    if DYNSEC_FILE in holds and not request.dynsec:
+        raise ValueError(
+            f"{out} keeps its logins in the dynamic security plugin ({DYNSEC_FILE}): "
+            "add --dynsec (a password file would replace them)"
+        )
+
+
+def _existing_run_as(out: Path) -> str | None:
+    """The ``user`` line of an existing mosquitto.conf in ``out``: a rerun keeps it."""
+    try:
+        text = (out / "mosquitto.conf").read_text()
+    except FileNotFoundError:
+        return None
+    found = re.search(r"^user (\S+)$", text, re.M)
+    return None if found is None else found[1]
 
 
 def _load_credentials(path: Path, farm: str) -> dict[str, str]:

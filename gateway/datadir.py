@@ -5,6 +5,7 @@
 <data-dir>/keys/        private keys, mode 0700 (log.key: the checkpoint signer)
 <data-dir>/witnesses.json   optional: the witnesses to push checkpoints to, and the quorum
 <data-dir>/dead-letter.jsonl    MQTT messages quarantined by ingest (bounded; .1 is the previous)
+<data-dir>/admin.sock   while the gateway runs: its admin socket (backups), mode 0600
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ class DataDir:
     def dead_letter(self) -> Path:
         """Quarantined MQTT messages, one JSON object per line (``gateway.dead_letter``)."""
         return self.root / "dead-letter.jsonl"
+
+    @property
+    def admin_socket(self) -> Path:
+        """The running gateway's admin socket (``gateway.admin_socket``)."""
+        return self.root / "admin.sock"
 
     @property
     def keys(self) -> Path:

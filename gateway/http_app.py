@@ -3,7 +3,9 @@
 The read API reads the live store (safe for concurrent readers while the
 ingest thread appends). With witnesses, ``/checkpoint`` serves the checkpoint
 ``published`` picks (the newest one enough witnesses cosigned) and
-``/api/v1/log`` lists the witnesses' verifier keys.
+``/api/v1/log`` lists the witnesses' verifier keys. With a fleet view
+builder, ``/api/v1/fleet`` serves the fleet view (:mod:`gateway.fleet_view`;
+gateway only, never a consumer replica).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from flask import Flask, Response
 
 from chain.store import Store
 from chain.trust import TrustRoot
+from gateway.fleet_view import FleetViewBuilder, create_fleet_api
 from gateway.metrics import CONTENT_TYPE, GatewayMetrics
 from readapi import LogInfo, create_read_api, install_json_errors
+from readapi.security_headers import install_security_headers
 
 __all__ = ["create_app"]
 
@@ -26,12 +30,13 @@ def create_app(
     metrics: GatewayMetrics,
     witnesses: Sequence[str] = (),
     published: Callable[[], tuple[int, str] | None] | None = None,
+    fleet: FleetViewBuilder | None = None,
 ) -> Flask:
     """The gateway's Flask app over a live ``store``: read API, errors as JSON, metrics.
 
     ``witnesses`` are the verifier keys of the witnesses the gateway collects
     cosignatures from; ``published`` picks the checkpoint to serve (default:
-    the latest).
+    the latest); ``fleet`` serves ``/api/v1/fleet`` (None: not served).
     """
     app = Flask("farmtrace-gateway")
     source = LogInfo(
@@ -43,7 +48,10 @@ def create_app(
         publisher=published,
     )
     app.register_blueprint(create_read_api(source))
+    if fleet is not None:
+        app.register_blueprint(create_fleet_api(fleet))
     install_json_errors(app)
+    install_security_headers(app)  # the site's set (docs/deploy.md)
 
     @app.get("/metrics")
     def prometheus_metrics() -> Response:

@@ -214,7 +214,9 @@ class Ingest:
 
     # -- the pipeline ----------------------------------------------------------
 
-    def _admit(self, raw: bytes, publisher: str | None, now_ms: int) -> Decision:
+    def _admit(
+        self, raw: bytes, publisher: str | None, now_ms: int, verified_key: bytes | None = None
+    ) -> Decision:
         next_index = self._log_entries + len(self._pending)
         decision = admit(
             raw,
@@ -225,6 +227,7 @@ class Ingest:
             now_ms=now_ms,
             policy=self.config.policy,
             lifecycle=self.lifecycle,
+            verified_key=verified_key,
         )
         if decision.verdict is Verdict.ACCEPTED and decision.entry is not None:
             try:
@@ -234,13 +237,16 @@ class Ingest:
             self.lifecycle.apply(decision.entry, next_index)
         return decision
 
-    def offer(self, raw: bytes, publisher: str | None, now_ms: int) -> Decision:
+    def offer(
+        self, raw: bytes, publisher: str | None, now_ms: int, verified_key: bytes | None = None
+    ) -> Decision:
         """Admit one message from ``publisher`` (its topic's device id; None: trusted local path).
 
-        An accepted entry becomes pending but is NOT durable until
-        :meth:`flush`. Never raises for bad input: see the Decision.
+        ``verified_key``: see :func:`gateway.admission.admit`. An accepted
+        entry becomes pending but is NOT durable until :meth:`flush`. Never
+        raises for bad input: see the Decision.
         """
-        decision = self._admit(raw, publisher, now_ms)
+        decision = self._admit(raw, publisher, now_ms, verified_key)
         if decision.verdict is Verdict.ACCEPTED and decision.entry is not None:
             self._add(self._next_pending_id, decision.entry, now_ms)
             self._next_pending_id += 1

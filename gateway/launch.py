@@ -18,6 +18,7 @@ from chain.keyfile import SignerKey, load_key, save_key
 from chain.trust import TrustRoot
 from gateway.admission import AdmissionPolicy
 from gateway.datadir import DataDir
+from gateway.fleet_state import FleetSettings
 from gateway.ingest import IngestConfig
 from gateway.init import init_data_dir
 from gateway.mqtt_ingest import MqttSettings
@@ -79,6 +80,8 @@ def gateway_config(
     max_future_ms: int = AdmissionPolicy().max_future_ms,
     witness_timeout: float = WitnessingConfig().timeout_s,
     witness_max_backoff: float = WitnessingConfig().backoff_max_s,
+    fleet_grace_s: float = FleetSettings().grace_ms / 1000,
+    fleet_interval_s: float = FleetSettings().default_interval_ms / 1000,
 ) -> GatewayConfig:
     """A gateway's configuration from its operator's settings.
 
@@ -105,6 +108,10 @@ def gateway_config(
             timeout_s=witness_timeout,
             backoff_min_s=min(WitnessingConfig().backoff_min_s, witness_max_backoff),
             backoff_max_s=witness_max_backoff,
+        ),
+        fleet=FleetSettings(
+            grace_ms=round(fleet_grace_s * 1000),
+            default_interval_ms=round(fleet_interval_s * 1000),
         ),
     )
 

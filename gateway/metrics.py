@@ -14,6 +14,10 @@ Served at ``/metrics`` in the Prometheus text format. Names::
     farmtrace_ingest_lag_seconds                age of the oldest pending entry
     farmtrace_commit_latency_seconds            receive-to-checkpoint latency (histogram)
     farmtrace_devices_online                    devices whose retained status is online
+    farmtrace_devices_registered                devices registered (not revoked) in the log
+    farmtrace_devices_silent                    registered devices silent (the fleet view's flag)
+    farmtrace_devices_offline                   registered devices whose status says offline
+    farmtrace_devices_backlog_growing           registered devices whose outbox keeps growing
     farmtrace_mqtt_connected                    1 while the gateway's MQTT session is up
     farmtrace_mqtt_reconnects_total             connections re-established after a loss
     farmtrace_ingest_restarts_total             ingest loop restarts after a failure
@@ -94,6 +98,22 @@ class GatewayMetrics:
         self.devices_online = Gauge(
             "farmtrace_devices_online", "Devices reporting online", registry=r
         )
+        self.devices_registered = Gauge(
+            "farmtrace_devices_registered", "Devices registered in the log", registry=r
+        )
+        self.devices_silent = Gauge(
+            "farmtrace_devices_silent",
+            "Registered devices unheard past interval + grace",
+            registry=r,
+        )
+        self.devices_offline = Gauge(
+            "farmtrace_devices_offline", "Registered devices whose status is offline", registry=r
+        )
+        self.devices_backlog_growing = Gauge(
+            "farmtrace_devices_backlog_growing",
+            "Registered devices whose outbox grew across their last statuses",
+            registry=r,
+        )
         self.mqtt_connected = Gauge(
             "farmtrace_mqtt_connected", "1 while connected to the broker", registry=r
         )
@@ -102,6 +122,11 @@ class GatewayMetrics:
         )
         self.ingest_restarts = Counter(
             "farmtrace_ingest_restarts", "Ingest loop restarts after a failure", registry=r
+        )
+        self.verify_worker_restarts = Counter(
+            "farmtrace_verify_worker_restarts",
+            "Signature worker processes replaced after they died",
+            registry=r,
         )
         self.published_size = Gauge(
             "farmtrace_published_checkpoint_size",

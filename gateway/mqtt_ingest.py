@@ -4,9 +4,17 @@ paho is not thread-safe (notes §1), so nothing else touches the client. The
 thread runs its own select loop over the client's socket, which lets it read
 messages in batches and act between batches::
 
-    read what has arrived → offer each to the Ingest → flush (one synced batch)
+    read what has arrived → hand the batch to a signature worker
+      → (while it checks, read the next batch) → offer each message of the
+        answered batch to the Ingest, in arrival order → flush (one synced batch)
       → PUBACK those messages, in arrival order → close due blocks
       → publish retained receipts for the devices in them
+
+The workers (:mod:`gateway.verify_workers`, ``MqttSettings.verify_workers``
+processes, 0: none) only pre-check signatures; every decision is the
+Ingest's, taken on this thread in arrival order, so the log's order and
+guarantees are those of a single thread. Batches are answered in the order
+they were read; at most one is read ahead per worker.
 
 The session is persistent (MQTT 5 ``clean_start=False`` with a session
 expiry): messages the gateway never acknowledged, because it crashed or was
@@ -31,7 +39,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -40,11 +48,20 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from chain.errors import FarmtraceError, StorageError
-from chain.wire import parse_device_status, parse_topic, receipt_topic, subscription
+from chain.wire import (
+    DeviceStatus,
+    parse_device_status,
+    parse_topic,
+    receipt_topic,
+    subscription,
+)
 from gateway.admission import Decision, Verdict
 from gateway.dead_letter import DeadLetterFile, Strikes, fingerprint
+from gateway.fleet_state import FleetState
 from gateway.ingest import CommittedBlock, Ingest
 from gateway.metrics import GatewayMetrics
+from gateway.paho_receive import lighten_paho_receive
+from gateway.verify_workers import Hints, VerifierPool, default_workers, keys_of
 
 __all__ = ["MqttIngest", "MqttSettings"]
 
@@ -60,7 +77,9 @@ class MqttSettings:
 
     ``receive_maximum`` bounds the messages the broker sends before the
     gateway acknowledges (MQTT 5 Receive Maximum): a larger window lets one
-    synced batch cover more messages.
+    synced batch cover more messages. ``verify_workers``: processes that
+    pre-check signatures (default: one per core beyond the first; 0: the
+    ingest thread checks them).
     """
 
     host: str = "127.0.0.1"
@@ -73,6 +92,11 @@ class MqttSettings:
     receive_maximum: int = 4096
     reconnect_min_s: float = 0.2
     reconnect_max_s: float = 10.0
+    verify_workers: int = field(default_factory=default_workers)
+
+    def __post_init__(self) -> None:
+        if self.verify_workers < 0:
+            raise ValueError(f"verify_workers: expected >= 0, found {self.verify_workers}")
 
 
 class _RejectLog:
@@ -108,6 +132,7 @@ class MqttIngest:
     block is committed and checkpointed (it must return at once: e.g. wake
     the witness pusher). ``dead_letter`` receives quarantined messages
     (None: they are only logged); :attr:`strikes` survives restarts of :meth:`run`.
+    ``fleet`` is told of every entry's decision and every status (the fleet view).
     """
 
     def __init__(
@@ -119,8 +144,10 @@ class MqttIngest:
         clock: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
         on_commit: Callable[[CommittedBlock], None] | None = None,
         dead_letter: DeadLetterFile | None = None,
+        fleet: FleetState | None = None,
     ) -> None:
         self.ingest = ingest
+        self.fleet = fleet
         self.dead_letter = dead_letter
         self.strikes = Strikes()
         self._in_flight: bytes | None = None
@@ -131,6 +158,9 @@ class MqttIngest:
         self._clock = clock
         self._stop = threading.Event()
         self._inbox: list[tuple[int, mqtt.MQTTMessage]] = []
+        self._batches: dict[int, list[tuple[int, mqtt.MQTTMessage]]] = {}  # at the workers
+        self._pool: VerifierPool | None = None  # while run() runs
+        self._keys_dirty = True  # the workers' key snapshot must be renewed
         self._session = 0  # bumped on every disconnect: acks belong to one connection
         self._received = 0
         self._online: dict[str, bool] = {}
@@ -144,6 +174,7 @@ class MqttIngest:
     # -- client --------------------------------------------------------------
 
     def _make_client(self) -> mqtt.Client:
+        lighten_paho_receive()
         s = self.settings
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -240,8 +271,11 @@ class MqttIngest:
         """
         ever_connected = attempted = False
         self._inbox = []  # a failed run's messages were not acknowledged: the broker resends them
+        self._batches = {}
         self._session += 1
         self._in_flight = None
+        self._keys_dirty = True
+        self._pool = None  # started with the first batch: subscribing does not wait for it
         try:
             while not self._stop.is_set():
                 if self._client.socket() is None:
@@ -256,13 +290,31 @@ class MqttIngest:
                         self.metrics.mqtt_reconnects.inc()
                     ever_connected = True
                 self._pump()
-                self._process_inbox()
+                self._dispatch()
+                self._sequence_ready()
                 self._commit_due(force=False)
                 self._update_gauges()
             self._drain()
         finally:
             self._client.disconnect()
             self.metrics.mqtt_connected.set(0)
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
+
+    def _start_pool(self) -> VerifierPool:
+        workers = self.settings.verify_workers
+        max_bytes = self.ingest.config.policy.max_entry_bytes
+        try:
+            return VerifierPool(workers, max_bytes)
+        except OSError as exc:  # e.g. no processes left: the ingest thread checks signatures
+            _logger.error("cannot start %d signature workers (%s); checking inline", workers, exc)
+            return VerifierPool(0, max_bytes)
+
+    @property
+    def verifier_pids(self) -> list[int | None]:
+        """The signature workers' process ids while :meth:`run` runs (tests kill them)."""
+        return [] if self._pool is None else self._pool.pids
 
     def _try_connect(self, first: bool) -> bool:
         s = self.settings
@@ -288,14 +340,22 @@ class MqttIngest:
         sock = client.socket()
         if sock is None:
             return
+        pool = self._pool
         due = self.ingest.ms_until_due(self._clock())
         timeout = 0.25 if due is None else min(0.25, due / 1000)
         writers = [sock] if client.want_write() else []
+        room = len(self._inbox) < self.settings.receive_maximum
+        readers: list[Any] = [sock] if room else []
         try:
-            readable, writable, _ = select.select([sock], writers, [], timeout)
+            waitables = [] if pool is None else pool.waitables()
+            readable, writable, _ = select.select(readers + waitables, writers, [], timeout)
         except (OSError, ValueError):
             readable, writable = [], []
-        if readable:
+        if pool is not None:
+            restarts = pool.restarts
+            pool.poll()
+            self.metrics.verify_worker_restarts.inc(pool.restarts - restarts)
+        if sock in readable:
             # Bounded by messages held, not by calls: one loop_read may read many
             # packets, and Mosquitto 2.0.11 does not always honour Receive Maximum.
             while len(self._inbox) < self.settings.receive_maximum:
@@ -306,14 +366,37 @@ class MqttIngest:
             client.loop_write()
         client.loop_misc()
 
-    def _process_inbox(self) -> None:
-        inbox, self._inbox = self._inbox, []
-        if not inbox:
+    def _dispatch(self) -> None:
+        """Hand what was read to a free signature worker (inline: answered at once)."""
+        if not self._inbox:
             return
+        if self._pool is None:
+            self._pool = self._start_pool()
+        pool = self._pool
+        if not pool.has_room():
+            return
+        if self._keys_dirty:
+            pool.set_keys(keys_of(self.ingest.registry))
+            self._keys_dirty = False
+        inbox, self._inbox = self._inbox, []
+        self._batches[pool.submit([bytes(m.payload) for _, m in inbox])] = inbox
+
+    def _sequence_ready(self) -> None:
+        if self._pool is None:
+            return
+        for ticket, hints in self._pool.ready():
+            self._sequence(self._batches.pop(ticket), hints)
+
+    def _sequence(self, inbox: list[tuple[int, mqtt.MQTTMessage]], hints: Hints) -> None:
+        """Offer a batch in arrival order, make it durable, acknowledge it, send receipts.
+
+        Raises:
+            StorageError, MemoryError: see :meth:`run`.
+        """
         now_ms = self._clock()
         re_receipt: set[str] = set()
-        for _, message in inbox:
-            self._handle(message, now_ms, re_receipt)
+        for (_, message), hint in zip(inbox, hints, strict=True):
+            self._handle(message, now_ms, re_receipt, hint)
         self.ingest.flush()  # raises StorageError: nothing below is acknowledged
         for session, message in inbox:
             # A message read before a disconnect is redelivered in the resumed
@@ -323,8 +406,16 @@ class MqttIngest:
         for device in re_receipt:
             self._publish_receipt(device)
 
-    def _handle(self, message: mqtt.MQTTMessage, now_ms: int, re_receipt: set[str]) -> None:
+    def _handle(
+        self,
+        message: mqtt.MQTTMessage,
+        now_ms: int,
+        re_receipt: set[str],
+        hint: bytes | None = None,
+    ) -> None:
         """Offer one message; whatever it holds, it is then acknowledged (see the module doc).
+
+        ``hint``: the key a worker verified its signature under (or None).
 
         Raises:
             StorageError, MemoryError: see :meth:`run`.
@@ -340,7 +431,9 @@ class MqttIngest:
             return
         self._in_flight = key
         try:
-            self._offer(topic, payload, now_ms, re_receipt)
+            self._offer(
+                topic, payload, now_ms, re_receipt, retained=bool(message.retain), hint=hint
+            )
         except (StorageError, MemoryError):
             raise
         except Exception as exc:  # a bug must not stop ingest: quarantine the message instead
@@ -361,7 +454,15 @@ class MqttIngest:
         if self.dead_letter is None or not self.dead_letter.add(topic, payload, error, now_ms):
             _logger.error("quarantined message on %r: %r", topic[:200], payload)
 
-    def _offer(self, topic: str, payload: bytes, now_ms: int, re_receipt: set[str]) -> None:
+    def _offer(
+        self,
+        topic: str,
+        payload: bytes,
+        now_ms: int,
+        re_receipt: set[str],
+        retained: bool = False,
+        hint: bytes | None = None,
+    ) -> None:
         try:
             parts = parse_topic(topic)
         except FarmtraceError:
@@ -369,11 +470,15 @@ class MqttIngest:
             _logger.warning("ignored a message on unexpected topic %r", topic[:200])
             return
         if parts.kind == "status":
-            self._note_status(parts.device, payload, re_receipt)
+            self._note_status(parts.device, payload, re_receipt, now_ms, retained)
             return
-        decision = self.ingest.offer(payload, parts.device, now_ms)
+        decision = self.ingest.offer(payload, parts.device, now_ms, hint)
+        if self.fleet is not None:
+            self.fleet.note_entry(parts.device, decision, now_ms)
         if decision.verdict is Verdict.ACCEPTED:
             self.metrics.accepted.inc()
+            if decision.entry is not None and decision.entry.type in ("device", "operator"):
+                self._keys_dirty = True  # a new key: the workers' snapshot is out of date
             if decision.late:
                 self.metrics.late.inc()
         elif decision.verdict is Verdict.DUPLICATE:
@@ -387,7 +492,10 @@ class MqttIngest:
             self.metrics.rejected.labels(str(decision.reason)).inc()
             self._reject_log.log(parts.device, decision, time.monotonic())
 
-    def _note_status(self, device: str, payload: bytes, re_receipt: set[str]) -> None:
+    def _note_status(
+        self, device: str, payload: bytes, re_receipt: set[str], now_ms: int, retained: bool
+    ) -> None:
+        status: DeviceStatus | None = None
         try:
             status = parse_device_status(payload)
         except FarmtraceError as exc:
@@ -403,6 +511,9 @@ class MqttIngest:
             if online and book.note_low(device, status.low) and book.holds_committed(device):
                 re_receipt.add(device)
         self.metrics.devices_online.set(sum(self._online.values()))
+        if self.fleet is not None:
+            malformed = status is None and bool(payload)
+            self.fleet.note_status(device, status, now_ms, retained=retained, malformed=malformed)
 
     def _commit_due(self, *, force: bool) -> None:
         now_ms = self._clock()
@@ -436,7 +547,17 @@ class MqttIngest:
 
     def _drain(self) -> None:
         """On stop: commit what is held, acknowledge it, and send the receipts out."""
-        self._process_inbox()
+        pool = self._pool if self._pool is not None else VerifierPool(0, 0)
+        deadline = time.monotonic() + 5.0
+        while pool.in_flight and time.monotonic() < deadline:
+            select.select(pool.waitables(), [], [], 0.05)
+            pool.poll()
+            self._sequence_ready()
+        for ticket, hints in pool.abandon():  # a worker too slow to answer: check inline
+            self._sequence(self._batches.pop(ticket), hints)
+        inbox, self._inbox = self._inbox, []
+        if inbox:
+            self._sequence(inbox, [None] * len(inbox))
         self._commit_due(force=True)
         self._update_gauges()
         deadline = time.monotonic() + 2.0

@@ -18,6 +18,7 @@ to ``<data-dir>/dead-letter.jsonl``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -26,12 +27,14 @@ from dataclasses import dataclass, field
 from types import TracebackType
 
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from chain.store import Store
 from chain.trust import TrustRoot
+from gateway.admin_socket import AdminSocket
 from gateway.datadir import DataDir
 from gateway.dead_letter import DeadLetterFile
+from gateway.fleet_state import FleetSettings, FleetState
+from gateway.fleet_view import FleetViewBuilder
 from gateway.http_app import create_app
 from gateway.ingest import CommittedBlock, Ingest, IngestConfig
 from gateway.init import read_log_signer
@@ -39,6 +42,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.mqtt_ingest import MqttIngest, MqttSettings
 from gateway.supervisor import IngestSupervisor
 from gateway.witnessing import WitnessingConfig, WitnessPusher, load_witness_policy
+from readapi.wsgi_server import ServerSettings, WsgiServer
 
 __all__ = ["Gateway", "GatewayConfig"]
 
@@ -56,6 +60,8 @@ class GatewayConfig:
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     witnessing: WitnessingConfig = field(default_factory=WitnessingConfig)
+    http_server: ServerSettings = field(default_factory=ServerSettings)
+    fleet: FleetSettings = field(default_factory=FleetSettings)
 
 
 class Gateway:
@@ -79,18 +85,23 @@ class Gateway:
         self.mqtt: MqttIngest | None = None
         self.witnesses: WitnessPusher | None = None
         """Pushes checkpoints to the witnesses (None without witnesses.json)."""
-        self._http: BaseWSGIServer | None = None
+        self._http: WsgiServer | None = None
         self._threads: list[threading.Thread] = []
         self.supervisor: IngestSupervisor | None = None
         """Restarts the ingest loop after a failure (its ``failures`` count them)."""
         self.error: BaseException | None = None
         """Set if the ingest thread died (the supervisor itself failed)."""
+        self.fleet = FleetState(clock(), config.fleet)
+        """What the gateway heard from each device (served at /api/v1/fleet)."""
+        self._fleet_view: FleetViewBuilder | None = None
+        self.admin: AdminSocket | None = None
+        """Serves backups of the store on ``<data-dir>/admin.sock`` (gateway.admin_socket)."""
 
     @property
     def http_port(self) -> int:
         """The port the HTTP server listens on."""
         assert self._http is not None, "gateway not started"
-        return int(self._http.server_port)
+        return self._http.port
 
     def start(self) -> None:
         """Open the store, recover, and start the ingest and HTTP threads."""
@@ -114,7 +125,9 @@ class Gateway:
                 clock=self._clock,
                 on_commit=self._committed,
                 dead_letter=DeadLetterFile(data_dir.dead_letter),
+                fleet=self.fleet,
             )
+            self._fleet_view = FleetViewBuilder(store, trust, self.fleet, self._clock)
             self.supervisor = IngestSupervisor(self.mqtt, reopen, self.metrics)
             app: Flask = create_app(
                 store,
@@ -122,19 +135,34 @@ class Gateway:
                 self.metrics,
                 witnesses=() if policy is None else policy.verifier_keys,
                 published=self.published_checkpoint,
+                fleet=self._fleet_view,
             )
-            self._http = make_server(
-                self.config.http_host, self.config.http_port, app, threaded=True
+            self._http = WsgiServer(
+                app, self.config.http_host, self.config.http_port, self.config.http_server
             )
+            admin = AdminSocket(store, data_dir)
+            admin.start()
+            self.admin = admin
         except BaseException:
+            if self._http is not None:  # the admin socket failed: free the port
+                self._http.close()
+                self._http = None
             self.witnesses = None
             store.close()
             self.store = None
             raise
         self.metrics.published_size.set_function(self._published_size)
+        m = self.metrics
+        for gauge, flag in (
+            (m.devices_registered, "registered"),
+            (m.devices_silent, "silent"),
+            (m.devices_offline, "offline"),
+            (m.devices_backlog_growing, "backlog_growing"),
+        ):
+            gauge.set_function(functools.partial(self._fleet_count, flag))
         self._threads = [
             threading.Thread(target=self._run_ingest, name="ingest", daemon=True),
-            threading.Thread(target=self._http.serve_forever, name="http", daemon=True),
+            threading.Thread(target=self._http.run, name="http", daemon=True),
         ]
         for thread in self._threads:
             thread.start()
@@ -168,6 +196,11 @@ class Gateway:
         if self.witnesses is not None:
             self.witnesses.notify()  # a new checkpoint to push; ingest does not wait
 
+    def _fleet_count(self, flag: str) -> float:
+        if self.store is None or self._fleet_view is None:
+            return 0.0
+        return float(getattr(self._fleet_view.flag_counts(), flag))
+
     def _published_size(self) -> float:
         if self.store is None:
             return 0.0
@@ -194,10 +227,14 @@ class Gateway:
         if self._threads:
             self._threads[0].join(timeout)
         if self._http is not None:
-            self._http.shutdown()
-            self._http.server_close()
+            self._http.stop()
+            if len(self._threads) > 1:
+                self._threads[1].join(timeout)
         if self.witnesses is not None:
             self.witnesses.stop()
+        if self.admin is not None:
+            self.admin.stop()
+            self.admin = None
         if self.store is not None:
             self.store.close()
             self.store = None

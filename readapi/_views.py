@@ -26,6 +26,7 @@ from chain.entries import parse_entry
 from chain.jws import ID_PATTERN
 from chain.proof_bundle import build_entry_proof
 from chain.store import Store
+from readapi._cors import allow_any_origin
 from readapi._source import LogSource, published_checkpoint, source_admins
 
 __all__ = ["create_read_api"]
@@ -117,10 +118,13 @@ def _grants(store: Store, signer: str) -> list[dict[str, object]]:
 def create_read_api(source: LogSource, name: str = "readapi") -> Blueprint:
     """Return a blueprint serving the log of ``source`` at ``/checkpoint`` and ``/api/v1/``.
 
+    Its answers may be read from any origin (:mod:`readapi._cors`).
+
     Pair it with :func:`readapi.install_json_errors` on the app, so that
     unknown routes and wrong methods under the API also answer in JSON.
     """
     api = Blueprint(name, __name__)
+    allow_any_origin(api)
 
     def published() -> tuple[int, str]:
         found = published_checkpoint(source)

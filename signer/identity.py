@@ -11,7 +11,9 @@ A state directory holds::
     seq.json     {"dev": <id>, "reserved": N}: no seq <= N may be handed out again;
                  with "from": F while a session holds the block F..N, of which
                  some seqs may be unused (gone if it crashes)
-    lock         flock'ed while an identity is open: one process per device
+    lock         flock'ed while an identity is open: exclusively (one process per
+                 device), or shared by every process of a ``shared`` identity
+    seq.lock     flock'ed exclusively by a ``shared`` identity for each reservation
 
 :meth:`DeviceIdentity.next_seq` makes the new high-water mark durable (write
 a temporary file, fsync it, rename it over ``seq.json``, fsync the directory)
@@ -25,6 +27,17 @@ reserving a seq and storing its entry leaves one. A device declares such
 numbers in the log itself, with a signed ``gap`` entry
 (:class:`signer.device.Device` does it at start), so that auditors can tell
 a declared gap from readings that went missing.
+
+Operators (people) may sign from several processes at once with one state
+directory, e.g. a running desk and ``farmtrace operator ...`` on the admin's
+key: each opens the identity with ``shared=True``. Those share the ``lock``
+(an exclusive opener is refused while any is open, and the other way round)
+and allocate every seq atomically: under ``seq.lock`` they re-read
+``seq.json``, sign the payload with the seq above it, make that seq durable
+and only then release the lock. No seq is ever reserved without being
+signed, so a shared identity never leaves a block to declare: a crash
+loses at most the signed entries not yet sent (an outbox's job, as for a
+device). Its reserve block is always 1.
 """
 
 from __future__ import annotations
@@ -33,9 +46,11 @@ import fcntl
 import json
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 from chain.entries import reading_payload, sign_entry
 from chain.errors import StorageError
@@ -50,6 +65,8 @@ SEQ_FILE = "seq.json"
 """The sequence high-water mark's file name inside a state directory."""
 
 _LOCK_FILE = "lock"
+_SEQ_LOCK_FILE = "seq.lock"
+_T = TypeVar("_T")
 _logger = logging.getLogger(__name__)
 _SEQ_LIMIT = 2**53 - 1  # the largest integer every JSON reader keeps exact
 
@@ -70,6 +87,8 @@ class DeviceIdentity:
         lock_fd: int,
         reserve_block: int,
         crashed_block: tuple[int, int] | None = None,
+        *,
+        shared: bool = False,
     ) -> None:
         self.state_dir = state_dir
         self.key = key
@@ -81,10 +100,11 @@ class DeviceIdentity:
         self._last = 0
         self._lock_fd: int | None = lock_fd
         self._block = reserve_block
+        self._shared = shared
 
     @classmethod
     def create(
-        cls, state_dir: str | Path, key: SignerKey, *, reserve_block: int = 1
+        cls, state_dir: str | Path, key: SignerKey, *, reserve_block: int = 1, shared: bool = False
     ) -> DeviceIdentity:
         """Make ``state_dir`` (mode 0700 if new) the home of ``key``, e.g. one from ``keygen``.
 
@@ -95,50 +115,62 @@ class DeviceIdentity:
             FileExistsError: ``state_dir`` already holds a key.
             StorageError: the directory is locked by another process, or holds
                 the seq state of a different device.
-            ValueError: ``reserve_block`` < 1.
+            ValueError: ``reserve_block`` < 1, or > 1 with ``shared``.
         """
-        _check_block(reserve_block)
+        _check_block(reserve_block, shared)
         root = Path(state_dir)
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        lock_fd = _lock(root)
+        lock_fd = _lock(root, shared)
         try:
-            if (root / KEY_FILE).exists():
-                raise FileExistsError(
-                    0, "state directory already holds a key", str(root / KEY_FILE)
-                )
-            reserved = _read_seq(root, key.id)[0] if (root / SEQ_FILE).exists() else 0
-            _write_seq(root, key.id, reserved)
-            save_key(key, root / KEY_FILE)
-            _fsync_dir(root)
+            with _seq_lock(root, shared):
+                if (root / KEY_FILE).exists():
+                    raise FileExistsError(
+                        0, "state directory already holds a key", str(root / KEY_FILE)
+                    )
+                reserved = _read_seq(root, key.id)[0] if (root / SEQ_FILE).exists() else 0
+                _write_seq(root, key.id, reserved)
+                save_key(key, root / KEY_FILE)
+                _fsync_dir(root)
         except BaseException:
             os.close(lock_fd)
             raise
-        return cls(root, key, reserved, lock_fd, reserve_block)
+        return cls(root, key, reserved, lock_fd, reserve_block, shared=shared)
 
     @classmethod
-    def open(cls, state_dir: str | Path, *, reserve_block: int = 1) -> DeviceIdentity:
+    def open(
+        cls, state_dir: str | Path, *, reserve_block: int = 1, shared: bool = False
+    ) -> DeviceIdentity:
         """Open the identity kept in ``state_dir``; its next seq follows every one reserved.
+
+        With ``shared``, other processes may have it open (``shared``) too;
+        the :attr:`crashed_block` an exclusive session left is then reported
+        to the first opener only (taken out of ``seq.json``), so that one
+        process declares it.
 
         Raises:
             FileNotFoundError: ``state_dir`` or its key file does not exist.
             MalformedError: the key file is not a farmtrace key file.
-            StorageError: locked by another process, or the seq state is missing,
-                unreadable or for another device (never silently restart at 1).
-            ValueError: ``reserve_block`` < 1.
+            StorageError: locked by another process (exclusively, or at all
+                without ``shared``), or the seq state is missing, unreadable or
+                for another device (never silently restart at 1).
+            ValueError: ``reserve_block`` < 1, or > 1 with ``shared``.
         """
-        _check_block(reserve_block)
+        _check_block(reserve_block, shared)
         root = Path(state_dir)
         if not (root / KEY_FILE).exists():
             raise FileNotFoundError(0, "no device key in state directory", str(root / KEY_FILE))
-        lock_fd = _lock(root)
+        lock_fd = _lock(root, shared)
         try:
             key = load_key(root / KEY_FILE)
-            reserved, first = _read_seq(root, key.id)
+            with _seq_lock(root, shared):
+                reserved, first = _read_seq(root, key.id)
+                if shared and first is not None:  # claim the crashed block: one declares it
+                    _write_seq(root, key.id, reserved)
         except BaseException:
             os.close(lock_fd)
             raise
         crashed = None if first is None else (first, reserved)
-        return cls(root, key, reserved, lock_fd, reserve_block, crashed)
+        return cls(root, key, reserved, lock_fd, reserve_block, crashed, shared=shared)
 
     @classmethod
     def open_or_create(
@@ -148,6 +180,7 @@ class DeviceIdentity:
         *,
         seed: bytes | None = None,
         reserve_block: int = 1,
+        shared: bool = False,
     ) -> DeviceIdentity:
         """Open ``state_dir``'s identity, or create one with a new key for ``device_id``.
 
@@ -160,7 +193,7 @@ class DeviceIdentity:
             MalformedError: ``device_id`` is not an id, or ``seed`` not 32 bytes.
         """
         if (Path(state_dir) / KEY_FILE).exists():
-            identity = cls.open(state_dir, reserve_block=reserve_block)
+            identity = cls.open(state_dir, reserve_block=reserve_block, shared=shared)
             if identity.id != device_id:
                 identity.close()
                 raise StorageError(
@@ -168,7 +201,7 @@ class DeviceIdentity:
                 )
             return identity
         key = SignerKey.generate(device_id, seed=seed)
-        return cls.create(state_dir, key, reserve_block=reserve_block)
+        return cls.create(state_dir, key, reserve_block=reserve_block, shared=shared)
 
     @property
     def id(self) -> str:
@@ -177,8 +210,22 @@ class DeviceIdentity:
 
     @property
     def reserved(self) -> int:
-        """The durable high-water mark: no seq at or below it will be handed out again."""
+        """The durable high-water mark: no seq at or below it will be handed out again.
+
+        For a ``shared`` identity it is read from ``seq.json`` (others may
+        have gone past what this process signed); as last known if that fails.
+        """
+        if self._shared and self._lock_fd is not None:
+            try:
+                self._reserved = max(self._reserved, _read_seq(self.state_dir, self.id)[0])
+            except StorageError as exc:
+                _logger.warning("%s: %s", self.id, exc)
         return self._reserved
+
+    @property
+    def shared(self) -> bool:
+        """Whether other processes may sign from this state directory at the same time."""
+        return self._shared
 
     @property
     def last_seq(self) -> int:
@@ -192,6 +239,8 @@ class DeviceIdentity:
             StorageError: closed, the seq space is exhausted, or the state
                 could not be written (then no seq was handed out).
         """
+        if self._shared:
+            return self._allocate(lambda first: None, 1)[0]
         seq = self._next
         self._reserve_through(seq)
         self._next = seq + 1
@@ -211,6 +260,8 @@ class DeviceIdentity:
                 for this signer.
             StorageError: as for :meth:`next_seq`.
         """
+        if self._shared:
+            return self._allocate(lambda seq: sign_entry(make(seq), self.id, self.key.seed), 1)[1]
         raw = sign_entry(make(self._next), self.id, self.key.seed)
         self.next_seq()  # reserves exactly the seq signed, or raises having handed out nothing
         return raw
@@ -241,23 +292,48 @@ class DeviceIdentity:
             MalformedEntryError: a reading is invalid; no seq was used.
             StorageError: as for :meth:`next_seq` (no seq was handed out).
         """
-        first = self._next
-        signed = [
-            (
-                seq,
-                sign_entry(
-                    reading_payload(self.id, seq, ts, kind, subj, value, unit),
-                    self.id,
-                    self.key.seed,
-                ),
-            )
-            for seq, (kind, subj, value, unit, ts) in enumerate(readings, start=first)
-        ]
+
+        def sign_all(first: int) -> list[tuple[int, bytes]]:
+            return [
+                (
+                    seq,
+                    sign_entry(
+                        reading_payload(self.id, seq, ts, kind, subj, value, unit),
+                        self.id,
+                        self.key.seed,
+                    ),
+                )
+                for seq, (kind, subj, value, unit, ts) in enumerate(readings, start=first)
+            ]
+
+        if self._shared:
+            return self._allocate(sign_all, len(readings))[1] if readings else []
+        signed = sign_all(self._next)
         if signed:
             self._reserve_through(signed[-1][0])
             self._next = signed[-1][0] + 1
             self._last = signed[-1][0]
         return signed
+
+    def _allocate(self, sign: Callable[[int], _T], count: int) -> tuple[int, _T]:
+        """Under ``seq.lock``: ``sign(first)`` for the next seq on disk, then reserve ``count``.
+
+        Returns ``(first, sign(first))``; nothing is reserved if ``sign`` raises.
+        """
+        if self._lock_fd is None:
+            raise StorageError(f"{self.state_dir}: identity is closed")
+        with _seq_lock(self.state_dir, True):
+            first = _read_seq(self.state_dir, self.id)[0] + 1
+            high = first + count - 1
+            if high > _SEQ_LIMIT:
+                raise StorageError(f"{self.id}: seq space exhausted at {first - 1}")
+            signed = sign(first)
+            try:
+                _write_seq(self.state_dir, self.id, high)
+            except OSError as exc:
+                raise StorageError(f"{self.state_dir}: cannot persist seq {high}: {exc}") from exc
+        self._reserved, self._next, self._last = high, high + 1, high
+        return first, signed
 
     def _reserve_through(self, seq: int) -> None:
         if self._lock_fd is None:
@@ -286,7 +362,9 @@ class DeviceIdentity:
             return
         used = self._next - 1  # every seq handed out is <= used
         try:
-            if self._last:  # else keep what the file says (a crash's block stays undeclared)
+            # Not after no seq (keep what the file says: a crash's block stays
+            # undeclared), nor when shared (a shared identity reserves none unused).
+            if self._last and not self._shared:
                 _write_seq(self.state_dir, self.id, used)
                 self._reserved = used
         except OSError as exc:
@@ -309,19 +387,36 @@ class DeviceIdentity:
         self.close()
 
 
-def _check_block(reserve_block: int) -> None:
+def _check_block(reserve_block: int, shared: bool) -> None:
     if reserve_block < 1:
         raise ValueError(f"reserve_block: expected >= 1, found {reserve_block}")
+    if shared and reserve_block != 1:
+        raise ValueError(f"reserve_block: expected 1 for a shared identity, found {reserve_block}")
 
 
-def _lock(root: Path) -> int:
+def _lock(root: Path, shared: bool) -> int:
     fd = os.open(root / _LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
     except BlockingIOError as exc:
         os.close(fd)
-        raise StorageError(f"{root}: expected no other user, found it locked by another") from exc
+        users = "only shared users" if shared else "no other user"
+        raise StorageError(f"{root}: expected {users}, found it locked by another") from exc
     return fd
+
+
+@contextmanager
+def _seq_lock(root: Path, shared: bool) -> Iterator[None]:
+    """Hold ``seq.lock`` exclusively (``shared`` identities only; others own ``lock``)."""
+    if not shared:
+        yield
+        return
+    fd = os.open(root / _SEQ_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # held for one read, sign and fsync'ed write
+        yield
+    finally:
+        os.close(fd)
 
 
 def _read_seq(root: Path, device_id: str) -> tuple[int, int | None]:

@@ -19,7 +19,7 @@ same things::
 3. :func:`record_event` signs with the operator's durable seq state
    (:class:`~signer.identity.DeviceIdentity`, one seq stream per
    signer), publishes over MQTT and waits for the gateway's receipt
-   (:func:`~signer.transport.publish_and_wait`).
+   (:func:`~signer.transport.sign_and_publish`).
 
 Steps 1 and 2 reserve no seq: a refused event leaves no gap in the
 operator's stream. The pre-check is advisory (the gateway checks again
@@ -51,7 +51,7 @@ from chain.registry import EVENT_ROLES, Grant, Registry
 from chain.wire import Receipt
 from signer.identity import DeviceIdentity
 from signer.mqtt_url import MqttUrl
-from signer.transport import publish_and_wait
+from signer.transport import NotConnectedError, sign_and_publish
 
 __all__ = [
     "EVENT_KINDS",
@@ -390,19 +390,27 @@ def record_event(
 ) -> Recorded:
     """Sign ``draft`` with ``identity``'s next seq, publish it and wait for its receipt.
 
-    The seq is durable before anything is sent. Call :func:`precheck` first.
+    The seq is taken only once the broker accepted the connection
+    (:func:`~signer.transport.sign_and_publish`), and is durable before
+    anything is sent. Call :func:`precheck` first.
 
     Raises:
         MalformedEntryError: the draft is invalid (no seq used).
         StorageError: the seq state cannot be written (no seq used).
+        NotConnectedError: no connection to the broker in time (no seq used).
         NoReceiptError: no receipt within ``timeout`` seconds (its ``seq`` is used).
-        PermissionError: the broker refused the connection or the entry.
+        PermissionError: the broker refused the connection (no seq used) or the entry.
     """
-    raw = identity.sign_payload(draft.payload)
-    seq = identity.last_seq
+
+    def sign() -> tuple[bytes, int]:
+        return identity.sign_payload(draft.payload), identity.last_seq
+
     try:
-        receipt = publish_and_wait(raw, seq, identity.id, url, farm, timeout)
+        raw, seq, receipt = sign_and_publish(sign, identity.id, url, farm, timeout)
+    except NotConnectedError:
+        raise
     except TimeoutError as exc:
+        seq = identity.last_seq
         raise NoReceiptError(
             f"{draft.event} signed as {identity.id} seq {seq} and sent, but no receipt from "
             f"the gateway within {timeout:g} s: it may still be committed, or the gateway "

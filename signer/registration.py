@@ -19,10 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from chain.entries import sign_entry
 from chain.keyfile import SignerKey
 from chain.wire import Receipt
 from signer.mqtt_url import MqttUrl
-from signer.transport import operator_identity, publish_and_wait
+from signer.transport import operator_identity, sign_and_publish
 
 __all__ = ["Sent", "parse_public_key", "read_public_key_file", "receipt_text", "sign_and_send"]
 
@@ -82,21 +83,29 @@ def sign_and_send(
 ) -> Sent:
     """Sign ``build(seq)`` with ``key``'s next seq, publish it, wait for its receipt.
 
-    ``on_signed(seq)`` is called once the entry is signed (its seq durable),
-    before it is sent.
+    The seq is taken only once the broker accepted the connection
+    (:func:`~signer.transport.sign_and_publish`), atomically even when other
+    processes sign from ``state_dir`` too. ``on_signed(seq)`` is called once
+    the entry is signed (its seq durable), before it is sent.
 
     Raises:
-        StorageError: ``state_dir`` holds another signer's state, is locked, or
-            cannot be written (nothing signed).
+        StorageError: ``state_dir`` holds another signer's state, is held by
+            a device, or cannot be written (nothing signed).
         ValueError, MalformedEntryError: the payload is invalid (no seq used).
+        NotConnectedError: the broker was not reachable in time (no seq used).
         TimeoutError: no receipt within ``timeout`` seconds (the seq is used).
-        PermissionError: the broker refused the connection or the entry.
+        PermissionError: the broker refused the connection (no seq used) or the entry.
     """
+    sign_entry(build(1), key.id, bytes(32))  # validation only: a bad payload fails offline
     with operator_identity(state_dir, key) as identity:
-        raw = identity.sign_payload(build)
-        seq = identity.last_seq
-        on_signed(seq)
-        return Sent(seq, publish_and_wait(raw, seq, key.id, url, farm, timeout))
+
+        def sign() -> tuple[bytes, int]:
+            raw = identity.sign_payload(build)
+            on_signed(identity.last_seq)
+            return raw, identity.last_seq
+
+        _, seq, receipt = sign_and_publish(sign, key.id, url, farm, timeout)
+        return Sent(seq, receipt)
 
 
 def receipt_text(sent: Sent, signer: str) -> str:

@@ -10,7 +10,9 @@ registration) and waits for the gateway's receipt naming it by hash.
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -30,7 +32,14 @@ from signer.mqtt_url import MqttUrl
 from signer.outbox import Outbox
 from signer.serial_link import SerialLink, open_port
 
-__all__ = ["OUTBOX_FILE", "DeviceTransport", "operator_identity", "publish_and_wait"]
+__all__ = [
+    "OUTBOX_FILE",
+    "DeviceTransport",
+    "NotConnectedError",
+    "operator_identity",
+    "publish_and_wait",
+    "sign_and_publish",
+]
 
 OUTBOX_FILE = "outbox.db"
 """The outbox's file name inside a device's state directory."""
@@ -97,19 +106,28 @@ def operator_identity(state_dir: str | Path, key: SignerKey) -> DeviceIdentity:
     """The seq state of signer ``key`` in ``state_dir``, created (with a copy of the key) if new.
 
     Every signer has one seq stream, so an operator must sign from one state
-    directory only.
+    directory only; several processes may share it at once (a desk and the
+    CLI): the identity is ``shared``, each seq allocated atomically.
 
     Raises:
-        StorageError: ``state_dir`` holds another signer's identity, or is locked.
+        StorageError: ``state_dir`` holds another signer's identity, or a
+            process has it open exclusively (a device's).
     """
     root = Path(state_dir)
     if not (root / KEY_FILE).exists():
-        return DeviceIdentity.create(root, key)
-    identity = DeviceIdentity.open(root)
+        try:
+            return DeviceIdentity.create(root, key, shared=True)
+        except FileExistsError:  # another process created it meanwhile
+            pass
+    identity = DeviceIdentity.open(root, shared=True)
     if identity.key.public_key != key.public_key or identity.id != key.id:
         identity.close()
         raise StorageError(f"{root}: holds the state of {identity.id!r}, not of this key")
     return identity
+
+
+class NotConnectedError(TimeoutError):
+    """No connection to the broker in time, so nothing was signed (no seq used)."""
 
 
 def publish_and_wait(
@@ -130,10 +148,42 @@ def publish_and_wait(
             the log holds that one, so this one can never be committed
             (``existing_index`` is -1: the receipt does not say where it is).
     """
+    return _exchange(lambda: (raw, seq), signer, url, farm, timeout)[2]
+
+
+def sign_and_publish(
+    sign: Callable[[], tuple[bytes, int]], signer: str, url: MqttUrl, farm: str, timeout: float
+) -> tuple[bytes, int, Receipt]:
+    """Connect as ``signer``; once the broker took the login, ``sign()``, publish, wait.
+
+    ``sign()`` returns ``(raw, seq)``, e.g. from
+    :meth:`~signer.identity.DeviceIdentity.sign_payload`: it is called at
+    most once, and only after the broker accepted the connection, so that a
+    refused login or an unreachable broker uses no seq (a seq signed but
+    never sent would be a hole auditors report as missing). Then as
+    :func:`publish_and_wait`; returns ``(raw, seq, receipt)``.
+
+    Raises:
+        NotConnectedError: no connection within ``timeout`` (nothing signed).
+        PermissionError: the broker refused the connection (nothing signed)
+            or the entry.
+        TimeoutError, EquivocationError: as for :func:`publish_and_wait` (seq used).
+        Whatever ``sign()`` raises (e.g. StorageError, MalformedEntryError).
+    """
+    return _exchange(sign, signer, url, farm, timeout)
+
+
+def _exchange(
+    sign: Callable[[], tuple[bytes, int]], signer: str, url: MqttUrl, farm: str, timeout: float
+) -> tuple[bytes, int, Receipt]:
     user = url.username or signer
-    client = new_client(signer, dataclasses.replace(url, username=user), user)
-    digest = entry_digest(raw)
+    # A client id of its own: another process sending as the same signer must not
+    # knock this one off (a broker with use_username_as_clientid replaces it anyway).
+    client_id = f"{signer}-{secrets.token_hex(4)}"
+    client = new_client(client_id, dataclasses.replace(url, username=user), user)
     done = threading.Event()
+    signed: list[tuple[bytes, int, str]] = []  # (raw, seq, digest), once signed
+    failed: list[BaseException] = []
     found: list[Receipt] = []
     refused: list[str] = []
     other: list[str] = []
@@ -143,8 +193,16 @@ def publish_and_wait(
             refused.append(f"broker refused the connection: {rc}")
             done.set()
             return
+        if not signed:
+            try:
+                raw, seq = sign()
+            except BaseException as exc:  # raised again in the caller's thread
+                failed.append(exc)
+                done.set()
+                return
+            signed.append((raw, seq, entry_digest(raw)))
         c.subscribe(receipt_topic(farm, signer), qos=1)
-        c.publish(entry_topic(farm, signer), raw, qos=1)
+        c.publish(entry_topic(farm, signer), signed[0][0], qos=1)
 
     def on_publish(c: mqtt.Client, u: Any, mid: int, rc: ReasonCode, p: Any) -> None:
         if rc.is_failure:
@@ -156,8 +214,9 @@ def publish_and_wait(
             receipt = parse_receipt(bytes(message.payload))
         except MalformedWireError:
             return
-        if receipt.dev != signer:
+        if receipt.dev != signer or not signed:
             return
+        raw, seq, digest = signed[0]
         named = dict(receipt.hashes).get(seq)
         if named == digest:
             found.append(receipt)
@@ -172,14 +231,22 @@ def publish_and_wait(
     client.connect_async(url.host, url.port, 30)
     client.loop_start()  # paho's own thread owns the client from here on
     try:
-        if not done.wait(timeout):
-            raise TimeoutError(f"no receipt covering {signer} seq {seq} within {timeout:.0f} s")
+        finished = done.wait(timeout)
     finally:
         client.disconnect()
         client.loop_stop()
         release_sockets(client)
+    if failed:
+        raise failed[0]
     if refused:
         raise PermissionError(refused[0])
+    if not signed:
+        raise NotConnectedError(
+            f"no connection to the broker at {url} within {timeout:.0f} s: nothing signed"
+        )
+    raw, seq, digest = signed[0]
+    if not finished:
+        raise TimeoutError(f"no receipt covering {signer} seq {seq} within {timeout:.0f} s")
     if other:
         raise EquivocationError(
             f"{signer} seq {seq}: expected the log to take entry {digest}, found that it "
@@ -188,4 +255,4 @@ def publish_and_wait(
             seq=seq,
             existing_index=-1,
         )
-    return found[0]
+    return raw, seq, found[0]

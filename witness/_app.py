@@ -9,11 +9,13 @@ Routes::
                                           the log's line(s) and ours (monitoring; not in the spec)
     GET  /                                JSON status: name, vkey, each log's size/root/time
     GET  /metrics                         Prometheus metrics
+    GET  /verify, /anchors.json           the verifier page and this witness's anchors, when
+                                          built with ``verifier_assets`` (witness._verifier_page)
 
-:func:`make_http_server` serves the app with Werkzeug's threaded server. That
-server closes every connection after one response (Werkzeug 3.1 disables
-keep-alive on purpose), so the spec's "witnesses SHOULD support keep-alive"
-is not met: clients simply reconnect. Put a reverse proxy in front for it.
+``farmtrace witness serve`` serves the app with waitress (docs/deploy.md), which
+keeps connections alive as the spec's "witnesses SHOULD support keep-alive"
+asks. :func:`make_http_server` (Werkzeug's threaded server, one response per
+connection) remains for serving it inside a test process.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from chain.tlog_witness import (
 from witness._core import Refusal
 from witness._metrics import CONTENT_TYPE
 from witness._service import WitnessService
+from witness._verifier_page import install_verifier_page
 
 __all__ = ["create_app", "make_http_server"]
 
@@ -46,8 +49,13 @@ def create_app(
     *,
     service: WitnessService | None = None,
     clock: Callable[[], float] = time.time,
+    verifier_assets: Path | None = None,
 ) -> Flask:
     """Build the witness's Flask app for ``directory`` (or around an open ``service``).
+
+    With ``verifier_assets`` (the in-browser verifier's ES modules, e.g. the
+    consumer site's ``static/verify``), it also serves ``/verify`` and
+    ``/anchors.json`` (:mod:`witness._verifier_page`).
 
     The service is at ``app.extensions["farmtrace_witness"]``; whoever
     created the app closes it (``service.close()``) when done.
@@ -56,6 +64,7 @@ def create_app(
         StorageError: if the directory is missing, corrupt or held by another process.
         MalformedError: if its configuration is malformed.
         ValueError: if neither or both of ``directory`` and ``service`` are given.
+        FileNotFoundError: ``verifier_assets`` holds no verifier modules.
     """
     if (directory is None) == (service is None):
         raise ValueError("create_app: give exactly one of directory and service")
@@ -63,6 +72,8 @@ def create_app(
     app = Flask("witness")
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.extensions["farmtrace_witness"] = witness
+    if verifier_assets is not None:
+        install_verifier_page(app, witness.config, verifier_assets)
 
     @app.post(ADD_CHECKPOINT_PATH)
     def add_checkpoint() -> Response:

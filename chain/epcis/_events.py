@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from chain.entries import Entry
-from chain.epcis._ids import TZ_OFFSET, Identifiers, check_time, event_id, iso_time
+from chain.epcis._ids import TZ_OFFSET, Identifiers, check_time, entry_event_id, iso_time
 from chain.epcis._view import LogView
 from chain.gs1 import DigitalLink
 
@@ -110,7 +110,7 @@ class EventMapper:
         body["farmtrace:subjects"] = subjects
         body |= {f"farmtrace:{n}": v for n, v in members.items() if n not in ilmd}
         body |= proof_fields(self.view, self.ids, index, entry)
-        return {"eventID": event_id(body)} | body
+        return {"eventID": entry_event_id(entry.raw)} | body
 
     # -- helpers ---------------------------------------------------------------------
 

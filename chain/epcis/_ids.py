@@ -22,15 +22,22 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from urllib.parse import quote
 
 from chain.errors import MalformedError
 from chain.gs1 import DigitalLink, parse_pack_subject
 
-__all__ = ["LATEST_MS", "TZ_OFFSET", "Identifiers", "check_time", "event_id", "iso_time"]
+__all__ = [
+    "LATEST_MS",
+    "TZ_OFFSET",
+    "Identifiers",
+    "check_time",
+    "entry_event_id",
+    "iso_time",
+    "summary_event_id",
+]
 
 TZ_OFFSET = "+00:00"
 """``eventTimeZoneOffset`` of every event: entry times are UTC, the farm's zone is not logged."""
@@ -71,16 +78,38 @@ def check_time(ms: int, index: int) -> None:
         )
 
 
-def event_id(event: Mapping[str, Any]) -> str:
-    """A content-derived ``eventID``: ``ni:///sha-256;<base64url>`` (RFC 6920).
-
-    The hash covers the event's canonical JSON (sorted keys, no whitespace), so
-    the same event exported twice gets the same id. Not the CBV 2.0 event-hash
-    algorithm (hence no ``?ver=CBV2.0``).
-    """
-    text = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    digest = hashlib.sha256(text.encode("utf-8")).digest()
+def _ni(digest: bytes) -> str:
     return "ni:///sha-256;" + base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+def entry_event_id(raw: bytes) -> str:
+    """The ``eventID`` of the EPCIS event told from one signed entry: its RFC 6920 name.
+
+    ``ni:///sha-256;<base64url of SHA-256(raw)>``, ``raw`` being the entry's exact
+    JWS bytes as logged. It depends on the signed entry alone, never on the base
+    URL of the export, so the site, the CLI and any host name give one event one id,
+    and an auditor recomputes it by hashing the entry.
+    """
+    return _ni(hashlib.sha256(raw).digest())
+
+
+def summary_event_id(bird: str, barn: str | None, indexes: Iterable[int]) -> str:
+    """The ``eventID`` of a ``sensor_reporting`` summary of ``bird``'s readings in ``barn``.
+
+    ``ni:///sha-256;`` over the canonical JSON (sorted keys, no whitespace)
+    ``{"barn": barn, "bird": bird, "entries": [log indexes, ascending],
+    "farmtrace": "sensor_reporting"}``: it names the signed entries summarised
+    (their positions in the append-only log) and the bird they are told for,
+    never the base URL, so it is the same from every exporter.
+    """
+    body = {
+        "farmtrace": "sensor_reporting",
+        "bird": bird,
+        "barn": barn,
+        "entries": sorted(set(indexes)),
+    }
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return _ni(hashlib.sha256(text.encode("ascii")).digest())
 
 
 def _segment(value: str) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from chain.epcis._ids import TZ_OFFSET, Identifiers, check_time, event_id, iso_time
+from chain.epcis._ids import TZ_OFFSET, Identifiers, check_time, iso_time, summary_event_id
 from chain.epcis._view import FOREVER, LogView, Reading
 
 __all__ = ["HOUR_MS", "MEASURES", "Window", "sensor_event"]
@@ -142,4 +142,5 @@ def sensor_event(
         body["farmtrace:stayOpenedBy"] = window.opened_by
     if window.closed_by is not None:
         body["farmtrace:stayClosedBy"] = window.closed_by
-    return {"eventID": event_id(body)} | body
+    event_id = summary_event_id(bird, window.barn, (reading.index for reading in readings))
+    return {"eventID": event_id} | body

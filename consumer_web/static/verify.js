@@ -15,12 +15,23 @@
 // (placeholders {count}, {total}, {quorum}, {names}).
 // data-quorum is how many of the log's witnesses must have cosigned the
 // checkpoint (the site's policy); data-api-base overrides the read API's base
-// path ("/api/v1").
+// path ("/api/v1"); data-tiles-base, when present, is a C2SP tlog-tiles
+// prefix (docs/tiles.md) the entry proofs are built from (verify/tiles.js)
+// instead of the read API's proof endpoint.
+// The log key the pack's label committed to is the page address's `lk`
+// parameter (GS1 Digital Link, chain/gs1.py), read from the address bar, not
+// from the page: a log signed by another key fails the checkpoint check, and
+// without it the check says it is not pinned by the label.
 // The panel's content is replaced by a [data-verify-message] element (the
 // message) and a [data-verify-detail] list (the checks and a raw proof link).
 
 import { webCryptoSupported } from "./verify/bytes.js";
 import { readApi, verifyEntry } from "./verify/entry.js";
+
+/** The label's log key ID: the address's `lk` parameter, or null when it has none. */
+export function labelKey(search = globalThis.location?.search ?? "") {
+  return new URLSearchParams(search).get("lk");
+}
 
 const DEFAULTS = {
   msgWorking: "Verifying entry {entry}…",
@@ -134,8 +145,11 @@ export async function verifyInto(panel, index, row = null) {
   }
   const given = panel.dataset.quorum ?? "";
   const quorum = /^[0-9]{1,6}$/.test(given) ? Number(given) : undefined;
-  const api = readApi(panel.dataset.apiBase ?? "/api/v1");
-  const result = await verifyEntry(index, api, { quorum });
+  const site = readApi(panel.dataset.apiBase ?? "/api/v1");
+  const tiles = panel.dataset.tilesBase;
+  // Loaded only when used, so that pages without a tiles source do not carry it.
+  const api = tiles ? (await import("./verify/tiles.js")).tileApi(tiles, site) : site;
+  const result = await verifyEntry(index, api, { quorum, labelKey: labelKey() });
   row?.setAttribute("data-verify-state", result.ok ? "ok" : "fail");
   if (ticket === latest) render(panel, result.ok ? "ok" : "fail", index, result);
   return result;

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from browser_harness import MOBILE, ConsoleWatch, screenshot, serve
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Locator, Page
 
 from chain.store import Store
 from chain.trust import TrustRoot
@@ -68,10 +68,16 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
             app.extensions["farmtrace_site"].close()
 
 
+def reveal(row: Locator) -> None:
+    """Open the disclosure (``<details>``) that hides ``row``, as a reader would."""
+    row.evaluate("el => { const d = el.closest('details'); if (d) d.open = true; }")
+
+
 def tap_and_verify(page: Page, selector: str) -> tuple[str, str, str]:
     """Tap the first element matching ``selector``; return (entry, state, message)."""
     row = page.locator(selector).first
     entry = row.get_attribute("data-entry") or ""
+    reveal(row)
     row.click()
     page.wait_for_selector(verdict(entry))
     result = page.locator("#verify-result")
@@ -88,12 +94,12 @@ def test_a_scanned_pack_tells_its_story_and_a_reading_verifies(
 ) -> None:
     page.goto(story.pack_url())
     assert page.get_attribute("html", "lang") == "en"
-    assert story.manifest.packs[0].serial in page.inner_text("h1")
+    assert story.manifest.packs[0].serial in page.inner_text("#fact-pack")
     assert page.locator("#timeline [data-entry]").count() >= 5
     charts = page.locator("#charts svg.plot")
     assert charts.count() >= 2
     assert page.locator("#charts svg.plot polyline.mean").count() >= 1
-    entry, state, message = tap_and_verify(page, "#charts tr[data-entry]")
+    entry, state, message = tap_and_verify(page, "#charts li[data-entry]")
     assert state == "ok", page.inner_text("#verify-result")
     assert entry in message
     assert page.locator('#verify-result li[data-check][data-ok="true"]').count() == 7
@@ -106,6 +112,7 @@ def test_events_of_the_timeline_verify(page: Page, console: ConsoleWatch, story:
     rows = page.locator("#timeline tr[data-entry]")
     for n in range(rows.count()):
         entry = rows.nth(n).get_attribute("data-entry")
+        reveal(rows.nth(n))
         rows.nth(n).click()
         page.wait_for_selector(verdict(entry))
         assert page.get_attribute("#verify-result", "data-state") == "ok", entry
@@ -148,6 +155,7 @@ def test_a_lot_page_lists_its_birds_and_verifies(
 ) -> None:
     lot = story.manifest.lots[0]
     page.goto(f"{story.url}/01/{lot.gtin}/10/{lot.lot}")
+    page.click("#more-birds > summary")
     text = page.inner_text("main")
     assert all(bird in text for bird in lot.birds)
     _, state, _ = tap_and_verify(page, "[data-entry]")
@@ -166,6 +174,7 @@ def test_on_a_phone(browser: Browser, story: Story) -> None:
         assert page.evaluate("document.documentElement.scrollWidth") <= MOBILE["width"]
         row = page.locator("#timeline tr[data-entry]").first
         entry = row.get_attribute("data-entry")
+        reveal(row)
         row.tap()
         page.wait_for_selector(f'#verify-result[data-entry="{entry}"][data-state="ok"]')
         # The verdict's hashes and key ids must wrap, not widen the page.

@@ -94,6 +94,7 @@ def tap(page: Page) -> Verdict:
     """Tap the first timeline row; wait for the verdict; return it and the witnesses check."""
     row = page.locator("#timeline [data-entry]").first
     entry = row.get_attribute("data-entry")
+    page.locator("#more-timeline > summary").click()  # the timeline is a disclosure
     row.click()
     done = '[data-state="ok"], [data-state="fail"], [data-state="unsupported"]'
     page.wait_for_selector(f'#verify-result[data-entry="{entry}"]:is({done})')
@@ -126,6 +127,7 @@ def test_the_panel_lists_the_witnesses_and_the_quorum_verifies(
     page: Page, console: ConsoleWatch, site: Site
 ) -> None:
     page.goto(site.pack_url)
+    page.locator("#badge").evaluate("badge => { badge.open = true; }")  # the proof panel
     panel = page.locator("#witnesses")
     assert panel.get_attribute("data-quorum") == "2"
     policy = page.inner_text("#witness-policy")
@@ -144,6 +146,7 @@ def test_the_panel_lists_the_witnesses_and_the_quorum_verifies(
     )
     screenshot(page, "consumer-witnesses-en")
     page.goto(site.pack_url + "?lang=zh-CN")
+    page.locator("#badge").evaluate("badge => { badge.open = true; }")
     assert "3 个独立见证方中有 2 个为此记录作证" in page.inner_text("#witness-policy")
     verdict = tap(page)
     assert verdict.state == "ok"

@@ -50,6 +50,19 @@ def wait_for(log: Path, text: str, proc: subprocess.Popen[bytes], timeout: float
         time.sleep(0.1)
 
 
+def _command_lines() -> list[bytes]:
+    """Every process's arguments (``/proc/<pid>/cmdline``), as ``ps`` shows them to anyone."""
+    lines = []
+    for proc_dir in Path("/proc").iterdir():
+        if proc_dir.name.isdigit():
+            try:
+                lines.append((proc_dir / "cmdline").read_bytes())
+            except OSError:  # the process ended meanwhile
+                continue
+    assert len(lines) > 5
+    return lines
+
+
 def test_demo_backfills_streams_stops_cleanly_and_resumes(tmp_path: Path) -> None:
     data, log = tmp_path / "demo-data", tmp_path / "demo.log"
     ports = free_port(), free_port(), free_port(), free_port(), free_port()
@@ -62,6 +75,10 @@ def test_demo_backfills_streams_stops_cleanly_and_resumes(tmp_path: Path) -> Non
     page = urllib.request.urlopen(pack_url[1]).read().decode()
     serial = pack_url[1].rsplit("/", 1)[1]
     assert serial in page and "Riverside Processing Plant" in page
+    # No process shows the gateway's broker password in its arguments ('ps' does).
+    password = (data / "gateway-mqtt-password").read_text().strip().encode()
+    assert (data / "gateway-mqtt-password").stat().st_mode & 0o077 == 0
+    assert password and all(password not in line for line in _command_lines())
     api = f"http://127.0.0.1:{gateway}"
     info = json.loads(urllib.request.urlopen(f"{api}/api/v1/log").read())
     assert info["origin"] == "demo.farmtrace.example/log"

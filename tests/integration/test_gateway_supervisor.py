@@ -36,10 +36,12 @@ BOOM = b"eyJhbGciOiJFZERTQSIsImtpZCI6ImRldjAwMCJ9.Ym9vbQ.Ym9vbQ"
 class ExplodingIngest(Ingest):
     """The real pipeline, except that the message BOOM exhausts memory."""
 
-    def offer(self, raw: bytes, publisher: str | None, now_ms: int) -> Decision:
+    def offer(
+        self, raw: bytes, publisher: str | None, now_ms: int, verified_key: bytes | None = None
+    ) -> Decision:
         if raw == BOOM:
             raise MemoryError("injected: BOOM")
-        return super().offer(raw, publisher, now_ms)
+        return super().offer(raw, publisher, now_ms, verified_key)
 
 
 @pytest.fixture

@@ -26,7 +26,11 @@ ALLOWED: dict[str, set[str]] = {
     "witness": {"chain"},
     # The auditors' library: an auditor installs the core and a read-API client.
     "verify": {"chain", "readapi"},
+    # The tiles publisher follows a read API; readers need only readapi.tile_client.
+    "tiles": {"chain", "readapi"},
     "demo": {"chain", "readapi", "signer", "firmware_sim", "gateway", "witness"},
+    # Deployment files (nginx, systemd) are text: the generator needs none of our code.
+    "deployment": set(),
 }
 OURS = set(ALLOWED) | {"farmtrace"}
 ALLOWED["farmtrace"] = OURS

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import pytest
-from make_entry_vectors import ROLES_JS, VECTORS, main, roles_js, vectors
+from make_entry_vectors import READINGS_JS, ROLES_JS, VECTORS, main, readings_js, roles_js, vectors
 
 from chain.entries import parse_entry, verify_entry
 from chain.errors import (
@@ -83,6 +83,7 @@ def test_the_vectors_cover_every_reason_and_both_decisions() -> None:
 def test_the_checked_in_files_are_what_the_generator_makes() -> None:
     assert json.loads(json.dumps(vectors())) == DOCUMENT  # regenerate: see make_entry_vectors.py
     assert ROLES_JS.read_text() == roles_js()
+    assert READINGS_JS.read_text() == readings_js()
 
 
 def test_the_generated_roles_js_is_chain_registrys_table() -> None:

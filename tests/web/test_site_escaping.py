@@ -68,7 +68,8 @@ def assert_inert(html: str) -> None:
     """Nothing in ``html`` runs or loads but our own script and QR images."""
     page = _parse(html)
     scripts = [attrs for tag, attrs in page.tags if tag == "script"]
-    assert all(attrs.get("src") == "/static/verify.js" for attrs in scripts)
+    ours = ("/static/verify.js", "/static/badge.js")
+    assert all(attrs.get("src") in ours for attrs in scripts)
     assert not [tag for tag, _ in page.tags if tag in ("iframe", "style", "object", "embed")]
     assert not [a for _, a in page.tags if any(k.startswith("on") or k == "style" for k in a)]
     images = [a.get("src") for tag, a in page.tags if tag == "img"]

@@ -173,7 +173,7 @@ def test_language_from_accept_language(client: FlaskClient, headers: dict, lang:
     response = client.get("/bird/0001", headers=headers)
     html = response.get_data(as_text=True)
     assert f'<html lang="{lang}">' in html
-    assert translate(lang, "Timeline") in html
+    assert translate(lang, "Vet checks") in html
     assert "Accept-Language" in response.headers["Vary"]
 
 
@@ -196,7 +196,8 @@ def test_language_switch_sets_a_cookie_that_sticks(client: FlaskClient) -> None:
 def test_the_verify_panel_follows_the_dom_contract(client: FlaskClient, story: StoryLog) -> None:
     for lang in ("en", "zh-CN"):
         html = client.get(f"/bird/0001?lang={lang}").get_data(as_text=True)
-        assert '<script type="module" src="/static/verify.js"></script>' in html
+        # badge.js loads verify.js on the first tap (docs/consumer-site.md, "The pack page")
+        assert '<script type="module" src="/static/badge.js"></script>' in html
         panel = re.search(r'<section id="verify-result"[^>]*>', html)
         assert panel is not None
         for name in ("working", "ok", "fail", "unsupported"):

@@ -10,7 +10,14 @@
 import { VerifyError, hex } from "./bytes.js";
 import { checkBlockInclusion, checkEntryInclusion, checkHeader, decodeProof } from "./bundle.js";
 import { parseCompact, verifyCompact } from "./jws.js";
-import { checkCosignatures, openCheckpoint, parseCheckpoint, parseNote } from "./note.js";
+import {
+  checkCosignatures,
+  hex8,
+  openCheckpoint,
+  parseCheckpoint,
+  parseNote,
+  parseVerifierKey,
+} from "./note.js";
 import { checkAllowed, signingKey } from "./signer.js";
 
 /** The checks, in the order they run and are reported. */
@@ -86,6 +93,45 @@ function decodeLog(json) {
   return { origin, vkey, witnesses, quorum, admins };
 }
 
+const LABEL_KEY = /^[0-9a-f]{8}$/;
+
+/**
+ * The log as the verifier trusts it: the site's /log, except what `anchors`
+ * pins ({origin, vkey, witnesses, quorum}, e.g. from a witness's anchors.json).
+ * Throws a VerifyError if the site's log is not the anchored one.
+ */
+function anchoredLog(log, anchors) {
+  if (!anchors) return { ...log, pinnedBy: null };
+  for (const name of ["origin", "vkey"]) {
+    if (log[name] !== anchors[name]) {
+      throw new VerifyError(`the site's log ${name} is not the one ${anchors.source} follows`, {
+        expected: anchors[name],
+        calculated: log[name],
+      });
+    }
+  }
+  const { witnesses, quorum } = anchors;
+  return { ...log, witnesses, quorum, pinnedBy: anchors.source };
+}
+
+/**
+ * The label check: `labelKey` (8 lowercase hex digits from the label's `lk`,
+ * or null when the label has none) must be the key ID of `vkey`. Resolves to
+ * the words for the checkpoint check; throws a VerifyError on a mismatch.
+ */
+async function checkLabelKey(vkey, labelKey) {
+  const parsed = await parseVerifierKey(vkey);
+  const id = hex8(parsed.keyId);
+  if (labelKey === null || labelKey === undefined) return `log key ${id}, not pinned by the label`;
+  if (!LABEL_KEY.test(labelKey) || labelKey !== id) {
+    throw new VerifyError("the log key is not the one the label names", {
+      expected: `log key ${String(labelKey).slice(0, 16)} (printed on the label)`,
+      calculated: `log key ${id} (served by the site)`,
+    });
+  }
+  return `log key ${id}, as the label names`;
+}
+
 /**
  * The witnesses check: each listed witness's cosignature that is present
  * must verify, and at least `quorum` of them must be present. The detail
@@ -128,6 +174,12 @@ async function checkWitnesses(signedNote, witnesses, quorum) {
  * Verify entry `index` through read API client `api` (see readApi).
  * `options.quorum` is how many of the log's witnesses must have cosigned
  * the checkpoint (default: /log's "quorum" if it has one, else 0).
+ * `options.labelKey` is the log key ID the pack's label committed to (its
+ * Digital Link's `lk`, 8 hex digits): a log signed by another key fails the
+ * checkpoint check. `options.anchors` ({origin, vkey, witnesses: [vkey],
+ * quorum, source}) pins the log and its witnesses from a source other than the
+ * site (a witness's anchors.json): the site's /log must agree with it, and
+ * its witnesses and quorum replace the site's.
  * Resolves to {index, ok, checks: [{id, ok, message, expected?, calculated?,
  * detail?}], and what was learnt: kid, type, ts, block, size, witnesses
  * (how many cosigned), quorum, chain}. Never rejects.
@@ -142,7 +194,7 @@ export async function verifyEntry(index, api = readApi(), options = {}) {
       api.get("/log"),
     ]);
     proof = decodeProof(proofJson, index);
-    log = decodeLog(logJson);
+    log = anchoredLog(decodeLog(logJson), options.anchors);
   } catch (error) {
     result.checks.push(failure("proof", error));
     return result;
@@ -175,8 +227,9 @@ export async function verifyEntry(index, api = readApi(), options = {}) {
         calculated: checkpoint.origin,
       });
     }
-    const by = `${checkpoint.origin}+${checkpoint.keyId}`;
-    return { message: `tree of ${checkpoint.size} blocks, signed by the log key ${by}` };
+    const pinned = await checkLabelKey(log.vkey, options.labelKey ?? null);
+    const by = log.pinnedBy ? `; log key and witnesses pinned by ${log.pinnedBy}` : "";
+    return { message: `tree of ${checkpoint.size} blocks, signed by the ${pinned}${by}` };
   });
   const quorum = isCount(options.quorum) ? options.quorum : (log.quorum ?? 0);
   result.quorum = quorum;

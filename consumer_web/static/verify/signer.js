@@ -3,7 +3,10 @@
 //
 // GET /api/v1/signers/<id> lists {"grants": [{"index", "kind", "action",
 // "pubkey", "ts", "signer"}]} in log order. The genesis administrators (from
-// GET /api/v1/log "admins") hold the admin role from ts 0, before entry 0.
+// GET /api/v1/log "admins") hold the admin role from ts 0, before entry 0,
+// but only once their own self-signed registration of that key is proven in
+// the log's genesis block (gateway init writes it there): the site's list of
+// administrators is not taken on its word.
 // A registration takes effect at its ts, for entries after it in the log.
 
 import { VerifyError, b64urlDecode } from "./bytes.js";
@@ -18,6 +21,8 @@ function ruleFor(payload) {
   switch (payload.type) {
     case "reading":
       return { kind: "device", roles: null };
+    case "gap": // a signer's own seq stream: any registered signer
+      return { kind: null, roles: null };
     case "event": {
       const known = Object.hasOwn(EVENT_ROLES, payload.event);
       return { kind: "operator", roles: known ? EVENT_ROLES[payload.event] : [] };
@@ -64,7 +69,25 @@ async function grantInForce(kid, ts, index, ctx) {
   if (grant.action !== "register" || typeof grant.pubkey !== "string") {
     throw new VerifyError(`${kid} was revoked at ts ${grant.ts} (entry ${grant.index})`);
   }
-  return grant;
+  return grant.genesis ? genesisRegistration(kid, grant.pubkey, grantsOf(info, kid)) : grant;
+}
+
+/**
+ * The self-signed registration of genesis administrator `kid`'s key `pubkey`
+ * among its listed grants, to be proven like any other (it must be in block 0);
+ * throws if the site lists none: an administrator the log never registered.
+ */
+function genesisRegistration(kid, pubkey, grants) {
+  const own = grants.find(
+    (g) => g.signer === kid && g.kind === "operator" && g.action === "register" && g.pubkey === pubkey,
+  );
+  if (!own) {
+    throw new VerifyError(`${kid} is named a genesis administrator, but the log never registered it`, {
+      expected: `a self-signed registration of ${kid} in the genesis block`,
+      calculated: "none listed",
+    });
+  }
+  return { ...own, genesisBlock: true };
 }
 
 /**
@@ -77,13 +100,16 @@ async function grantInForce(kid, ts, index, ctx) {
 export async function registeredKey(kid, ts, index, ctx, depth = 0) {
   const grant = await grantInForce(kid, ts, index, ctx);
   const key = b64urlDecode(grant.pubkey, `key of ${kid}`);
-  if (grant.genesis) {
-    return { key, kind: "operator", roles: ["admin"], chain: [`${kid}: genesis administrator`] };
-  }
   if (depth >= MAX_DEPTH) throw new VerifyError(`registrations nested deeper than ${MAX_DEPTH}`);
   const where = `/entries/${grant.index}/proof?tree_size=${ctx.checkpoint.size}`;
   const proof = decodeProof(await ctx.api.get(where), grant.index);
   await checkIncluded(proof, ctx.checkpoint, ctx.origin);
+  if (grant.genesisBlock && proof.block.height !== 0) {
+    throw new VerifyError(`the registration of genesis administrator ${kid} is not in block 0`, {
+      expected: "block 0",
+      calculated: `block ${proof.block.height}`,
+    });
+  }
   const registration = parseCompact(proof.entry);
   const p = registration.payload;
   const subject = p.type === "device" ? p.dev : p.op;
@@ -103,8 +129,17 @@ export async function registeredKey(kid, ts, index, ctx, depth = 0) {
     throw new VerifyError(`the registration of ${kid} (entry ${grant.index}) has a bad signature`);
   }
   const roles = p.type === "operator" && Array.isArray(p.roles) ? p.roles : [];
+  const list = (value) => (Array.isArray(value) ? value : []);
   const by = `${kid}: registered by ${registration.kid} in entry ${grant.index}`;
-  return { key, kind: p.type, roles, chain: [by, ...signer.chain] };
+  return {
+    key,
+    kind: p.type,
+    roles,
+    kinds: list(p.kinds),
+    subjects: list(p.subjects),
+    registeredIn: grant.index,
+    chain: [by, ...signer.chain],
+  };
 }
 
 /**
@@ -121,7 +156,31 @@ export async function signingKey(entry, index, ctx, depth = 0) {
     const key = b64urlDecode(payload.pubkey, `key of ${kid}`);
     return { key, kind: "operator", roles: ["admin"], chain: [`${kid}: genesis administrator`] };
   }
-  return registeredKey(kid, payload.ts, index, ctx, depth);
+  const signer = await registeredKey(kid, payload.ts, index, ctx, depth);
+  if (payload.type === "reading" && signer.kind === "device") checkReading(payload, signer, kid);
+  return signer;
+}
+
+/**
+ * A device's reading must be of a kind and about a subject its registration
+ * lists (`<kind>:*` allows every subject of that kind), as chain/registry.py's
+ * check_reading_allowed says.
+ */
+function checkReading(payload, signer, kid) {
+  const where = `${kid} (registered in entry ${signer.registeredIn})`;
+  if (!signer.kinds.includes(payload.kind)) {
+    throw new VerifyError(`${where} may not sign a ${payload.kind} reading`, {
+      expected: `a kind in ${signer.kinds.join(", ") || "(none)"}`,
+      calculated: String(payload.kind),
+    });
+  }
+  const wildcard = `${String(payload.subject).split(":")[0]}:*`;
+  if (!signer.subjects.includes(payload.subject) && !signer.subjects.includes(wildcard)) {
+    throw new VerifyError(`${where} may not sign readings about ${payload.subject}`, {
+      expected: `a subject in ${signer.subjects.join(", ") || "(none)"}`,
+      calculated: String(payload.subject),
+    });
+  }
 }
 
 /** Check that `signer` (from signingKey) may sign an entry of `entry`'s type. */
@@ -130,7 +189,8 @@ export function checkAllowed(entry, signer) {
   const rule = ruleFor(payload);
   if (!rule) throw new VerifyError(`unknown entry type ${payload.type}`);
   const allowed =
-    signer.kind === rule.kind && (!rule.roles || signer.roles.some((r) => rule.roles.includes(r)));
+    (rule.kind === null || signer.kind === rule.kind) &&
+    (!rule.roles || signer.roles.some((r) => rule.roles.includes(r)));
   if (!allowed) {
     const need = `a ${rule.kind}${rule.roles ? ` with a role in ${rule.roles}` : ""}`;
     const what = payload.type === "event" ? `${payload.event} event` : `${payload.type} entry`;

@@ -79,6 +79,27 @@ def test_the_gateway_serves_its_trust_roots_admins(served: ServedLog) -> None:
     assert response.headers["Cache-Control"] == "no-cache"
 
 
+SITE_HEADERS = (
+    "Content-Security-Policy",
+    "X-Content-Type-Options",
+    "Referrer-Policy",
+    "X-Frame-Options",
+    "Cross-Origin-Opener-Policy",
+)
+
+
+def test_the_gateway_sends_the_sites_security_headers(served: ServedLog) -> None:
+    factory = served.factory
+    client = create_gateway_app(factory.store, factory.trust, GatewayMetrics()).test_client()
+    for path, status in (("/api/v1/log", 200), ("/checkpoint", 200), ("/nowhere", 404)):
+        response = client.get(path)
+        assert response.status_code == status, path
+        missing = [name for name in SITE_HEADERS if name not in response.headers]
+        assert missing == [], (path, missing)
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+
+
 # -- /api/v1/batches/<hash> --------------------------------------------------------
 
 

@@ -1,0 +1,35 @@
+"""Deploying farmtrace on a co-op's machines: nginx with TLS in front, systemd units for every part.
+
+``farmtrace deploy`` (see docs/deploy.md) writes the files; this package
+renders them as text from a :class:`~deployment.parts.Machine`:
+
+* :mod:`deployment.nginx`: server blocks (TLS, HTTP/2, gzip/brotli, caching
+  of static files, a rate limit on the desk's log-in, unknown hosts refused),
+  and a stand-alone ``nginx.conf`` for running it unprivileged;
+* :mod:`deployment.systemd`: units with restart policies, sandboxing, a user
+  and a state directory per part, secrets as credentials;
+* :mod:`deployment.parts`: which parts a machine runs and how they connect.
+
+It imports nothing else of ours: it only writes text.
+"""
+
+from __future__ import annotations
+
+from deployment.nginx import Location, NginxPlan, VirtualHost, server_blocks, standalone_conf
+from deployment.parts import PARTS, Machine, nginx_plan, units, write_bundle
+from deployment.systemd import Unit, render_unit
+
+__all__ = [
+    "PARTS",
+    "Location",
+    "Machine",
+    "NginxPlan",
+    "Unit",
+    "VirtualHost",
+    "nginx_plan",
+    "render_unit",
+    "server_blocks",
+    "standalone_conf",
+    "units",
+    "write_bundle",
+]

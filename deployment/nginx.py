@@ -1,0 +1,278 @@
+"""nginx in front of every farmtrace HTTP service: TLS, HTTP/2, compression, limits.
+
+:func:`server_blocks` renders what goes into ``/etc/nginx/conf.d/farmtrace.conf``
+(inside nginx's ``http {}``): one upstream and one TLS ``server`` per
+:class:`VirtualHost`, a port-80 server that redirects to HTTPS, and default
+servers that refuse any other host name (a request's Host header never
+reaches a service it does not name). :func:`standalone_conf` wraps the same
+blocks in a whole ``nginx.conf`` that runs unprivileged (``nginx -p DIR -c
+FILE``): tests, and trying it out.
+
+A host is a list of :class:`Location` values: adding one (say, map tiles
+served from disk) is ``replace(host, locations=(Location(...), *host.locations))``.
+Pure text: nothing here touches the file system.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+__all__ = [
+    "Location",
+    "NginxPlan",
+    "VirtualHost",
+    "desk_host",
+    "gateway_host",
+    "proxy_location",
+    "server_blocks",
+    "site_host",
+    "standalone_conf",
+    "with_location",
+    "witness_host",
+]
+
+_SECURITY = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "DENY"),
+)
+_HSTS = ("Strict-Transport-Security", "max-age=63072000")
+_COMPRESSIBLE = (
+    "text/plain text/css text/xml application/javascript application/json "
+    "application/ld+json image/svg+xml"
+)
+DESK_LOGIN_ZONE = "farmtrace_desk_login"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """One ``location MATCH { directives }`` block (``match``: e.g. ``/`` or ``= /login``)."""
+
+    match: str
+    directives: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualHost:
+    """One service behind nginx: its public host name, its local port, its locations."""
+
+    service: str
+    """The service's name (site, desk, witness, gateway): names the upstream."""
+    server_name: str
+    upstream_port: int
+    locations: tuple[Location, ...]
+    max_body: str = "64k"
+
+    @property
+    def upstream(self) -> str:
+        """The nginx upstream's name."""
+        return f"farmtrace_{self.service}"
+
+
+@dataclass(frozen=True, slots=True)
+class NginxPlan:
+    """The hosts of one machine and how nginx listens for them.
+
+    ``listen`` is an address (``127.0.0.1`` in tests) or empty for every
+    address (IPv4 and IPv6); ``http_port`` None leaves out the redirect server.
+    """
+
+    hosts: tuple[VirtualHost, ...]
+    tls_cert: Path
+    tls_key: Path
+    https_port: int = 443
+    http_port: int | None = 80
+    listen: str = ""
+    upstream_host: str = "127.0.0.1"
+    brotli: bool = False
+    """Compress with brotli too (needs Debian's libnginx-mod-http-brotli-filter)."""
+
+
+def _headers(pairs: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    return tuple(f'add_header {name} "{value}" always;' for name, value in pairs)
+
+
+def proxy_location(match: str, *extra: str) -> Location:
+    """A location passed to the host's upstream over a kept-alive connection.
+
+    ``$upstream`` in the result is replaced by the host's upstream name when rendered.
+    """
+    return Location(
+        match,
+        (
+            *extra,
+            "proxy_pass http://$upstream;",
+            "proxy_http_version 1.1;",
+            'proxy_set_header Connection "";',
+            "proxy_set_header Host $host;",
+            "proxy_set_header X-Forwarded-For $remote_addr;",
+            "proxy_set_header X-Forwarded-Proto $scheme;",
+            "proxy_connect_timeout 5s;",
+            "proxy_read_timeout 60s;",
+            "proxy_send_timeout 60s;",
+        ),
+    )
+
+
+def _no_metrics() -> Location:
+    """``/metrics`` only from this machine (Prometheus scrapes the service's own port)."""
+    return Location("= /metrics", ("allow 127.0.0.1;", "allow ::1;", "deny all;"))
+
+
+def site_host(server_name: str, port: int, static_root: Path | None = None) -> VirtualHost:
+    """The consumer site: pages, the read API, QR codes; static files from disk if given."""
+    locations = [_no_metrics(), proxy_location("/")]
+    if static_root is not None:
+        root = str(static_root).rstrip("/") + "/"
+        static = Location(
+            "^~ /static/",
+            (
+                f"alias {root};",
+                "etag on;",
+                *_headers((*_SECURITY, _HSTS, ("Cache-Control", "public, max-age=3600"))),
+            ),
+        )
+        locations.insert(0, static)
+    return VirtualHost("site", server_name, port, tuple(locations))
+
+
+def desk_host(server_name: str, port: int) -> VirtualHost:
+    """The operators' desk: its log-in is rate-limited per client address."""
+    login = proxy_location(
+        "= /login", f"limit_req zone={DESK_LOGIN_ZONE} burst=5 nodelay;", "limit_req_status 429;"
+    )
+    return VirtualHost("desk", server_name, port, (login, proxy_location("/")))
+
+
+def witness_host(server_name: str, port: int) -> VirtualHost:
+    """A C2SP tlog-witness: submissions are small."""
+    return VirtualHost(
+        "witness", server_name, port, (_no_metrics(), proxy_location("/")), max_body="32k"
+    )
+
+
+def gateway_host(server_name: str, port: int) -> VirtualHost:
+    """The gateway's read API, for the sites that follow it from other machines."""
+    return VirtualHost("gateway", server_name, port, (_no_metrics(), proxy_location("/")))
+
+
+def _listen(plan: NginxPlan, port: int, tail: str) -> list[str]:
+    if plan.listen:
+        return [f"listen {plan.listen}:{port}{tail};"]
+    return [f"listen {port}{tail};", f"listen [::]:{port}{tail};"]
+
+
+def _block(head: str, lines: list[str], indent: str = "") -> list[str]:
+    return [f"{indent}{head} {{", *(f"{indent}    {line}" for line in lines), f"{indent}}}"]
+
+
+def _tls_lines(plan: NginxPlan) -> list[str]:
+    return [
+        f"ssl_certificate {plan.tls_cert};",
+        f"ssl_certificate_key {plan.tls_key};",
+        "ssl_protocols TLSv1.2 TLSv1.3;",
+        "ssl_prefer_server_ciphers off;",
+        "ssl_session_cache shared:farmtrace_tls:10m;",
+        "ssl_session_timeout 1d;",
+        "ssl_session_tickets off;",
+    ]
+
+
+def _compression(plan: NginxPlan) -> list[str]:
+    lines = [
+        "gzip on;",
+        "gzip_vary on;",
+        "gzip_proxied any;",
+        "gzip_min_length 512;",
+        f"gzip_types {_COMPRESSIBLE};",
+    ]
+    if plan.brotli:
+        lines += ["brotli on;", f"brotli_types {_COMPRESSIBLE};"]
+    return lines
+
+
+def _server(plan: NginxPlan, host: VirtualHost) -> list[str]:
+    lines = [
+        *_listen(plan, plan.https_port, " ssl http2"),
+        f"server_name {host.server_name};",
+        *_tls_lines(plan),
+        "server_tokens off;",
+        f"client_max_body_size {host.max_body};",
+        "client_body_timeout 15s;",
+        "client_header_timeout 15s;",
+        "keepalive_timeout 65s;",
+        "keepalive_requests 1000;",
+        *_compression(plan),
+        *_headers((_HSTS,)),
+    ]
+    for location in host.locations:
+        directives = [d.replace("$upstream", host.upstream) for d in location.directives]
+        lines += _block(f"location {location.match}", directives)
+    return _block("server", lines)
+
+
+def server_blocks(plan: NginxPlan) -> str:
+    """The ``http {}``-level configuration of ``plan`` (``conf.d/farmtrace.conf``)."""
+    out = [
+        "# farmtrace behind nginx: generated by 'farmtrace deploy' (docs/deploy.md).",
+        "# TLS for every host; any other host name is refused.",
+        f"limit_req_zone $binary_remote_addr zone={DESK_LOGIN_ZONE}:10m rate=10r/m;",
+        "",
+    ]
+    for host in plan.hosts:
+        upstream = [f"server {plan.upstream_host}:{host.upstream_port};", "keepalive 16;"]
+        out += [*_block(f"upstream {host.upstream}", upstream), ""]
+    for host in plan.hosts:
+        out += [*_server(plan, host), ""]
+    refuse = [
+        *_listen(plan, plan.https_port, " ssl http2 default_server"),
+        "ssl_reject_handshake on;",
+        "return 421;",  # a known name's TLS, another Host header: Misdirected Request
+    ]
+    out += [*_block("server", refuse), ""]
+    if plan.http_port is not None:
+        names = " ".join(host.server_name for host in plan.hosts)
+        target = "https://$host" + ("" if plan.https_port == 443 else f":{plan.https_port}")
+        redirect = [
+            *_listen(plan, plan.http_port, ""),
+            f"server_name {names};",
+            "server_tokens off;",
+            f"return 308 {target}$request_uri;",
+        ]
+        unknown = [*_listen(plan, plan.http_port, " default_server"), "return 444;"]
+        out += [*_block("server", redirect), "", *_block("server", unknown), ""]
+    return "\n".join(out)
+
+
+def standalone_conf(plan: NginxPlan, prefix: Path, mime_types: Path) -> str:
+    """A whole ``nginx.conf`` running ``plan`` unprivileged in the foreground under ``prefix``.
+
+    Precondition: ``prefix`` is an absolute directory the user may write (pid,
+    logs and temporary files go there); ``mime_types`` is nginx's ``mime.types``.
+    """
+    temp = prefix / "tmp"
+    http = [
+        f"include {mime_types};",
+        "default_type application/octet-stream;",
+        f"access_log {prefix / 'access.log'};",
+        *(f"{kind}_temp_path {temp / kind};" for kind in ("client_body", "proxy")),
+        *(f"{kind}_temp_path {temp / kind};" for kind in ("fastcgi", "uwsgi", "scgi")),
+        *server_blocks(plan).splitlines(),
+    ]
+    return "\n".join(
+        [
+            "daemon off;",
+            "worker_processes 2;",
+            f"pid {prefix / 'nginx.pid'};",
+            f"error_log {prefix / 'error.log'} warn;",
+            *_block("events", ["worker_connections 1024;"]),
+            *_block("http", http),
+            "",
+        ]
+    )
+
+
+def with_location(host: VirtualHost, location: Location) -> VirtualHost:
+    """``host`` with ``location`` first (nginx picks prefix matches by length, regexes in order)."""
+    return replace(host, locations=(location, *host.locations))

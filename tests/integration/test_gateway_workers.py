@@ -1,0 +1,123 @@
+"""Issue 16: the gateway's signature workers (gateway.verify_workers) under kill -9.
+
+A real Mosquitto and a real ``farmtrace gateway run`` process with its
+default worker (this machine has 2 cores). A stream of readings is published
+while a worker process is killed with SIGKILL again and again: the gateway
+notices, starts another, resubmits the batch the dead one held, and every
+reading reaches the log exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from gateway_harness import (
+    GatewayProcess,
+    Publisher,
+    Signer,
+    committed_entries,
+    device_keys,
+    metric,
+    new_data_dir,
+)
+from mqtt_broker import Broker
+from test_gateway_crash import resend_until_receipted
+from test_gateway_ingest import audit_ok
+
+from chain.entries import parse_entry
+
+DEVICES = 4
+READINGS = 600  # per device
+
+pytestmark = pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: no workers")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:  # it ended meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def _workers(gateway_pid: int) -> list[int]:
+    """The signature workers: the children of the gateway's forkserver."""
+    return [w for child in _children(gateway_pid) for w in _children(child)]
+
+
+def _wait_worker(gateway_pid: int, not_: int | None, timeout: float = 20) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        workers = [w for w in _workers(gateway_pid) if w != not_]
+        if workers:
+            return workers[0]
+        assert time.monotonic() < deadline, "no signature worker appeared"
+        time.sleep(0.02)
+
+
+def test_kill_9_a_worker_during_a_stream_loses_and_duplicates_nothing(
+    tmp_path: Path, broker: Broker
+) -> None:
+    data_dir, admin = new_data_dir(tmp_path / "gw")
+    devices = [Signer(k) for k in device_keys(DEVICES)]
+    gateway = GatewayProcess(data_dir, broker.url, ["--block-interval-ms", "50"])
+    gateway.start()
+    assert gateway.proc is not None
+    pub = Publisher(broker.port, "stream")
+    pub.watch(admin.id)
+    pub.publish(admin.id, [admin.register(d.key) for d in devices])
+    pub.wait_receipt(admin.id, lambda r: r.seq == 1 + DEVICES)
+    for device in devices:
+        pub.watch(device.id)
+    sent = {d.id: [d.reading(i / 10) for i in range(READINGS)] for d in devices}
+
+    def stream() -> None:
+        for i in range(0, READINGS, 10):
+            for device in devices:
+                pub.publish(device.id, sent[device.id][i : i + 10])
+            time.sleep(0.01)
+
+    streamer = threading.Thread(target=stream)
+    streamer.start()
+    kills, worker = 0, None
+    try:
+        while streamer.is_alive() or kills < 3:
+            worker = _wait_worker(gateway.proc.pid, worker)
+            time.sleep(0.1)
+            os.kill(worker, signal.SIGKILL)
+            kills += 1
+        streamer.join()
+        for device in devices:
+            resend_until_receipted(pub, device.id, sent[device.id])
+        url = gateway.http_url + "/metrics"
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            text = answer.read().decode()
+        assert metric(text, "farmtrace_verify_worker_restarts_total") >= 1
+        assert metric(text, "farmtrace_entries_rejected_total", "bad_signature") == 0
+        assert gateway.proc.poll() is None, "the gateway itself must survive"
+        assert gateway.terminate() == 0
+    finally:
+        streamer.join()
+        pub.close()
+        if gateway.proc.poll() is None:
+            gateway.kill()
+    assert kills >= 3
+    assert gateway.log is not None
+    assert "signature worker" in gateway.log.read_text()
+    readings = [e for e in committed_entries(data_dir) if parse_entry(e).type == "reading"]
+    assert len(readings) == len(set(readings)) == DEVICES * READINGS
+    assert set(readings) == {raw for raws in sent.values() for raw in raws}
+    audit_ok(data_dir)

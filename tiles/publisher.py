@@ -1,0 +1,155 @@
+"""Following a log's read API and publishing it as tlog-tiles files, one round at a time."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from chain import merkle
+from chain.block import BlockHeader, verify_block_entries, verify_link
+from chain.checkpoint import Checkpoint, open_checkpoint
+from chain.errors import FarmtraceError, ForkError, RollbackError
+from chain.tiles import (
+    TILE_WIDTH,
+    block_entries_path,
+    encode_bundle,
+    tile_node_getter,
+    tile_writes,
+)
+from chain.trust import TrustRoot
+from readapi.client import FetchedBlock, ReadApiClient
+from tiles.files import TileDir
+
+__all__ = ["CHECKPOINT", "Published", "TilePublisher", "follow"]
+
+CHECKPOINT = "checkpoint"
+_FETCHERS = 4
+_WINDOW = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """One round: the published tree grew from ``old_size`` to ``size`` blocks;
+    ``files`` new files were written (``checkpoint_updated``: the checkpoint file too)."""
+
+    old_size: int
+    size: int
+    files: int
+    checkpoint_updated: bool
+
+
+class TilePublisher:
+    """Publishes the log of ``trust``, read through ``client``, as tiles under ``root``.
+
+    The directory is the publisher's only state: a new publisher on the same
+    directory continues from its ``checkpoint`` file. One publisher per
+    directory, one round at a time.
+    """
+
+    def __init__(self, root: Path, trust: TrustRoot, client: ReadApiClient) -> None:
+        self.dir = TileDir(root)
+        self.trust = trust
+        self.client = client
+
+    def published(self) -> tuple[Checkpoint, str] | None:
+        """The published checkpoint and its note (verified), or None before the first round.
+
+        Raises:
+            StorageError: the file cannot be read.
+            FarmtraceError: it is not a checkpoint of the log signed by its key.
+        """
+        if not self.dir.exists(CHECKPOINT):
+            return None
+        note = self.dir.read(CHECKPOINT).decode("utf-8", errors="replace")
+        return open_checkpoint(note, self.trust.log_key), note
+
+    def publish_once(self) -> Published:
+        """Publish the source's latest checkpoint, with every block up to it.
+
+        Nothing is published unless the checkpoint is signed by the log key,
+        each new block links to the one before and holds the entries its
+        header commits to, and the tree of the published headers has the
+        checkpoint's root; then ``block/<N>`` files, entry bundles and hash
+        tiles are written, and the checkpoint last. A note for the published
+        size and root (e.g. with more cosignatures) replaces the checkpoint file.
+
+        Raises:
+            SourceError: the source could not be read.
+            RollbackError: the source's checkpoint is smaller than the published one.
+            ForkError: it contradicts the published tree.
+            FarmtraceError: a bad signature, link, entries root or header.
+            StorageError: the directory cannot be read or written, or a
+                published immutable file would change.
+        """
+        note = self.client.checkpoint()
+        checkpoint = open_checkpoint(note, self.trust.log_key)
+        held = self.published()
+        old_size = 0 if held is None else held[0].size
+        if checkpoint.size < old_size:
+            raise RollbackError(
+                f"the source's checkpoint has {checkpoint.size} blocks, {old_size} are published"
+            )
+        if held is not None and checkpoint.size == old_size:
+            if checkpoint.root_hash != held[0].root_hash:
+                raise ForkError(f"the source's root at size {old_size} is not the published one")
+            changed = note != held[1] and self.dir.write(CHECKPOINT, note.encode(), immutable=False)
+            return Published(old_size, old_size, 0, changed)
+        edge, bundle = self.dir.edge(old_size)
+        frontier = merkle.Frontier.from_nodes(tile_node_getter(self.dir.hashes, old_size), old_size)
+        prev = (
+            None if old_size == 0 else BlockHeader.from_bytes(self.dir.leaf(old_size - 1, old_size))
+        )
+        headers: list[bytes] = []
+        files = 0
+        for block in self._blocks(old_size, checkpoint.size):
+            header = BlockHeader.from_bytes(block.header_raw)
+            verify_link(prev, header)
+            verify_block_entries(header, block.entries)
+            # Not yet published, so a file of another history may be replaced.
+            self.dir.write(
+                block_entries_path(block.height), encode_bundle(block.entries), immutable=False
+            )
+            files += 1
+            frontier.append(merkle.leaf_hash(block.header_raw))
+            headers.append(block.header_raw)
+            prev = header
+        if frontier.root() != checkpoint.root_hash:
+            raise ForkError(
+                f"the source's blocks up to {checkpoint.size} do not have its checkpoint's root"
+            )
+        for write in tile_writes(old_size, edge, bundle, headers):
+            files += self.dir.write(
+                write.tile.path, write.data, immutable=write.tile.width == TILE_WIDTH
+            )
+        self.dir.write(CHECKPOINT, note.encode(), immutable=False)
+        return Published(old_size, checkpoint.size, files + 1, True)
+
+    def _blocks(self, start: int, stop: int) -> Iterator[FetchedBlock]:
+        """Blocks ``start..stop-1`` in order, fetched ahead by a few threads."""
+        with ThreadPoolExecutor(_FETCHERS, thread_name_prefix="tiles-fetch") as pool:
+            for first in range(start, stop, _WINDOW):
+                yield from pool.map(self.client.block, range(first, min(first + _WINDOW, stop)))
+
+
+def follow(
+    publisher: TilePublisher,
+    stop: threading.Event,
+    *,
+    interval_s: float,
+    on_round: Callable[[Published | FarmtraceError], None],
+) -> None:
+    """Publish a round every ``interval_s`` seconds until ``stop`` is set.
+
+    A round that fails (the source down, a bad block, a fork) publishes
+    nothing; ``on_round`` gets its error and the next round tries again.
+    Only unexpected exceptions propagate.
+    """
+    while not stop.is_set():
+        try:
+            on_round(publisher.publish_once())
+        except FarmtraceError as exc:
+            on_round(exc)
+        stop.wait(interval_s)
