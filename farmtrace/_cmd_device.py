@@ -5,22 +5,22 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
-import time
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from chain.entries import device_payload
 from chain.errors import FarmtraceError
 from chain.keyfile import load_key
-from devices.service import load_settings, make_sensor, open_identity, sample
+from devices.run import SamplingError, run_until_stopped
+from devices.service import load_settings, open_identity
 from farmtrace._cmd_device_admin import add_parsers as add_admin_parsers
+from farmtrace._events import now_ms
 from farmtrace._exits import fail
 from farmtrace._serving import stop_on_signals
+from provisioning.registrations import EntrySigner, register_device_key
 from signer.identity import KEY_FILE, DeviceIdentity
 from signer.mqtt_url import parse_mqtt_url
-from signer.registration import parse_public_key, receipt_text, sign_and_send
-from signer.transport import DeviceTransport
+from signer.registration import parse_public_key, receipt_text
 
 __all__ = ["add_parser"]
 
@@ -170,46 +170,32 @@ def run_device(args: argparse.Namespace) -> int:
     stop = threading.Event()
     with identity:
         try:
-            sensor = make_sensor(settings, identity.id, now_ms=int(time.time() * 1000))
-            link = DeviceTransport(identity, settings.farm, url, settings.serial)
+            ran = run_until_stopped(
+                identity,
+                settings,
+                url,
+                stop,
+                now_ms=now_ms(),
+                on_running=lambda: stop_on_signals(stop, settings.duration),
+            )
+        except SamplingError as exc:
+            return fail("device run", exc, 1)
         except (ValueError, OSError, FarmtraceError) as exc:
             return fail("device run", exc)
-        with link:
-            stop_on_signals(stop, settings.duration)
-            try:
-                stats = sample(link, sensor, stop, speed=settings.speed)
-            except FarmtraceError as exc:
-                return fail("device run", exc, 1)
-            print(f"recorded {stats.recorded}; kept {link.device.outbox.count} awaiting receipts")
+    print(f"recorded {ran.recorded}; kept {ran.awaiting} awaiting receipts")
     return 0
 
 
 def run_register(args: argparse.Namespace) -> int:
     """Sign, publish, wait for the receipt; print the block. Exit 1 on timeout, 2 on bad input."""
-    ts = args.ts if args.ts is not None else int(time.time() * 1000)
+    ts = args.ts if args.ts is not None else now_ms()
     try:
         key = load_key(args.operator_key)
         url = parse_mqtt_url(args.mqtt)
         pubkey = parse_public_key(args.pubkey, "--pubkey")
-        sent = sign_and_send(
-            key,
-            args.operator_state,
-            url,
-            args.farm,
-            lambda seq: device_payload(
-                "register",
-                args.device_id,
-                seq,
-                ts,
-                pubkey=pubkey,
-                farm=args.farm,
-                kinds=args.kind,
-                label=args.label,
-            ),
-            timeout=args.timeout,
-            on_signed=lambda seq: print(
-                f"signed device registration of {args.device_id} as {key.id}, seq {seq}"
-            ),
+        signer = EntrySigner(key, args.operator_state, url, args.farm, args.timeout)
+        sent = register_device_key(
+            signer, args.device_id, pubkey, args.kind, args.label, ts=ts, say=print
         )
     except (TimeoutError, PermissionError) as exc:
         return fail("device register", exc, 1)

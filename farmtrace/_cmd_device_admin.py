@@ -1,44 +1,23 @@
 """``farmtrace device add | retire | replace``: a device's registration and broker login at once.
 
-The registration is signed by an operator (admin or farm role) and
-confirmed by the gateway's receipt naming it by hash
-(:mod:`signer.device_lifecycle`); the login is created or deleted on the
-running broker through Mosquitto's dynamic security plugin
-(:mod:`gateway.broker_accounts`), which touches no other login.
+The command line over :mod:`provisioning.devices`.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
-import os
-import secrets
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from chain.errors import FarmtraceError
-from chain.keyfile import load_key
+from farmtrace._events import now_ms
 from farmtrace._exits import fail
-from gateway.broker_accounts import AccountError, BrokerAccounts, BrokerAdmin
-from gateway.broker_config import new_password
-from signer.device_lifecycle import (
-    DevicePlan,
-    device_settings,
-    device_toml,
-    register_device,
-    retire_device,
-)
-from signer.identity import KEY_FILE, DeviceIdentity
-from signer.mqtt_url import MqttUrl, parse_mqtt_url
-from signer.registration import parse_public_key, receipt_text
+from gateway.broker_accounts import AccountError
+from provisioning.devices import NewDevice, OperatorAccess, add_device, retire_device
+from signer.mqtt_url import parse_mqtt_url
 
 __all__ = ["add_parsers"]
-
-CONFIG_FILE = "device.toml"
 
 _OPERATOR = """\
       --operator-key keys/manager.key --operator-state st/manager \\
@@ -159,56 +138,21 @@ def _add_operator_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait (30)")
 
 
-def _admin(args: argparse.Namespace, passwords: dict[str, str]) -> BrokerAdmin:
-    url = _with_password(parse_mqtt_url(args.broker_admin), passwords, "--broker-admin")
-    return BrokerAdmin(url.host, url.port, str(url.username), str(url.password))
+def _access(args: argparse.Namespace) -> OperatorAccess:
+    """The operator's options as :class:`provisioning.devices.OperatorAccess`.
 
-
-def _with_password(url: MqttUrl, passwords: dict[str, str], option: str) -> MqttUrl:
-    if url.password is None and url.username in passwords:
-        url = dataclasses.replace(url, password=passwords[url.username])
-    if url.username is None or url.password is None:
-        raise ValueError(
-            f"{option}: expected mqtt://USER:PASSWORD@host[:port], or USER's password "
-            "in --credentials"
-        )
-    return url
-
-
-def _passwords(path: Path | None) -> dict[str, str]:
-    if path is None:
-        return {}
-    doc = json.loads(path.read_text())
-    passwords = doc.get("passwords", doc) if isinstance(doc, dict) else None
-    if not isinstance(passwords, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in passwords.items()
-    ):
-        raise ValueError(f"{path}: expected a JSON object of user names to passwords")
-    return passwords
-
-
-@contextmanager
-def _operator_login(
-    args: argparse.Namespace,
-    passwords: dict[str, str],
-    accounts: BrokerAccounts,
-    admin: BrokerAdmin,
-    operator: str,
-) -> Iterator[MqttUrl]:
-    """The login that sends the operator's entry: --mqtt's, or a one-off one deleted after.
-
-    The one-off login has the operator's topics, not its user name: a second
-    session as the operator would knock its own (the demo's, a desk's) off.
+    Raises:
+        ValueError: a malformed MQTT URL.
     """
-    if args.mqtt is not None:
-        yield _with_password(parse_mqtt_url(args.mqtt), passwords, "--mqtt")
-        return
-    user, password = f"{operator[:50]}.cli-{secrets.token_hex(4)}", new_password()
-    accounts.create(user, password, topics_of=operator)
-    try:
-        yield MqttUrl(admin.host, admin.port, user, password)
-    finally:
-        accounts.delete(user, delete_role=False)
+    return OperatorAccess(
+        farm=args.farm,
+        key_file=args.operator_key,
+        state_dir=args.operator_state,
+        broker_admin=parse_mqtt_url(args.broker_admin),
+        mqtt=None if args.mqtt is None else parse_mqtt_url(args.mqtt),
+        credentials=args.credentials,
+        timeout=args.timeout,
+    )
 
 
 def run_add(args: argparse.Namespace) -> int:
@@ -228,110 +172,35 @@ def run_replace(args: argparse.Namespace) -> int:
 
 
 def _add(args: argparse.Namespace, dev: str, command: str) -> int:
+    device = NewDevice(
+        dev,
+        tuple(args.kind),
+        tuple(args.subject),
+        args.state_dir,
+        args.pubkey,
+        args.location,
+        args.label,
+    )
     try:
-        key = load_key(args.operator_key)
-        passwords = _passwords(args.credentials)
-        admin = _admin(args, passwords)
-        pubkey = (
-            parse_public_key(args.pubkey, "--pubkey")
-            if args.pubkey is not None
-            else _device_key(args.state_dir, dev)
-        )
-        plan = DevicePlan(
-            dev,
-            pubkey,
-            args.farm,
-            tuple(args.kind),
-            tuple(args.subject),
-            args.location or args.subject[0],
-            args.label,
-        )
-        password = new_password()
-        with BrokerAccounts(admin, args.farm) as accounts:
-            accounts.create(dev, password)
-            print(f"created broker login {dev!r}")
-            try:
-                with _operator_login(args, passwords, accounts, admin, key.id) as url:
-                    sent = register_device(
-                        key,
-                        args.operator_state,
-                        url,
-                        plan,
-                        ts=int(time.time() * 1000),
-                        timeout=args.timeout,
-                        on_signed=lambda seq: print(
-                            f"signed registration of {dev} as {key.id}, seq {seq}"
-                        ),
-                    )
-            except TimeoutError:  # it may still be committed: keep the login
-                raise
-            except (ValueError, OSError, FarmtraceError):  # not committed: take the login back
-                accounts.delete(dev)
-                print(f"deleted broker login {dev!r} again")
-                raise
+        added = add_device(_access(args), device, ts=now_ms(), say=print)
     except (AccountError, TimeoutError, PermissionError) as exc:
         return fail(command, exc, 1)
     except (ValueError, OSError, FarmtraceError) as exc:
         return fail(command, exc)
-    print(receipt_text(sent, key.id))
-    device_url = MqttUrl(admin.host, admin.port, dev, password)
-    if args.state_dir is not None:
-        config = args.state_dir / CONFIG_FILE
-        _write_private(config, device_toml(args.state_dir, dev, args.farm, device_url, None))
-        print(f"wrote {config} (mode 0600: holds the login); run the device with:")
-        print(f"  farmtrace device run --config {config}")
+    if added.config is not None:
+        print(f"wrote {added.config} (mode 0600: holds the login); run the device with:")
+        print(f"  farmtrace device run --config {added.config}")
     else:
         print("what the device needs (its login's password is shown once):")
-        print(json.dumps(device_settings(device_url, args.farm), sort_keys=True))
+        print(json.dumps(added.settings, sort_keys=True))
     return 0
 
 
 def _retire(args: argparse.Namespace, dev: str, command: str) -> int:
     try:
-        key = load_key(args.operator_key)
-        passwords = _passwords(args.credentials)
-        admin = _admin(args, passwords)
-        with BrokerAccounts(admin, args.farm) as accounts:
-            try:
-                accounts.delete(dev)
-                print(f"deleted broker login {dev!r} (its connection is cut)")
-            except AccountError as exc:
-                if exc.reason != "not_found":
-                    raise
-                print(f"no broker login {dev!r} (already deleted)")
-            with _operator_login(args, passwords, accounts, admin, key.id) as url:
-                sent = retire_device(
-                    key,
-                    args.operator_state,
-                    url,
-                    args.farm,
-                    dev,
-                    ts=int(time.time() * 1000),
-                    timeout=args.timeout,
-                    on_signed=lambda seq: print(
-                        f"signed revocation of {dev} as {key.id}, seq {seq}"
-                    ),
-                )
+        retire_device(_access(args), dev, ts=now_ms(), say=print)
     except (AccountError, TimeoutError, PermissionError) as exc:
         return fail(command, exc, 1)
     except (ValueError, OSError, FarmtraceError) as exc:
         return fail(command, exc)
-    print(receipt_text(sent, key.id))
     return 0
-
-
-def _device_key(state_dir: Path, dev: str) -> bytes:
-    """The public key in ``state_dir``, created (with seq state at 0) if there is none."""
-    if (state_dir / KEY_FILE).exists():
-        with DeviceIdentity.open(state_dir) as identity:
-            if identity.id != dev:
-                raise ValueError(f"{state_dir} holds device {identity.id!r}, not {dev!r}")
-            return identity.key.public_key
-    with DeviceIdentity.open_or_create(state_dir, dev) as identity:
-        return identity.key.public_key
-
-
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)

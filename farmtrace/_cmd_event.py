@@ -16,20 +16,17 @@ from chain.errors import (
     FarmtraceError,
     LifecycleError,
     MalformedError,
-    SourceError,
     UnknownSignerError,
 )
 from chain.keyfile import load_key
 from farmtrace._events import DEFAULT_CHECK_URL, add_signer_options, error_text, now_ms
 from farmtrace._exits import fail
 from readapi.client import ReadApiClient
-from signer.event_text import MEMBER_HELP, SUBJECT_HELP, describe_draft, subject_from_option
-from signer.log_checks import check_event, rejection_counts, rejections_text
+from signer.checked_events import LogUnavailableError, sign_checked_event
+from signer.event_text import MEMBER_HELP, SUBJECT_HELP, subject_from_option
 from signer.mqtt_url import parse_mqtt_url
 from signer.operator_events import EVENT_KINDS, EventKind, draft_event
-from signer.operator_events import record_event as send_event
 from signer.registration import Sent, receipt_text
-from signer.transport import operator_identity
 
 __all__ = ["add_parser"]
 
@@ -204,34 +201,32 @@ def run(args: argparse.Namespace) -> int:
         url = parse_mqtt_url(args.mqtt)
     except (ValueError, OSError, MalformedError) as exc:
         return fail(command, error_text(exc), 2)
-    if not args.no_check:
-        try:
-            check_event(draft, ReadApiClient(args.check_url), key.id, key.public_key)
-        except (AuthorizationError, UnknownSignerError, LifecycleError) as exc:
-            return fail(command, f"refused, nothing signed: {exc}", 1)
-        except (SourceError, MalformedError) as exc:
-            return fail(
-                command,
-                f"cannot check the event against the log: {exc}\n  give --check-url with the "
-                "read API of the gateway or a site, or --no-check to sign without checking",
-                2,
-            )
-    before = rejection_counts(args.check_url)  # to tell, if no receipt comes, what it rejected
+    log = None if args.no_check else ReadApiClient(args.check_url)
     try:
-        identity = operator_identity(args.state_dir, key)
+        recorded = sign_checked_event(
+            draft,
+            key,
+            args.state_dir,
+            url,
+            args.farm,
+            log=log,
+            metrics_url=args.check_url,
+            timeout=args.timeout,
+            say=print,
+        )
+    except (AuthorizationError, UnknownSignerError, LifecycleError) as exc:
+        return fail(command, f"refused, nothing signed: {exc}", 1)
+    except LogUnavailableError as exc:
+        return fail(
+            command,
+            f"cannot check the event against the log: {exc}\n  give --check-url with the "
+            "read API of the gateway or a site, or --no-check to sign without checking",
+            2,
+        )
+    except (TimeoutError, PermissionError) as exc:
+        return fail(command, str(exc), 1)
     except (OSError, FarmtraceError) as exc:
         return fail(command, error_text(exc), 2)
-    with identity:
-        print(f"signing {describe_draft(draft)} as {key.id}")
-        try:
-            recorded = send_event(identity, draft, url, args.farm, timeout=args.timeout)
-        except FarmtraceError as exc:  # nothing sent: the seq state could not be written
-            return fail(command, error_text(exc), 2)
-        except TimeoutError as exc:  # NoReceiptError: the seq is used
-            why = rejections_text(before, rejection_counts(args.check_url))
-            return fail(command, f"{exc}. {why}", 1)
-        except PermissionError as exc:
-            return fail(command, str(exc), 1)
     print(f"signed seq {recorded.seq}")
     print(receipt_text(Sent(recorded.seq, recorded.receipt), key.id))
     return 0

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from chain.epcis import UnknownSubjectError, covered_entries, export_bird, export_pack
+from chain.epcis import UnknownSubjectError
 from chain.errors import FarmtraceError, GS1Error
 from chain.gs1 import parse_gtin_pair
-from chain.store import Store
+from farmtrace._events import now_ms
 from farmtrace._exits import fail
-from gateway.datadir import DataDir
+from gateway.offline_reads import NoCheckpointError, epcis_export, write_whole
 
 __all__ = ["add_parser", "run_epcis"]
 
@@ -89,49 +87,24 @@ def run_epcis(args: argparse.Namespace) -> int:
     except GS1Error as exc:
         return fail("export epcis", str(exc), 2)
     try:
-        store = Store.open(DataDir(args.data_dir).log)
+        document = epcis_export(
+            args.data_dir,
+            args.bird if link is None else link,
+            base_url=args.base_url,
+            created_ms=now_ms(),
+        )
+    except (UnknownSubjectError, NoCheckpointError) as exc:
+        return fail("export epcis", str(exc), 1)
     except FarmtraceError as exc:
         return fail("export epcis", str(exc), 2)
-    created_ms = time.time_ns() // 1_000_000
-    with store:
-        until = covered_entries(store)
-        if until is None:
-            return fail("export epcis", f"{args.data_dir}: the log has no signed checkpoint yet", 1)
-        try:
-            if link is None:
-                document = export_bird(
-                    store, args.bird, base_url=args.base_url, created_ms=created_ms, until=until
-                )
-            else:
-                document = export_pack(
-                    store, link, base_url=args.base_url, created_ms=created_ms, until=until
-                )
-        except UnknownSubjectError as exc:
-            return fail("export epcis", str(exc), 1)
-        except FarmtraceError as exc:
-            return fail("export epcis", str(exc), 2)
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     events = len(document["epcisBody"]["eventList"])
     if args.output is None:
         sys.stdout.write(text)
         return 0
     try:
-        _write(args.output, text)
+        write_whole(args.output, text)
     except OSError as exc:
         return fail("export epcis", f"cannot write {args.output}: {exc}", 2)
     print(f"wrote {events} EPCIS events about {document['farmtrace:subject']} to {args.output}")
     return 0
-
-
-def _write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` whole or not at all (a temporary file, then a rename)."""
-    partial = path.with_name(path.name + ".partial")
-    try:
-        with partial.open("w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        partial.replace(path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,19 +11,20 @@ from typing import Any
 from chain.errors import FarmtraceError
 from chain.witness_policy import WitnessPolicy
 from farmtrace._cmd_recovery import add_parsers as add_recovery_parsers
+from farmtrace._events import now_ms
 from farmtrace._exits import fail
 from farmtrace._serving import stop_on_signals
 from gateway.admission import AdmissionPolicy
 from gateway.datadir import DataDir
 from gateway.fleet_state import FleetSettings
-from gateway.launch import create_log, gateway_config, run_until
+from gateway.launch import gateway_config, run_until
 from gateway.mqtt_ingest import MqttSettings
 from gateway.service import Gateway
 from gateway.verify_workers import default_workers
 from gateway.witness_admin import edit_witnesses, witness_lines
 from gateway.witnessing import WitnessingConfig, add_witness, remove_witness, set_quorum
+from provisioning.new_log import create_farm_log
 from signer.credentials import mqtt_url_with_secret
-from signer.identity import DeviceIdentity
 
 _INIT_HELP = """\
 Create a new log in a data directory: the log's checkpoint key (keys/log.key),
@@ -325,15 +325,13 @@ def run_init(args: argparse.Namespace) -> int:
     """Create the log. Exit 2 if the directory already holds one or an input is bad."""
     data_dir = DataDir(args.data_dir)
     try:
-        created = create_log(
+        created = create_farm_log(
             data_dir,
             args.origin,
-            now_ms=int(time.time() * 1000),
+            now_ms=now_ms(),
             admin_id=args.admin_id,
             admin_key=args.admin_key,
         )
-        with DeviceIdentity.create(created.admin_state, created.admin) as identity:
-            identity.next_seq()  # seq 1 is the genesis registration in block 0
     except (FileExistsError, FarmtraceError, OSError) as exc:
         return fail("gateway init", exc)
     print(f"created log {created.trust.origin} in {data_dir.root}")

@@ -7,20 +7,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from chain.entries import ROLES, operator_payload
+from chain.entries import ROLES
 from chain.errors import FarmtraceError
 from chain.keyfile import load_key
 from chain.registry import EVENT_ROLES
 from farmtrace._cmd_operator_people import add_people_parsers
 from farmtrace._events import add_signer_options, error_text, now_ms
 from farmtrace._exits import fail
+from provisioning.registrations import EntrySigner, register_operator, revoke_operator
 from signer.mqtt_url import parse_mqtt_url
-from signer.registration import (
-    parse_public_key,
-    read_public_key_file,
-    receipt_text,
-    sign_and_send,
-)
+from signer.registration import Sent, parse_public_key, read_public_key_file, receipt_text
 from signer.transport import NotConnectedError
 
 __all__ = ["add_parser"]
@@ -128,15 +124,12 @@ def run_register(args: argparse.Namespace) -> int:
             pubkey = parse_public_key(args.pubkey, "--pubkey")
     except (ValueError, OSError) as exc:
         return fail("operator register", error_text(exc), 2)
-    roles = list(dict.fromkeys(args.role))
     ts = now_ms() if args.ts is None else args.ts
-    what = f"registration of operator {args.id} ({', '.join(roles)})"
     return _sign_and_send(
         args,
         "operator register",
-        what,
-        lambda seq: operator_payload(
-            "register", args.id, seq, ts, pubkey=pubkey, roles=roles, name=args.name
+        lambda signer: register_operator(
+            signer, args.id, pubkey, args.role, args.name, ts=ts, say=print
         ),
     )
 
@@ -147,24 +140,17 @@ def run_revoke(args: argparse.Namespace) -> int:
     return _sign_and_send(
         args,
         "operator revoke",
-        f"revocation of operator {args.id}",
-        lambda seq: operator_payload("revoke", args.id, seq, ts),
+        lambda signer: revoke_operator(signer, args.id, ts=ts, say=print),
     )
 
 
 def _sign_and_send(
-    args: argparse.Namespace, command: str, what: str, build: Callable[[int], dict[str, object]]
+    args: argparse.Namespace, command: str, send: Callable[[EntrySigner], Sent]
 ) -> int:
     try:
         key = load_key(args.key)
-        sent = sign_and_send(
-            key,
-            args.state_dir,
-            parse_mqtt_url(args.mqtt),
-            args.farm,
-            build,
-            timeout=args.timeout,
-            on_signed=lambda seq: print(f"signed {what} as {key.id}, seq {seq}"),
+        sent = send(
+            EntrySigner(key, args.state_dir, parse_mqtt_url(args.mqtt), args.farm, args.timeout)
         )
     except NotConnectedError as exc:
         return fail(command, str(exc), 1)

@@ -1,34 +1,21 @@
 """``farmtrace operator add|retire``: a person who signs at a desk, from key to log-in and back.
 
-With ``--broker-admin``, the person's own broker login is created (or
-deleted) on the running broker too (:mod:`gateway.broker_accounts`), its
-password kept beside the person's key for the desk.
+The command line over :mod:`provisioning.people`.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
-from chain.entries import ROLES, operator_payload
+from chain.entries import ROLES
 from chain.errors import FarmtraceError
-from chain.keyfile import SignerKey, load_key
-from desk.people import (
-    add_person_login,
-    new_person_key,
-    person_key,
-    remove_person_logins,
-    save_person_mqtt_password,
-)
 from farmtrace._events import add_signer_options, error_text, now_ms
 from farmtrace._exits import fail
-from gateway.broker_accounts import AccountError, BrokerAccounts, BrokerAdmin
-from gateway.broker_config import new_password
-from signer.mqtt_url import MqttUrl, parse_mqtt_url
-from signer.registration import receipt_text, sign_and_send
+from gateway.broker_accounts import AccountError
+from provisioning.people import AdminAccess, IncompleteError, NewPerson, add_person, retire_person
+from signer.mqtt_url import parse_mqtt_url
 from signer.transport import NotConnectedError
 
 __all__ = ["add_people_parsers"]
@@ -112,91 +99,52 @@ def _add_broker_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _url(args: argparse.Namespace, text: str) -> MqttUrl:
-    """``text`` parsed, its password from ``--credentials`` if it has none."""
-    url = parse_mqtt_url(text)
-    if url.password is None and args.credentials is not None:
-        doc = json.loads(args.credentials.read_text())
-        passwords = doc.get("passwords", doc) if isinstance(doc, dict) else {}
-        found = passwords.get(url.username) if isinstance(passwords, dict) else None
-        if isinstance(found, str):
-            url = dataclasses.replace(url, password=found)
-    return url
+def _access(args: argparse.Namespace) -> AdminAccess:
+    """The admin's options as :class:`provisioning.people.AdminAccess`.
+
+    Raises:
+        ValueError: a malformed MQTT URL.
+    """
+    return AdminAccess(
+        farm=args.farm,
+        key_file=args.key,
+        state_dir=args.state_dir,
+        mqtt=parse_mqtt_url(args.mqtt),
+        broker_admin=None if args.broker_admin is None else parse_mqtt_url(args.broker_admin),
+        credentials=args.credentials,
+        timeout=args.timeout,
+    )
 
 
-def _broker_admin(args: argparse.Namespace) -> BrokerAdmin | None:
-    if args.broker_admin is None:
-        return None
-    url = _url(args, args.broker_admin)
-    if url.username is None or url.password is None:
-        raise ValueError("--broker-admin: expected mqtt://USER:PW@host[:port], or --credentials")
-    return BrokerAdmin(url.host, url.port, url.username, url.password)
+def _say(line: str) -> None:
+    print(line, flush=True)
 
 
-def _key_at_desk(desk_dir: Path, operator: str) -> SignerKey:
-    """The person's key at the desk: the one left by an earlier, unconfirmed add, or a new one."""
-    try:
-        return person_key(desk_dir, operator)
-    except FileNotFoundError:
-        return new_person_key(desk_dir, operator)
-
-
-def _send(args: argparse.Namespace, command: str, build: Any) -> int | None:
-    """Sign ``build(seq)`` as the admin and wait for its receipt; None on success, else the exit."""
-    try:
-        admin = load_key(args.key)
-        sent = sign_and_send(
-            admin,
-            args.state_dir,
-            _url(args, args.mqtt),
-            args.farm,
-            build,
-            timeout=args.timeout,
-            on_signed=lambda seq: print(f"signed as {admin.id}, seq {seq}", flush=True),
+def _failed(command: str, exc: Exception) -> int:
+    """The exit code for what :mod:`provisioning.people` raised: 1 unconfirmed, 2 bad input."""
+    if isinstance(exc, IncompleteError):
+        cause = exc.__cause__ or exc
+        return fail(
+            command,
+            f"registered, but no {exc.missing}: {error_text(cause)}",
+            1 if isinstance(cause, AccountError) else 2,
         )
-    except NotConnectedError as exc:
+    if isinstance(exc, NotConnectedError | PermissionError | AccountError):
         return fail(command, str(exc), 1)
-    except TimeoutError as exc:
+    if isinstance(exc, TimeoutError):
         return fail(command, f"{exc}: the gateway may have rejected it (its /metrics say why)", 1)
-    except PermissionError as exc:
-        return fail(command, str(exc), 1)
-    except (ValueError, OSError, FarmtraceError) as exc:
-        return fail(command, error_text(exc), 2)
-    print(receipt_text(sent, admin.id))
-    return None
+    return fail(command, error_text(exc), 2)
 
 
 def run_add(args: argparse.Namespace) -> int:
     """Key, registration (confirmed by hash), then the desk log-in. Exit 1 unconfirmed, 2 bad."""
-    roles = list(dict.fromkeys(args.role))
+    person = NewPerson(args.id, tuple(args.role), args.desk_dir, args.name, args.user)
     ts = now_ms() if args.ts is None else args.ts
     try:
-        key = _key_at_desk(args.desk_dir, args.id)
-        broker = _broker_admin(args)
+        added = add_person(_access(args), person, ts=ts, say=_say)
     except (ValueError, OSError, FarmtraceError) as exc:
-        return fail("operator add", error_text(exc), 2)
-    failed = _send(
-        args,
-        "operator add",
-        lambda seq: operator_payload(
-            "register", args.id, seq, ts, pubkey=key.public_key, roles=roles, name=args.name
-        ),
-    )
-    if failed is not None:
-        return failed
-    try:
-        if broker is not None:
-            mqtt_password = new_password()
-            with BrokerAccounts(broker, args.farm) as accounts:
-                accounts.create(args.id, mqtt_password)
-            save_person_mqtt_password(args.desk_dir, args.id, mqtt_password)
-            print(f"created broker login {args.id!r}")
-        password = add_person_login(args.desk_dir, args.id, args.user)
-    except AccountError as exc:
-        return fail("operator add", f"registered, but no broker login: {error_text(exc)}", 1)
-    except (ValueError, OSError, FarmtraceError) as exc:
-        return fail("operator add", f"registered, but no desk log-in: {error_text(exc)}", 2)
-    print(f"desk log-in: {args.user or args.id}  password: {password}  (shown once)")
+        return _failed("operator add", exc)
+    print(f"desk log-in: {added.user}  password: {added.password}  (shown once)")
     return 0
 
 
@@ -204,19 +152,7 @@ def run_retire(args: argparse.Namespace) -> int:
     """Desk log-ins removed, then the revocation (confirmed by hash). Exit 1 unconfirmed, 2 bad."""
     ts = now_ms() if args.ts is None else args.ts
     try:
-        broker = _broker_admin(args)
-        gone = remove_person_logins(args.desk_dir, args.id)
-        print(f"desk log-ins removed: {', '.join(gone) or 'none'}")
-        if broker is not None:
-            with BrokerAccounts(broker, args.farm) as accounts:
-                if accounts.exists(args.id):
-                    accounts.delete(args.id)
-            print(f"broker login {args.id!r} deleted (its connection is cut)")
-    except AccountError as exc:
-        return fail("operator retire", error_text(exc), 1)
+        retire_person(_access(args), args.id, args.desk_dir, ts=ts, say=_say)
     except (ValueError, OSError, FarmtraceError) as exc:
-        return fail("operator retire", error_text(exc), 2)
-    failed = _send(
-        args, "operator retire", lambda seq: operator_payload("revoke", args.id, seq, ts)
-    )
-    return 0 if failed is None else failed
+        return _failed("operator retire", exc)
+    return 0

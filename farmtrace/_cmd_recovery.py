@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 from typing import Any
 
 from chain.errors import FarmtraceError, VerificationError
+from farmtrace._events import now_ms
 from farmtrace._exits import fail
 from gateway.admin_socket import back_up
 from gateway.datadir import DataDir
@@ -102,7 +102,7 @@ def run_backup(args: argparse.Namespace) -> int:
             DataDir(args.data_dir),
             args.out,
             include_keys=args.include_keys,
-            now_ms=time.time_ns() // 1_000_000,
+            now_ms=now_ms(),
         )
     except (FarmtraceError, OSError) as exc:
         return fail("gateway backup", exc)

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 from chain.errors import FarmtraceError
 from chain.gs1 import pack_subject, parse_gtin_pair
 from chain.jws import check_id
-from chain.store import Store
-from chain.trace import parse_time, trace
+from chain.trace import parse_time
 from chain.trace_text import trace_text
 from farmtrace._exits import fail
-from gateway.datadir import DataDir
+from gateway.offline_reads import trace_data_dir
 
 __all__ = ["add_parser", "run"]
 
@@ -100,20 +98,14 @@ def run(args: argparse.Namespace) -> int:
     except _Usage as exc:
         return fail("trace", exc)
     try:
-        store = Store.open(DataDir(args.data_dir).log)
+        traced = trace_data_dir(args.data_dir, start, window=window, feed=not args.no_feed)
     except FarmtraceError as exc:
         return fail("trace", exc)
-    with store:
-        began = time.perf_counter()
-        try:
-            result = trace(store, start, window=window, feed=not args.no_feed)
-        except FarmtraceError as exc:
-            return fail("trace", exc)
-        seconds = time.perf_counter() - began
+    result = traced.result
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=1))
     elif result.found:
-        print(trace_text(result, seconds), end="")
+        print(trace_text(result, traced.seconds), end="")
     if not result.found:
         return fail("trace", f"the log says nothing about {start}", 1)
     return 0

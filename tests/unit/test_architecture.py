@@ -31,6 +31,8 @@ ALLOWED: dict[str, set[str]] = {
     "demo": {"chain", "readapi", "signer", "firmware_sim", "gateway", "witness"},
     # Deployment files (nginx, systemd) are text: the generator needs none of our code.
     "deployment": set(),
+    # Devices and people on a live farm: broker logins, signed registrations, desk logins.
+    "provisioning": {"chain", "signer", "gateway", "desk", "readapi"},
 }
 OURS = set(ALLOWED) | {"farmtrace"}
 ALLOWED["farmtrace"] = OURS
