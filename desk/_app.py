@@ -18,6 +18,7 @@ Configuration keys (defaults in :data:`DEFAULTS`)::
     LOGIN_ADDRESS_LIMIT  ... of any user name from one address ...
     LOGIN_WINDOW      ... within this many seconds, before such log-ins are refused
     LOGIN_MAX_KEYS    how many of those counts are kept in memory at most
+    CLOCK             the throttle's clock, seconds (default: time.monotonic; tests pass their own)
     SESSION_LIFETIME  seconds a log-in lasts
     TIMEZONE          the zone of the times staff type in (an IANA name)
     SESSION_COOKIE_SECURE  send the session cookie over HTTPS only (set it behind TLS)
@@ -28,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import threading
+import time
 import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
@@ -162,7 +164,8 @@ class Desk:
             address=int(config["LOGIN_ADDRESS_LIMIT"]),
             window=float(config["LOGIN_WINDOW"]),
         )
-        self.throttle = LoginThrottle(limits, max_keys=int(config["LOGIN_MAX_KEYS"]))
+        clock = config.get("CLOCK") or time.monotonic
+        self.throttle = LoginThrottle(limits, clock=clock, max_keys=int(config["LOGIN_MAX_KEYS"]))
         self.sessions = Sessions(float(config["SESSION_LIFETIME"]))
         self.metrics = Metrics()
         self._users_path = root / USERS_FILE
