@@ -25,6 +25,7 @@ Pure: reads frozen story values only.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -107,10 +108,10 @@ def _in_band(chart: Chart) -> tuple[int, int]:
     hours = inside = 0
     for bucket in chart.buckets:
         hours += 1
-        day = next((d for d in reversed(starts) if d <= bucket.start_ms), None)
-        if day is None or bucket.start_ms >= day + DAY_MS:
+        at = bisect.bisect_right(starts, bucket.start_ms) - 1  # the last day starting by then
+        if at < 0 or bucket.start_ms >= starts[at] + DAY_MS:
             continue
-        low, high = limits[day]
+        low, high = limits[starts[at]]
         if low <= bucket.min and bucket.max <= high:
             inside += 1
     return hours, inside

@@ -11,6 +11,9 @@ one state directory per device) and then runs:
   core of its own), which pushes every checkpoint to the witnesses;
 * the consumer site (``farmtrace site run``, a child process), a verified
   replica of the gateway's log with a page for every pack;
+* the operators' desk (``farmtrace desk run``, a child process,
+  :mod:`demo._desk`), where people added with ``farmtrace operator add``
+  sign as themselves;
 * the farm's devices and people in this process: the administrator's
   registrations first, then every device's readings and the operators'
   lifecycle events (:mod:`demo._story`), each signer with its own
@@ -42,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from chain.keyfile import SignerKey, load_key, save_key
+from demo._desk import CLI_USER, DESK_OPERATOR, DemoDesk
 from demo._lifeline import die_with_us
 from demo._site import print_pack, start_site
 from demo._story import OPERATOR_IDS, DemoStory, demo_farm
@@ -88,6 +92,7 @@ class DemoPorts:
     gateway: int = 8080
     web: int = 8000
     witnesses: tuple[int, int] = (7381, 7382)
+    desk: int = 8001
 
 
 class LiveDemo:
@@ -148,10 +153,18 @@ class LiveDemo:
         )
         return True
 
+    @property
+    def _credentials_path(self) -> Path:
+        return self.root / "broker" / "demo-credentials.json"
+
+    @property
+    def _admin_state(self) -> Path:
+        return self.root / "devices" / ADMIN
+
     def _credentials(self, device_ids: list[str]) -> dict[str, str]:
-        path = self.root / "broker" / "demo-credentials.json"
+        path = self._credentials_path
         known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-        for user in [GATEWAY_USER, BROKER_ADMIN, ADMIN, *OPERATOR_IDS, *device_ids]:
+        for user in [GATEWAY_USER, BROKER_ADMIN, ADMIN, DESK_OPERATOR, *device_ids]:
             known.setdefault(user, new_password())
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -178,7 +191,9 @@ class LiveDemo:
         farm = SimulatedFarm(story_farm.sim_config(), random.Random(state["seed"]))
         device_ids = [spec.id for spec in farm.devices]
         users = self._credentials([*OPERATOR_IDS, *device_ids])
-        broker = self._start_broker(users)
+        # The CLI's login has the admin's topics: the dynamic security plugin keeps it.
+        broker = self._start_broker({u: p for u, p in users.items() if u != CLI_USER})
+        desk = DemoDesk(self.root, FARM, self.ports.mqtt, self._credentials_path)
         children: list[subprocess.Popen[bytes]] = []
         signers: dict[str, Device] = {}
         fleets: list[Fleet] = []
@@ -187,7 +202,13 @@ class LiveDemo:
             children.extend(start_witnesses(self.root, witnesses))
             gateway = self._start_gateway(users[GATEWAY_USER])
             children.append(gateway)
+            desk.set_up()
+            desk.add_logins(users, BROKER_ADMIN)
+            api = f"http://127.0.0.1:{self.ports.gateway}"
+            desk_proc = desk.start(self.ports.desk, api, users[DESK_OPERATOR])
+            children.append(desk_proc)
             children.append(start_site(self.root, self.gateway_dir, self.ports))
+            desk.wait_running(desk_proc)  # started alongside the site
             for signer_id in (ADMIN, *OPERATOR_IDS, *device_ids):
                 signers[signer_id] = self._open_device(signer_id)
             story = DemoStory(story_farm, farm, signers, ADMIN)
@@ -202,12 +223,17 @@ class LiveDemo:
                 fleets[-1].start()
                 if group == [ADMIN]:
                     _fleet_drained(fleets[-1], 60, "the registrations")
-            self._print_urls(witnesses)
+                    if not state.get("desk_registered"):
+                        admin_key = load_key(self.gateway_dir.signer_key(ADMIN))
+                        desk.register(admin_key, self._admin_state, users[CLI_USER])
+                        state["desk_registered"] = True
+                        self._save_state(state)
+            self._print_urls(witnesses, desk)
             self._sample(farm, story, state, signers, tuple(fleets), gateway)
         finally:
             for fleet in fleets:
                 fleet.stop()
-            for child in reversed(children):  # the site, the gateway, then the witnesses
+            for child in reversed(children):  # the site, the desk, the gateway, the witnesses
                 child.terminate()
                 try:
                     child.wait(30)
@@ -280,8 +306,11 @@ class LiveDemo:
         url = MqttUrl("127.0.0.1", self.ports.mqtt, device.id, users[device.id])
         return MqttLink(device, url, FARM, window=200, resend_after=20.0)
 
-    def _print_urls(self, witnesses: list[DemoWitness]) -> None:
+    def _print_urls(self, witnesses: list[DemoWitness], desk: DemoDesk) -> None:
         api = f"http://127.0.0.1:{self.ports.gateway}"
+        people = desk.people_commands(
+            self.gateway_dir.signer_key(ADMIN), self._admin_state, BROKER_ADMIN
+        )
         cosigners = "".join(
             f"  {w.label + ' witness':<18} {w.url}/  ({w.config.name})\n" for w in witnesses
         )
@@ -295,6 +324,9 @@ class LiveDemo:
             f"  add a device       farmtrace device add ... --broker-admin "
             f"mqtt://{BROKER_ADMIN}@127.0.0.1:{self.ports.mqtt}  (docs/operators.md)\n"
             f"  consumer site      http://127.0.0.1:{self.ports.web}/\n"
+            f"  operators' desk    http://127.0.0.1:{self.ports.desk}/  (staff log-in in "
+            f"{desk.staff_login})\n"
+            f"{people}"
             f"{cosigners}"
             f"  live audit         farmtrace audit --url {api} --trust "
             f"{self.gateway_dir.trust} --witnesses {self.gateway_dir.witnesses}\n"

@@ -15,7 +15,7 @@ Pure text: nothing here touches the file system.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
@@ -28,7 +28,6 @@ __all__ = [
     "server_blocks",
     "site_host",
     "standalone_conf",
-    "with_location",
     "witness_host",
 ]
 
@@ -271,8 +270,3 @@ def standalone_conf(plan: NginxPlan, prefix: Path, mime_types: Path) -> str:
             "",
         ]
     )
-
-
-def with_location(host: VirtualHost, location: Location) -> VirtualHost:
-    """``host`` with ``location`` first (nginx picks prefix matches by length, regexes in order)."""
-    return replace(host, locations=(location, *host.locations))

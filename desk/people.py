@@ -13,14 +13,13 @@ here: the desk reads them from the operator's registration in the log::
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
 from chain.keyfile import SignerKey, load_key
 from desk._app import KEY_FILE as DESK_KEY_FILE
 from desk._app import MQTT_PASSWORD_FILE, OPERATORS_DIR, USERS_FILE
-from desk._users import add_user, load_users, remove_users
+from desk._users import _write_private, add_user, load_users, remove_users
 from signer.identity import KEY_FILE, DeviceIdentity
 
 __all__ = [
@@ -98,12 +97,5 @@ def save_person_mqtt_password(root: Path, operator: str, password: str) -> Path:
     path = root / OPERATORS_DIR / operator / MQTT_PASSWORD_FILE
     if not path.parent.is_dir():
         raise FileNotFoundError(0, "no such person at this desk", str(path.parent))
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, password.encode() + b"\n")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    _write_private(path, password.encode() + b"\n")
     return path

@@ -35,7 +35,10 @@ only checkpoints both witnesses cosigned; the demo prints a pack's page
 (the URL its QR code holds) and the QR code itself. Later runs continue
 from where the last one stopped. Ctrl-C stops everything cleanly.
 While it runs, `farmtrace device add`, `replace` and `retire` change its
-devices from a second terminal (docs/operators.md).
+devices from a second terminal (docs/operators.md). The operators' desk
+(`farmtrace desk run`) serves the farm office's staff; the demo prints its
+staff log-in file and the exact `farmtrace operator add` and `retire`
+commands that add a vet to the running desk and take them off again.
 """
 
 _EXAMPLES = """\
@@ -71,6 +74,9 @@ def add_parser(commands: Any) -> None:
         "--web-port", type=int, default=8000, help="consumer site port (default: %(default)s)"
     )
     parser.add_argument(
+        "--desk-port", type=int, default=8001, help="operators' desk port (default: %(default)s)"
+    )
+    parser.add_argument(
         "--witness-ports",
         type=_two_ports,
         default=(7381, 7382),
@@ -100,7 +106,9 @@ def run(args: argparse.Namespace) -> int:
         shutil.rmtree(args.data_dir)
     demo = LiveDemo(
         args.data_dir,
-        DemoPorts(args.mqtt_port, args.gateway_port, args.web_port, args.witness_ports),
+        DemoPorts(
+            args.mqtt_port, args.gateway_port, args.web_port, args.witness_ports, args.desk_port
+        ),
         history_days=args.days,
     )  # fmt: skip
     try:

@@ -311,11 +311,6 @@ class MqttIngest:
             _logger.error("cannot start %d signature workers (%s); checking inline", workers, exc)
             return VerifierPool(0, max_bytes)
 
-    @property
-    def verifier_pids(self) -> list[int | None]:
-        """The signature workers' process ids while :meth:`run` runs (tests kill them)."""
-        return [] if self._pool is None else self._pool.pids
-
     def _try_connect(self, first: bool) -> bool:
         s = self.settings
         try:
@@ -504,10 +499,10 @@ class MqttIngest:
                 self._reject_log.log_reason(device, "malformed_status", str(exc), time.monotonic())
             self._online.pop(device, None)
         else:
-            self._online[device] = status.status == "online"
+            online = status.status == "online"
+            self._online[device] = online
             book = self.ingest.receipts
             # A device that reports the lowest seq it holds gets a receipt reaching it.
-            online = status.status == "online"
             if online and book.note_low(device, status.low) and book.holds_committed(device):
                 re_receipt.add(device)
         self.metrics.devices_online.set(sum(self._online.values()))

@@ -14,28 +14,18 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
-from browser_harness import MOBILE, SCREENSHOTS, ConsoleWatch, serve
+from browser_harness import MOBILE, SCREENSHOTS, ConsoleWatch
 from playwright.sync_api import Browser, BrowserContext, Page, Route
+from witnessed_site import NAMES, Site, two_of_three, witness_keys, witnessed_site
 
-from chain import note
-from chain.checkpoint import cosign, generate_cosigner_key
-from chain.store import Store
-from chain.trust import TrustRoot
-from chain.witness_policy import Witness, WitnessPolicy
-from consumer_web import create_app
-from consumer_web._replica_state import ReplicaStatus
-from demo.story_farm import StoryFarm, StoryManifest, build_story_log
-from gateway.datadir import DataDir
+from demo.story_farm import StoryFarm
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
-NAMES = ("coop.example/witness", "retail.example/witness", "ngo.example/witness")
-KEYS = [generate_cosigner_key(name, seed=bytes([n + 7]) * 32) for n, name in enumerate(NAMES)]
-POLICY = WitnessPolicy(2, tuple(Witness(vkey) for _, vkey in KEYS))
+KEYS = witness_keys(7)
+POLICY = two_of_three(KEYS)
 FARM = StoryFarm(days=12, birds=6, shelf_birds=4, lot_birds=1, move_every=0)
 FIRST_SCREEN = (
     "#facts h1",
@@ -50,51 +40,13 @@ FIRST_SCREEN = (
 )
 
 
-@dataclass
-class Data:
-    """consumer_web.SiteData over the story log, with the 2-of-3 policy."""
-
-    store: Store
-    trust: TrustRoot
-    witness_policy: WitnessPolicy = POLICY
-
-    def status(self) -> ReplicaStatus:
-        size, signed = self.store.latest_checkpoint() or (0, None)
-        return ReplicaStatus(size, signed, None, (), ())
-
-
-@dataclass
-class Site:
-    url: str
-    manifest: StoryManifest
-
-    @property
-    def pack_url(self) -> str:
-        pack = self.manifest.packs[0]
-        return f"{self.url}/01/{pack.gtin}/21/{pack.serial}"
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    data_dir = DataDir(tmp_path_factory.mktemp("first-screen") / "farm")
-    manifest = build_story_log(data_dir, FARM)
-    with Store.open(data_dir.log) as store:
-        size, signed = store.latest_checkpoint() or (0, "")
-        text, now = note.parse(signed).text, int(time.time())
-        lines = [cosign(text, KEYS[0][0], now - 60), cosign(text, KEYS[1][0], now - 60)]
-        store.put_checkpoint(size, signed + "".join(lines))
-        config = {
-            "TESTING": True,
-            "SITE_DATA": Data(store, manifest.trust),
-            "WARM_CACHE": False,
-            "FARM_TZ": "Europe/Amsterdam",
-        }
-        app = create_app(config)
-        try:
-            with serve(app) as url:
-                yield Site(url, manifest)
-        finally:
-            app.extensions["farmtrace_site"].close()
+    cosigners = [(KEYS[0][0], 60), (KEYS[1][0], 60)]
+    config = {"FARM_TZ": "Europe/Amsterdam"}
+    root = tmp_path_factory.mktemp("first-screen")
+    with witnessed_site(root, FARM, POLICY, cosigners, config) as site:
+        yield site
 
 
 @pytest.fixture

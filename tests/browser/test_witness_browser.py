@@ -10,77 +10,26 @@ verified by verify.js; the proof's checkpoint is tampered with in transit
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
-from browser_harness import ConsoleWatch, screenshot, serve
+from browser_harness import ConsoleWatch, screenshot
 from playwright.sync_api import Page, Route
+from witnessed_site import NAMES, Site, two_of_three, witness_keys, witnessed_site
 
-from chain import note
-from chain.checkpoint import cosign, generate_cosigner_key
-from chain.store import Store
-from chain.trust import TrustRoot
-from chain.witness_policy import Witness, WitnessPolicy
-from consumer_web import create_app
-from consumer_web._replica_state import ReplicaStatus
-from demo.story_farm import StoryFarm, StoryManifest, build_story_log
-from gateway.datadir import DataDir
+from demo.story_farm import StoryFarm
 
-NAMES = ("coop.example/witness", "retail.example/witness", "ngo.example/witness")
-KEYS = [generate_cosigner_key(name, seed=bytes([n + 1]) * 32) for n, name in enumerate(NAMES)]
-POLICY = WitnessPolicy(2, tuple(Witness(vkey) for _, vkey in KEYS))
-
-
-@dataclass
-class WitnessedData:
-    """consumer_web.SiteData over the story log, with the 2-of-3 policy."""
-
-    store: Store
-    trust: TrustRoot
-    witness_policy: WitnessPolicy = POLICY
-
-    def status(self) -> ReplicaStatus:
-        size, signed = self.store.latest_checkpoint() or (0, None)
-        return ReplicaStatus(size, signed, None, (), ())
-
-
-@dataclass
-class Site:
-    url: str
-    manifest: StoryManifest
-
-    @property
-    def pack_url(self) -> str:
-        pack = self.manifest.packs[0]
-        return f"{self.url}/01/{pack.gtin}/21/{pack.serial}"
+KEYS = witness_keys(1)
+POLICY = two_of_three(KEYS)
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    data_dir = DataDir(tmp_path_factory.mktemp("witnessed") / "farm")
-    manifest = build_story_log(
-        data_dir, StoryFarm(days=2, birds=4, shelf_birds=3, lot_birds=2, move_every=0)
-    )
-    with Store.open(data_dir.log) as store:
-        size, signed = store.latest_checkpoint() or (0, "")
-        now = int(time.time())
-        text = note.parse(signed).text
-        lines = [cosign(text, KEYS[0][0], now - 120), cosign(text, KEYS[1][0], now - 7200)]
-        store.put_checkpoint(size, signed + "".join(lines))
-        app = create_app(
-            {
-                "TESTING": True,
-                "SITE_DATA": WitnessedData(store, manifest.trust),
-                "WARM_CACHE": False,
-            }
-        )
-        try:
-            with serve(app) as url:
-                yield Site(url, manifest)
-        finally:
-            app.extensions["farmtrace_site"].close()
+    farm = StoryFarm(days=2, birds=4, shelf_birds=3, lot_birds=2, move_every=0)
+    cosigners = [(KEYS[0][0], 120), (KEYS[1][0], 7200)]
+    with witnessed_site(tmp_path_factory.mktemp("witnessed"), farm, POLICY, cosigners) as site:
+        yield site
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""``kill -9`` of ``farmtrace demo``: its children (Mosquitto, the gateway, the site and both
-witnesses) die with it and free their ports and the log's lock (issue 11 item 9)."""
+"""``kill -9`` of ``farmtrace demo``: its children (Mosquitto, the gateway, the site, the desk
+and both witnesses) die with it and free their ports and the log's lock (issue 11 item 9)."""
 
 from __future__ import annotations
 
@@ -49,18 +49,20 @@ def listenable(port: int) -> bool:
     return True
 
 
+_KINDS = ("mosquitto", "gateway run", "site run", "desk run", "witness serve")
+
+
 def test_a_killed_demo_takes_its_children_with_it(tmp_path: Path) -> None:
     data, log = tmp_path / "demo-data", tmp_path / "demo.log"
-    ports = free_port(), free_port(), free_port(), free_port(), free_port()
+    ports = free_port(), free_port(), free_port(), free_port(), free_port(), free_port()
     proc = start_demo(data, ports, log)
     try:
         wait_for(log, "consumer site ", proc, 120)  # printed once every child is up
         children = children_of(proc.pid)
-        kinds = sorted(
-            next(k for k in ("mosquitto", "gateway run", "site run", "witness serve") if k in c)
-            for c in children.values()
-        )
-        assert kinds == ["gateway run", "mosquitto", "site run", "witness serve", "witness serve"]
+        kinds = sorted(next(k for k in _KINDS if k in c) for c in children.values())
+        assert kinds == [
+            "desk run", "gateway run", "mosquitto", "site run", "witness serve", "witness serve"
+        ]  # fmt: skip
         assert not any(listenable(port) for port in ports)
     finally:
         proc.send_signal(signal.SIGKILL)

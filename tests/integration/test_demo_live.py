@@ -25,15 +25,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def start_demo(
-    data: Path, ports: tuple[int, int, int, int, int], log: Path
+    data: Path, ports: tuple[int, int, int, int, int, int], log: Path
 ) -> subprocess.Popen[bytes]:
-    mqtt, gateway, web, coop, retailer = ports
+    mqtt, gateway, web, coop, retailer, desk = ports
     with open(log, "ab") as out:
         return subprocess.Popen(
             [
                 sys.executable, "-m", "farmtrace", "demo", "--data-dir", str(data),
                 "--mqtt-port", str(mqtt), "--gateway-port", str(gateway), "--web-port", str(web),
-                "--witness-ports", f"{coop},{retailer}", "--days", "3",
+                "--witness-ports", f"{coop},{retailer}", "--desk-port", str(desk), "--days", "3",
             ],
             stdout=out,
             stderr=out,
@@ -65,8 +65,8 @@ def _command_lines() -> list[bytes]:
 
 def test_demo_backfills_streams_stops_cleanly_and_resumes(tmp_path: Path) -> None:
     data, log = tmp_path / "demo-data", tmp_path / "demo.log"
-    ports = free_port(), free_port(), free_port(), free_port(), free_port()
-    _, gateway, web, coop, retailer = ports
+    ports = free_port(), free_port(), free_port(), free_port(), free_port(), free_port()
+    _, gateway, web, coop, retailer, _ = ports
     proc = start_demo(data, ports, log)
     wait_for(log, "a pack on the shelf: ", proc, 150)
     # The printed pack page is the consumer site's, served from its verified replica.

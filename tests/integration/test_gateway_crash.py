@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from gateway_harness import (
     GatewayProcess,
@@ -18,6 +19,7 @@ from mqtt_broker import Broker
 from test_gateway_ingest import audit_ok
 
 from chain.entries import parse_entry
+from gateway.datadir import DataDir
 
 DEVICES = 4
 READINGS = 600  # per device
@@ -44,10 +46,20 @@ def resend_until_receipted(pub: Publisher, device: str, raws: list[bytes]) -> No
         )
 
 
-def test_kill_9_during_a_stream_loses_and_duplicates_nothing(
-    tmp_path: Path, broker: Broker
-) -> None:
-    data_dir, admin = new_data_dir(tmp_path / "gw")
+class Stream(NamedTuple):
+    """A gateway, its publisher, and the thread publishing ``sent`` (readings per device)."""
+
+    data_dir: DataDir
+    gateway: GatewayProcess
+    pub: Publisher
+    sent: dict[str, list[bytes]]
+    thread: threading.Thread
+
+
+def start_stream(root: Path, broker: Broker, chunk: int) -> Stream:
+    """Start a gateway in ``root``, register DEVICES devices, and start publishing
+    READINGS readings of each, ``chunk`` per message, from a thread."""
+    data_dir, admin = new_data_dir(root)
     devices = [Signer(k) for k in device_keys(DEVICES)]
     gateway = GatewayProcess(data_dir, broker.url, ["--block-interval-ms", "50"])
     gateway.start()
@@ -60,13 +72,20 @@ def test_kill_9_during_a_stream_loses_and_duplicates_nothing(
     sent = {d.id: [d.reading(i / 10) for i in range(READINGS)] for d in devices}
 
     def stream() -> None:
-        for i in range(0, READINGS, 20):
+        for i in range(0, READINGS, chunk):
             for device in devices:
-                pub.publish(device.id, sent[device.id][i : i + 20])
+                pub.publish(device.id, sent[device.id][i : i + chunk])
             time.sleep(0.01)
 
-    streamer = threading.Thread(target=stream)
-    streamer.start()
+    thread = threading.Thread(target=stream)
+    thread.start()
+    return Stream(data_dir, gateway, pub, sent, thread)
+
+
+def test_kill_9_during_a_stream_loses_and_duplicates_nothing(
+    tmp_path: Path, broker: Broker
+) -> None:
+    data_dir, gateway, pub, sent, streamer = start_stream(tmp_path / "gw", broker, chunk=20)
     kills = 0
     while streamer.is_alive() or kills < 3:
         time.sleep(0.4)
@@ -75,8 +94,8 @@ def test_kill_9_during_a_stream_loses_and_duplicates_nothing(
         gateway.start()
     streamer.join()
     try:
-        for device in devices:
-            resend_until_receipted(pub, device.id, sent[device.id])
+        for device, raws in sent.items():
+            resend_until_receipted(pub, device, raws)
     finally:
         pub.close()
         if gateway.proc is not None and gateway.proc.poll() is None:

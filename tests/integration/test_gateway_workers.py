@@ -11,29 +11,17 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from gateway_harness import (
-    GatewayProcess,
-    Publisher,
-    Signer,
-    committed_entries,
-    device_keys,
-    metric,
-    new_data_dir,
-)
+from gateway_harness import committed_entries, metric
 from mqtt_broker import Broker
-from test_gateway_crash import resend_until_receipted
+from test_gateway_crash import DEVICES, READINGS, resend_until_receipted, start_stream
 from test_gateway_ingest import audit_ok
 
 from chain.entries import parse_entry
-
-DEVICES = 4
-READINGS = 600  # per device
 
 pytestmark = pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: no workers")
 
@@ -71,27 +59,8 @@ def _wait_worker(gateway_pid: int, not_: int | None, timeout: float = 20) -> int
 def test_kill_9_a_worker_during_a_stream_loses_and_duplicates_nothing(
     tmp_path: Path, broker: Broker
 ) -> None:
-    data_dir, admin = new_data_dir(tmp_path / "gw")
-    devices = [Signer(k) for k in device_keys(DEVICES)]
-    gateway = GatewayProcess(data_dir, broker.url, ["--block-interval-ms", "50"])
-    gateway.start()
+    data_dir, gateway, pub, sent, streamer = start_stream(tmp_path / "gw", broker, chunk=10)
     assert gateway.proc is not None
-    pub = Publisher(broker.port, "stream")
-    pub.watch(admin.id)
-    pub.publish(admin.id, [admin.register(d.key) for d in devices])
-    pub.wait_receipt(admin.id, lambda r: r.seq == 1 + DEVICES)
-    for device in devices:
-        pub.watch(device.id)
-    sent = {d.id: [d.reading(i / 10) for i in range(READINGS)] for d in devices}
-
-    def stream() -> None:
-        for i in range(0, READINGS, 10):
-            for device in devices:
-                pub.publish(device.id, sent[device.id][i : i + 10])
-            time.sleep(0.01)
-
-    streamer = threading.Thread(target=stream)
-    streamer.start()
     kills, worker = 0, None
     try:
         while streamer.is_alive() or kills < 3:
@@ -100,8 +69,8 @@ def test_kill_9_a_worker_during_a_stream_loses_and_duplicates_nothing(
             os.kill(worker, signal.SIGKILL)
             kills += 1
         streamer.join()
-        for device in devices:
-            resend_until_receipted(pub, device.id, sent[device.id])
+        for device, raws in sent.items():
+            resend_until_receipted(pub, device, raws)
         url = gateway.http_url + "/metrics"
         with urllib.request.urlopen(url, timeout=10) as answer:
             text = answer.read().decode()

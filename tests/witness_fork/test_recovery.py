@@ -30,14 +30,13 @@ from pathlib import Path
 import pytest
 from gateway_harness import FARM, GatewayProcess, Publisher, device_keys, new_data_dir, now_ms
 from mqtt_broker import Broker, free_port
-from test_witnessed_farm import SiteProcess, get, refusal_count, wait_for
-from witness_harness import WitnessProcess, make_witness_dir
+from test_witnessed_farm import SiteProcess, get, refusal_count, wait_for, witness_the_log
 
 from chain.checkpoint import open_checkpoint
 from chain.entries import parse_entry
 from chain.store import Store
 from chain.trust import TrustRoot
-from chain.witness_policy import Witness, WitnessPolicy
+from chain.witness_policy import WitnessPolicy
 from gateway.datadir import DataDir
 from signer.device import Device
 from signer.fleet import Fleet
@@ -111,28 +110,13 @@ class Cast:
 @pytest.fixture
 def cast(tmp_path: Path, broker: Broker) -> Iterator[Cast]:
     data_dir, admin = new_data_dir(tmp_path / "gateway")
-    trust = TrustRoot.from_json(data_dir.trust.read_text())
     secrets = tmp_path / "secrets"  # the operator's safe copy of the log's key, off the disk
     secrets.mkdir(mode=0o700)
     shutil.copy2(data_dir.log_key, secrets / "log.key")
     names = ("coop.test/witness", "retail.test/witness")
-    witnesses = [
-        WitnessProcess(
-            make_witness_dir(tmp_path / n.split(".")[0], n, [(trust.origin, trust.log_key)]),
-            port=free_port(),
-        )
-        for n in names
-    ]
-    policy = WitnessPolicy(
-        2, tuple(Witness(w.vkey, f"http://127.0.0.1:{w.port}") for w in witnesses)
-    )
-    data_dir.witnesses.write_text(policy.to_json())
+    trust, witnesses, policy, site_dir = witness_the_log(tmp_path, data_dir, names)
     (tmp_path / "witnesses.json").write_text(policy.to_json())
     (tmp_path / "trust.json").write_text(trust.to_json())  # pinned by the operator too
-    site_dir = tmp_path / "site"
-    site_dir.mkdir()
-    (site_dir / "trust.json").write_text(trust.to_json())
-    (site_dir / "witnesses.json").write_text(policy.to_json())
     gateway = GatewayProcess(
         data_dir,
         broker.url,

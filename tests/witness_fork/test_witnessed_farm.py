@@ -18,7 +18,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,16 +138,18 @@ class WitnessedFarm:
         self.gateway.start()
 
 
-@pytest.fixture
-def farm(tmp_path: Path, broker: Broker) -> Iterator[WitnessedFarm]:
-    data_dir, admin = new_data_dir(tmp_path / "gateway")
+def witness_the_log(
+    tmp_path: Path, data_dir: DataDir, names: Sequence[str]
+) -> tuple[TrustRoot, list[WitnessProcess], WitnessPolicy, Path]:
+    """Witnesses of ``data_dir``'s log named ``names`` (not started), a 2-of-them policy
+    given to the gateway, and a site directory pinning the trust root and the policy."""
     trust = TrustRoot.from_json(data_dir.trust.read_text())
     witnesses = [
         WitnessProcess(
             make_witness_dir(tmp_path / name.split(".")[0], name, [(trust.origin, trust.log_key)]),
             port=free_port(),
         )
-        for name in NAMES
+        for name in names
     ]
     policy = WitnessPolicy(
         2, tuple(Witness(w.vkey, f"http://127.0.0.1:{w.port}") for w in witnesses)
@@ -157,6 +159,13 @@ def farm(tmp_path: Path, broker: Broker) -> Iterator[WitnessedFarm]:
     site_dir.mkdir()
     (site_dir / "trust.json").write_text(trust.to_json())
     (site_dir / "witnesses.json").write_text(policy.to_json())
+    return trust, witnesses, policy, site_dir
+
+
+@pytest.fixture
+def farm(tmp_path: Path, broker: Broker) -> Iterator[WitnessedFarm]:
+    data_dir, admin = new_data_dir(tmp_path / "gateway")
+    trust, witnesses, policy, site_dir = witness_the_log(tmp_path, data_dir, NAMES)
     gateway = GatewayProcess(
         data_dir,
         broker.url,  # a fixed port: the site follows the same URL across restarts

@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import http.client
 from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_witness_process import submit
 from witness_fake_log import FakeLog
 from witness_harness import WitnessProcess, make_witness_dir
 
 from chain.errors import MalformedWitnessMessageError
 from chain.tlog_witness import AddCheckpointRequest
-
-
-def submit(port: int, body: bytes) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("POST", "/add-checkpoint", body=body)
-        answer = conn.getresponse()
-        return answer.status, answer.read()
-    finally:
-        conn.close()
 
 
 def poisons(log: FakeLog) -> dict[str, bytes]:

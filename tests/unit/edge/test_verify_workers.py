@@ -11,45 +11,15 @@ import signal
 import time
 
 import pytest
+from test_admission import DEV, NOW, _registry
 
-from chain import note
-from chain.entries import device_payload, parse_entry, reading_payload, sign_entry
+from chain.entries import reading_payload, sign_entry
 from chain.keyfile import SignerKey
-from chain.registry import Registry
-from chain.trust import TrustRoot
 from gateway.admission import Decision, admit
 from gateway.verify_workers import MAX_ATTEMPTS, Hints, VerifierPool, keys_of, verify_batch
 
-ADMIN = SignerKey.generate("admin", seed=b"a" * 32)
-DEV = SignerKey.generate("b1-temp", seed=b"d" * 32)
 OTHER = SignerKey.generate("b1-temp", seed=b"o" * 32)  # same id, another key
 STRANGER = SignerKey.generate("nobody", seed=b"n" * 32)
-NOW = 1_767_225_600_000
-
-
-def _registry() -> Registry:
-    _, verifier = note.generate_key("farm.example/log", seed=b"l" * 32)
-    registry = Registry.from_trust_root(
-        TrustRoot("farm.example/log", verifier, ((ADMIN.id, ADMIN.public_key),))
-    )
-    reg = parse_entry(
-        sign_entry(
-            device_payload(
-                "register",
-                DEV.id,
-                2,
-                NOW - 3_600_000,
-                pubkey=DEV.public_key,
-                kinds=["temperature"],
-                subjects=["barn:b1"],
-            ),
-            ADMIN.id,
-            ADMIN.seed,
-        )
-    )
-    registry.authorize(reg, 1)
-    registry.apply(reg, 1)
-    return registry
 
 
 def _reading(seq: int, key: SignerKey = DEV, kid: str = DEV.id) -> bytes:
