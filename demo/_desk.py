@@ -19,16 +19,16 @@ import os
 import shlex
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from chain.entries import operator_payload
-from chain.keyfile import SignerKey, load_key
+from chain.keyfile import load_key
 from demo._lifeline import die_with_us
 from gateway.broker_accounts import BrokerAccounts, BrokerAdmin
 from gateway.broker_config import new_password
-from signer.mqtt_url import MqttUrl
-from signer.registration import sign_and_send
 
 __all__ = [
     "CLI_USER",
@@ -55,6 +55,30 @@ class DemoDesk:
         self.credentials = credentials
         self.staff_login = root / "desk-staff-login"
         self.log_path = root / "desk.log"
+        self._setting_up: threading.Thread | None = None
+        self._set_up_error: Exception | None = None
+
+    def set_up_meanwhile(self) -> None:
+        """:meth:`set_up` in a thread, while the broker and the gateway start; see :meth:`ready`."""
+        self._setting_up = threading.Thread(target=self._set_up_caught, name="desk set-up")
+        self._setting_up.start()
+
+    def _set_up_caught(self) -> None:
+        try:
+            self.set_up()
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            self._set_up_error = exc
+
+    def ready(self) -> None:
+        """Wait for :meth:`set_up_meanwhile`.
+
+        Raises:
+            RuntimeError: the set-up failed (the cause says why).
+        """
+        if self._setting_up is not None:
+            self._setting_up.join()
+        if self._set_up_error is not None:
+            raise RuntimeError(f"the desk could not be set up: {self._set_up_error}")
 
     def set_up(self) -> None:
         """Create the desk directory and its staff log-in unless they exist (idempotent).
@@ -100,22 +124,16 @@ class DemoDesk:
                 accounts.delete(CLI_USER, delete_role=False)
             accounts.create(CLI_USER, users[CLI_USER], topics_of="admin")
 
-    def register(self, admin_key: SignerKey, admin_state: Path, password: str) -> None:
-        """Have the admin register the desk's operator (role ``farm``) and wait for its receipt.
+    def registration(self, ts: int) -> Callable[[int], dict[str, object]]:
+        """The admin's registration of the desk's operator (role ``farm``) from ``ts``, by seq.
 
         Raises:
-            NotConnectedError, TimeoutError, PermissionError: as
-                :func:`signer.registration.sign_and_send`.
+            OSError, FarmtraceError: the desk's key cannot be read (call after :meth:`ready`).
         """
         key = load_key(self.dir / _OPERATOR_KEY)
-        url = MqttUrl("127.0.0.1", self.mqtt_port, CLI_USER, password)
-        sign_and_send(
-            admin_key, admin_state, url, self.farm,
-            lambda seq: operator_payload(
-                "register", key.id, seq, time.time_ns() // 1_000_000,
-                pubkey=key.public_key, roles=["farm"], name="Farm office desk",
-            ),
-            timeout=30,
+        return lambda seq: operator_payload(
+            "register", key.id, seq, ts,
+            pubkey=key.public_key, roles=["farm"], name="Farm office desk",
         )  # fmt: skip
 
     def start(self, port: int, check_url: str, password: str) -> subprocess.Popen[bytes]:

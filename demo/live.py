@@ -194,6 +194,7 @@ class LiveDemo:
         # The CLI's login has the admin's topics: the dynamic security plugin keeps it.
         broker = self._start_broker({u: p for u, p in users.items() if u != CLI_USER})
         desk = DemoDesk(self.root, FARM, self.ports.mqtt, self._credentials_path)
+        desk.set_up_meanwhile()
         children: list[subprocess.Popen[bytes]] = []
         signers: dict[str, Device] = {}
         fleets: list[Fleet] = []
@@ -202,7 +203,7 @@ class LiveDemo:
             children.extend(start_witnesses(self.root, witnesses))
             gateway = self._start_gateway(users[GATEWAY_USER])
             children.append(gateway)
-            desk.set_up()
+            desk.ready()
             desk.add_logins(users, BROKER_ADMIN)
             api = f"http://127.0.0.1:{self.ports.gateway}"
             desk_proc = desk.start(self.ports.desk, api, users[DESK_OPERATOR])
@@ -216,6 +217,11 @@ class LiveDemo:
                 story.see(farm.readings(state["start_ms"], state["sampled_ms"]))
             # Registrations (and the hatchery's first events) precede every reading.
             state["planned"] = story.sign_until(state["start_ms"], state["planned"])
+            if not state.get("desk_registered"):  # in the admin's outbox, sent with the rest
+                admin = signers[ADMIN]
+                raw = admin.identity.sign_payload(desk.registration(now_ms()))
+                admin.outbox.put(admin.identity.last_seq, raw)
+                state["desk_registered"] = True
             self._save_state(state)
             # Registrations first: an entry of a signer not yet registered is refused.
             for group in ([ADMIN], OPERATOR_IDS, device_ids):
@@ -223,11 +229,6 @@ class LiveDemo:
                 fleets[-1].start()
                 if group == [ADMIN]:
                     _fleet_drained(fleets[-1], 60, "the registrations")
-                    if not state.get("desk_registered"):
-                        admin_key = load_key(self.gateway_dir.signer_key(ADMIN))
-                        desk.register(admin_key, self._admin_state, users[CLI_USER])
-                        state["desk_registered"] = True
-                        self._save_state(state)
             self._print_urls(witnesses, desk)
             self._sample(farm, story, state, signers, tuple(fleets), gateway)
         finally:

@@ -35,6 +35,7 @@ __all__ = [
     "load_users",
     "read_secret",
     "remove_users",
+    "write_private",
     "write_secret",
 ]
 
@@ -50,7 +51,11 @@ _HASH_METHOD = "scrypt"
 _DUMMY_HASH = generate_password_hash(secrets.token_hex(16), method=_HASH_METHOD)
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
+    """Replace ``path`` durably with ``data``, readable by its owner only (0600).
+
+    Raises OSError if the directory cannot be written.
+    """
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -111,7 +116,7 @@ def _changing(path: Path) -> Iterator[dict[str, dict[str, str]]]:
         yield users
         body: dict[str, Any] = {"users": dict(sorted(users.items()))}
         try:
-            _write_private(path, (json.dumps(body, indent=2) + "\n").encode())
+            write_private(path, (json.dumps(body, indent=2) + "\n").encode())
         except OSError as exc:
             raise StorageError(f"{path}: cannot write: {exc}") from exc
     finally:
@@ -178,7 +183,7 @@ def write_secret(path: Path) -> None:
     if path.exists():
         raise FileExistsError(0, "session secret exists", str(path))
     try:
-        _write_private(path, secrets.token_hex(32).encode() + b"\n")
+        write_private(path, secrets.token_hex(32).encode() + b"\n")
     except OSError as exc:
         raise StorageError(f"{path}: cannot write: {exc}") from exc
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from chain.keyfile import SignerKey, load_key
 from desk._app import KEY_FILE as DESK_KEY_FILE
 from desk._app import MQTT_PASSWORD_FILE, OPERATORS_DIR, USERS_FILE
-from desk._users import _write_private, add_user, load_users, remove_users
+from desk._users import add_user, load_users, remove_users, write_private
 from signer.identity import KEY_FILE, DeviceIdentity
 
 __all__ = [
@@ -97,5 +97,5 @@ def save_person_mqtt_password(root: Path, operator: str, password: str) -> Path:
     path = root / OPERATORS_DIR / operator / MQTT_PASSWORD_FILE
     if not path.parent.is_dir():
         raise FileNotFoundError(0, "no such person at this desk", str(path.parent))
-    _write_private(path, password.encode() + b"\n")
+    write_private(path, password.encode() + b"\n")
     return path

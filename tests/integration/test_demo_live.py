@@ -132,5 +132,5 @@ def test_demo_backfills_streams_stops_cleanly_and_resumes(tmp_path: Path) -> Non
         again = audit_store(store, trust)
         assert again.ok, again.to_text()
         registrations = [parse_entry(store.entry(i)) for i in store.registration_indexes()]
-        # The admin's genesis entry, each operator and each device once.
-        assert len(registrations) == 1 + 6 + 108
+        # The admin's genesis entry, each operator, the desk's operator and each device once.
+        assert len(registrations) == 1 + 6 + 1 + 108
