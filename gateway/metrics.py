@@ -18,7 +18,7 @@ Served at ``/metrics`` in the Prometheus text format. Names::
     farmtrace_devices_silent                    registered devices silent (the fleet view's flag)
     farmtrace_devices_offline                   registered devices whose status says offline
     farmtrace_devices_backlog_growing           registered devices whose outbox keeps growing
-    farmtrace_mqtt_connected                    1 while the gateway's MQTT session is up
+    farmtrace_mqtt_connected                    1 while connected and subscribed (receiving)
     farmtrace_mqtt_reconnects_total             connections re-established after a loss
     farmtrace_ingest_restarts_total             ingest loop restarts after a failure
     farmtrace_published_checkpoint_size         tree size of the checkpoint /checkpoint serves
@@ -115,7 +115,7 @@ class GatewayMetrics:
             registry=r,
         )
         self.mqtt_connected = Gauge(
-            "farmtrace_mqtt_connected", "1 while connected to the broker", registry=r
+            "farmtrace_mqtt_connected", "1 while connected to the broker and subscribed", registry=r
         )
         self.mqtt_reconnects = Counter(
             "farmtrace_mqtt_reconnects", "Broker connections re-established", registry=r

@@ -207,7 +207,6 @@ class MqttIngest:
         )
         self._connected = True
         self._delay = self.settings.reconnect_min_s
-        self.metrics.mqtt_connected.set(1)
         _logger.info(
             "connected to %s:%d (session present: %s)",
             self.settings.host,
@@ -221,6 +220,7 @@ class MqttIngest:
             _logger.error("broker refused the subscription: %s", failed)
             return
         self.connected.set()  # only now is nothing published to the farm missed
+        self.metrics.mqtt_connected.set(1)
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if self._connected and not self._stop.is_set():

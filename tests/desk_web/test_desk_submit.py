@@ -58,6 +58,8 @@ class Farm:
             )
         )
         self.gateway.start()
+        assert self.gateway.mqtt is not None
+        assert self.gateway.mqtt.connected.wait(20), "the gateway never subscribed"
         self.check_url = f"http://127.0.0.1:{self.gateway.http_port}"
         ts = now_ms() - 3_600_000
         operators = [(HATCHERY, ["hatchery", "farm"]), (PLANT, ["plant"])]

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,6 +183,17 @@ class GatewayProcess:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"gateway did not start:\n{self.log.read_text()}")
             time.sleep(0.05)
+        # Until its subscription is acknowledged, what devices publish is not
+        # queued for it: a test that publishes at once would lose its first entry.
+        while metric(self.scrape(), "farmtrace_mqtt_connected") < 1:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"gateway did not subscribe:\n{self.log.read_text()}")
+            time.sleep(0.05)
+
+    def scrape(self) -> str:
+        """Its /metrics text."""
+        with urllib.request.urlopen(f"{self.http_url}/metrics", timeout=10) as response:
+            return str(response.read().decode())
 
     @property
     def http_url(self) -> str:

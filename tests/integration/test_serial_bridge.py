@@ -39,6 +39,8 @@ class NullModem:
         self._slaves = (device_slave, bridge_slave)
         for fd in (self.device_master, self.bridge_master, *self._slaves):
             tty.setraw(fd)  # no echo, no CR/LF translation: a plain 8-bit line
+        for fd in (self.device_master, self.bridge_master):
+            os.set_blocking(fd, False)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._relay, daemon=True)
         self._thread.start()
@@ -52,11 +54,23 @@ class NullModem:
                     data = os.read(fd, 65536)
                 except OSError:
                     continue
-                os.write(peer[fd], data)
+                self._forward(peer[fd], data)
+
+    def _forward(self, fd: int, data: bytes) -> None:
+        # A side nobody reads any more (a stopped bridge) must not block the
+        # relay for ever: write with select, and give up when told to stop.
+        while data and not self._stop.is_set():
+            _, writable, _ = select.select([], [fd], [], 0.05)
+            if writable:
+                try:
+                    data = data[os.write(fd, data) :]
+                except BlockingIOError:
+                    continue
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join()
+        self._thread.join(10)
+        assert not self._thread.is_alive(), "the null modem's relay did not stop"
         for fd in (self.device_master, self.bridge_master, *self._slaves):
             os.close(fd)
 
