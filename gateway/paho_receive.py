@@ -13,7 +13,7 @@ Nothing paho computes changes. It installs itself only if a ``Properties``
 built by paho's own constructor has exactly the attributes it knows, with
 tables that are the same for every packet type; a paho release that differs
 keeps its own code (logged once), so an upgrade can cost speed, never
-correctness. tests/unit/test_paho_receive.py checks both.
+correctness. tests/unit/edge/test_paho_receive.py checks both.
 """
 
 from __future__ import annotations
