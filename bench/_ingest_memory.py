@@ -14,13 +14,14 @@ Run alone: ``.venv/bin/python bench/_ingest_memory.py [readings] [--trace]``.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import time
 import tracemalloc
 from pathlib import Path
 
 from _common import fresh_dir
-from _ingest_procs import rss_mb
+from _ingest_procs import rss_mb, rss_parts_mb
 from _ingest_readings import load_fleet, new_log
 
 from chain.store import Store
@@ -38,10 +39,20 @@ def _tables(log: Path) -> tuple[int, float]:
     return len(files), sum(f.stat().st_size for f in files) / 1e6
 
 
+def _malloc_trim() -> None:
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("readings", type=int, nargs="?", default=2_000_000)
     parser.add_argument("--trace", action="store_true", help="tracemalloc (slower)")
+    parser.add_argument(
+        "--trim",
+        action="store_true",
+        help="call glibc's malloc_trim(0) before each sample: RSS that it gives back was "
+        "freed memory the allocator kept, not live data",
+    )
     args = parser.parse_args()
     devices = 200
     per_device = -(-args.readings // devices)
@@ -58,7 +69,7 @@ def main() -> None:
         ingest = Ingest.open(store, trust, read_log_signer(data_dir), IngestConfig(), now)
         stream = (fleet.readings[d][i] for i in range(per_device) for d in range(devices))
         done, started, first = 0, time.perf_counter(), None
-        print("readings    RSS MB  py-heap MB  tables  tables MB")
+        print("readings    RSS MB  anon MB  file MB  py-heap MB  tables  tables MB")
         batch: list[bytes] = []
         for raw in stream:
             batch.append(raw)
@@ -73,9 +84,15 @@ def main() -> None:
             done += len(batch)
             batch = []
             if done // _EVERY != (done - _BATCH) // _EVERY:
+                if args.trim:
+                    _malloc_trim()
                 heap = tracemalloc.get_traced_memory()[0] / 1e6 if args.trace else 0.0
                 count, size = _tables(data_dir.log)
-                print(f"{done:>9,} {rss_mb(pid):>8.1f} {heap:>10.1f} {count:>7} {size:>9.0f}")
+                anon, mapped = rss_parts_mb(pid)
+                print(
+                    f"{done:>9,} {rss_mb(pid):>8.1f} {anon:>8.1f} {mapped:>8.1f}"
+                    f" {heap:>10.1f} {count:>7} {size:>9.0f}"
+                )
                 if first is None and args.trace:
                     first = tracemalloc.take_snapshot()
         print(f"{done:,} readings in {time.perf_counter() - started:.0f} s")

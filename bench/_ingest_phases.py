@@ -17,7 +17,15 @@ from typing import Any
 
 from _common import fresh_dir, percentile
 from _ingest_clients import Load, PublisherResult, publisher_main, subscriber_main
-from _ingest_procs import GatewayProcess, cpu_s, rss_mb, start_broker, tree_cpu_s, tree_rss_mb
+from _ingest_procs import (
+    GatewayProcess,
+    cpu_s,
+    rss_mb,
+    start_broker,
+    tree_cpu_s,
+    tree_pss_mb,
+    tree_rss_mb,
+)
 from _ingest_readings import Fleet, new_log
 
 from chain.store import Store
@@ -63,6 +71,7 @@ class GatewayRun:
     ingest: Transport
     committed_when_publishers_done: float
     rss_mb: list[tuple[float, float]]  # (committed readings, gateway + workers RSS) samples
+    pss_mb: list[tuple[float, float, float, float]]  # (committed, PSS, anonymous, file) of the tree
     main_rss_max_mb: float  # the gateway process alone
     broker_rss_max_mb: float
     paced_rate: float
@@ -191,12 +200,14 @@ def gateway_phases(fleet: Fleet, plan: Plan) -> GatewayRun:
     extra = () if workers is None else ("--verify-workers", workers)
     gateway = GatewayProcess(data_dir.root, FARM, broker.url, *extra)
     rss: list[tuple[float, float]] = []
+    pss: list[tuple[float, float, float, float]] = []
     broker_rss = [rss_mb(broker.pid)]
     main_rss = [rss_mb(gateway.pid)]
 
     def committed() -> float:
         value = gateway.metrics()[_COMMITTED]
         rss.append((value, tree_rss_mb(gateway.pid)))
+        pss.append((value, *tree_pss_mb(gateway.pid)))
         main_rss.append(rss_mb(gateway.pid))
         broker_rss.append(rss_mb(broker.pid))
         return value
@@ -237,6 +248,7 @@ def gateway_phases(fleet: Fleet, plan: Plan) -> GatewayRun:
         ingest=ingest,
         committed_when_publishers_done=at_done,
         rss_mb=rss,
+        pss_mb=pss,
         main_rss_max_mb=max(main_rss),
         broker_rss_max_mb=max(broker_rss),
         paced_rate=rate,

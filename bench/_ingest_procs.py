@@ -23,7 +23,15 @@ from _common import REPO
 from gateway.broker_config import BrokerSettings, write_broker_files
 from gateway.mosquitto import MosquittoProcess
 
-__all__ = ["GatewayProcess", "cpu_s", "rss_mb", "start_broker", "tree_cpu_s", "tree_rss_mb"]
+__all__ = [
+    "GatewayProcess",
+    "cpu_s",
+    "rss_mb",
+    "start_broker",
+    "tree_cpu_s",
+    "tree_pss_mb",
+    "tree_rss_mb",
+]
 
 
 def _free_port() -> int:
@@ -62,6 +70,24 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def rss_parts_mb(pid: int) -> tuple[float, float]:
+    """Process ``pid``'s resident memory split in MB: (anonymous, file-backed).
+
+    File-backed pages are mapped files (LevelDB reads its tables through
+    mmap): clean page cache the kernel reclaims under pressure, unlike
+    anonymous memory, which only the process can give back.
+    """
+    parts = {"RssAnon:": 0.0, "RssFile:": 0.0, "RssShmem:": 0.0}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key = line.split()[0] if line else ""
+            if key in parts:
+                parts[key] = int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return parts["RssAnon:"], parts["RssFile:"] + parts["RssShmem:"]
+
+
 def cpu_s(pid: int) -> float:
     """CPU seconds (user + system, every thread) process ``pid`` has used, 0.0 once it is gone."""
     try:
@@ -93,6 +119,26 @@ def tree_rss_mb(pid: int) -> float:
     return sum(rss_mb(p) for p in _tree(pid))
 
 
+def tree_pss_mb(pid: int) -> tuple[float, float, float]:
+    """Proportional set size of ``pid`` and its descendants in MB: (total, anonymous, file).
+
+    Unlike summed RSS, a page shared by several processes of the tree (the
+    interpreter, libsodium) counts once, split between them. File-backed
+    pages are mapped files: LevelDB reads its tables through mmap.
+    """
+    total = anon = mapped = 0.0
+    for p in _tree(pid):
+        try:
+            lines = Path(f"/proc/{p}/smaps_rollup").read_text().splitlines()
+        except OSError:
+            continue
+        values = {line.split()[0]: int(line.split()[1]) / 1024 for line in lines[1:] if line}
+        total += values.get("Pss:", 0.0)
+        anon += values.get("Pss_Anon:", 0.0)
+        mapped += values.get("Pss_File:", 0.0) + values.get("Pss_Shmem:", 0.0)
+    return total, anon, mapped
+
+
 def tree_cpu_s(pid: int) -> float:
     """CPU seconds of ``pid`` and every live descendant."""
     return sum(cpu_s(p) for p in _tree(pid))
@@ -103,17 +149,22 @@ _SAMPLE = re.compile(r"^(farmtrace_\w+?)(?:\{([^}]*)\})? (\S+)$", re.M)
 
 
 class GatewayProcess:
-    """``farmtrace gateway run`` on ``data_dir``; its log goes to ``data_dir/gateway.log``."""
+    """``farmtrace gateway run`` on ``data_dir``; its log goes to ``data_dir/gateway.log``.
 
-    def __init__(self, data_dir: Path, farm: str, broker_url: str, *extra: str) -> None:
+    ``repo``: the checkout whose code the gateway runs (another one for A/B runs).
+    """
+
+    def __init__(
+        self, data_dir: Path, farm: str, broker_url: str, *extra: str, repo: Path = REPO
+    ) -> None:
         self.log = data_dir / "gateway.log"
         command = [sys.executable, "-m", "farmtrace", "gateway", "run", "--data-dir",
                    str(data_dir), "--farm", farm, "--mqtt", broker_url, "--http-port", "0",
                    *extra]  # fmt: skip
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                command, stdout=log, stderr=log, cwd=REPO,
-                env={**os.environ, "PYTHONPATH": str(REPO)},
+                command, stdout=log, stderr=log, cwd=repo,
+                env={**os.environ, "PYTHONPATH": str(repo)},
             )  # fmt: skip
         deadline = time.monotonic() + 30
         while (match := _RUNNING.search(self.log.read_bytes())) is None:

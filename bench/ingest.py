@@ -120,6 +120,12 @@ def _print_gateway(g: GatewayRun, total: int) -> None:
         f"end {rss[-1]:.0f} MB (gateway process alone: max {g.main_rss_max_mb:.0f} MB); "
         f"broker RSS max {g.broker_rss_max_mb:.0f} MB"
     )
+    pss, anon, mapped = (max(sample[i] for sample in g.pss_mb) for i in (1, 2, 3))
+    print(
+        f"    gateway + workers PSS (shared pages counted once): max {pss:.0f} MB "
+        f"= anonymous max {anon:.0f} + mapped files max {mapped:.0f} "
+        f"(anonymous slope {_slope(g.pss_mb, 2):+.1f}, mapped {_slope(g.pss_mb, 3):+.1f} MB/1M)"
+    )
     p50, p99, top = latency_quantiles(g.latencies)
     print(
         f"  paced at {g.paced_rate:,.0f}/s: {g.paced_sent:,} readings, publish -> receipt "
@@ -130,6 +136,12 @@ def _print_gateway(g: GatewayRun, total: int) -> None:
           f"exit code {g.exit_code}; counters {g.counters}")  # fmt: skip
     if g.stored != g.expected or g.exit_code != 0:
         raise RuntimeError("the gateway lost or duplicated entries, or did not stop cleanly")
+
+
+def _slope(samples: list[tuple[float, float, float, float]], column: int) -> float:
+    """MB per million readings of one PSS column after the first quarter (warm-up)."""
+    last = samples[-1][0]
+    return slope_mb_per_m([(s[0], s[column]) for s in samples if s[0] >= 0.25 * last])
 
 
 def _figures(quick: bool, raw: Transport, verify: float, g: GatewayRun) -> list[Figure]:
@@ -175,6 +187,14 @@ def _figures(quick: bool, raw: Transport, verify: float, g: GatewayRun) -> list[
             "MB",
             *goal(f"< {_GOAL_RSS_MB:.0f}, flat", flat),
             note=f"start {rss[0]:.0f}, end {rss[-1]:.0f}, slope {slope:+.1f} MB/1M readings",
+        ),
+        Figure(
+            "gateway anonymous memory (PSS) max",
+            max(sample[2] for sample in g.pss_mb),
+            "MB",
+            note=f"slope {_slope(g.pss_mb, 2):+.1f} MB/1M readings; mapped LevelDB files "
+            f"max {max(sample[3] for sample in g.pss_mb):.0f} MB, "
+            f"slope {_slope(g.pss_mb, 3):+.1f}",
         ),
     ]
 

@@ -17,6 +17,7 @@ Run alone: ``.venv/bin/python bench/serving_bench.py [--quick]``.
 from __future__ import annotations
 
 import dataclasses
+import getpass
 import http.client
 import logging
 import multiprocessing
@@ -154,7 +155,9 @@ def _start_server(kind: str, data_root: Path, public_url: str) -> tuple[object, 
     return process, int(parent.recv())
 
 
-def _nginx(tmp: Path, site_port: int, https_port: int) -> tuple[subprocess.Popen[bytes], Path]:
+def _nginx(
+    tmp: Path, site_port: int, https_port: int, page_cache_seconds: int
+) -> tuple[subprocess.Popen[bytes], Path]:
     sys.path.insert(0, str(REPO / "tests" / "deploy"))
     from deploy_pki import make_pki
 
@@ -169,11 +172,14 @@ def _nginx(tmp: Path, site_port: int, https_port: int) -> tuple[subprocess.Popen
         tls_key=pki.key,
         ports={"site": site_port},
         static_root=REPO / "consumer_web" / "static",
+        page_cache_seconds=page_cache_seconds,
     )
     plan = dataclasses.replace(nginx_plan(machine, https_port, None), listen="127.0.0.1")
     (tmp / "tmp").mkdir()
     conf = tmp / "nginx.conf"
-    conf.write_text(standalone_conf(plan, tmp, Path("/etc/nginx/mime.types")))
+    conf.write_text(
+        standalone_conf(plan, tmp, Path("/etc/nginx/mime.types"), user=getpass.getuser())
+    )
     proc = subprocess.Popen([str(NGINX), "-p", str(tmp), "-c", str(conf)])
     deadline = time.monotonic() + 20
     while True:
@@ -238,18 +244,22 @@ def run(quick: bool = False) -> list[Figure]:
             figures += _figures(
                 "pack page, waitress", _load(plain(port), paths, "127.0.0.1", per_client, True)
             )
-            if NGINX.exists():
-                nginx, ca = _nginx(tmp / "nginx", port, https_port)
+            for cache_s in (0, 1) if NGINX.exists() else ():
+                nginx, ca = _nginx(tmp / f"nginx{cache_s}", port, https_port, cache_s)
                 context = ssl.create_default_context(cafile=str(ca))
 
-                def tls() -> http.client.HTTPConnection:
+                def tls(context: ssl.SSLContext = context) -> http.client.HTTPConnection:
                     return _TlsConnection(context, https_port)
 
                 try:
                     load = _load(tls, paths, "trace.test", per_client, True)
-                    figures += _figures("pack page, nginx TLS -> waitress", load)
-                    css = _load(tls, ["/static/site.css"], "trace.test", per_client, True)
-                    figures += _figures("raw: nginx TLS static file", css, "raw limit")
+                    name = "nginx TLS -> waitress" + (
+                        f", {cache_s} s page cache" if cache_s else ""
+                    )
+                    figures += _figures(f"pack page, {name}", load)
+                    if not cache_s:
+                        css = _load(tls, ["/static/site.css"], "trace.test", per_client, True)
+                        figures += _figures("raw: nginx TLS static file", css, "raw limit")
                 finally:
                     nginx.terminate()
                     nginx.wait(10)

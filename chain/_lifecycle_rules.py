@@ -33,7 +33,10 @@ class SubjectState:
     transit); ``received``: its latest receipt. ``recalled``: the first
     recalled event naming it. ``last_ts``/``last_index``: its latest event by
     ``ts`` (-1/None: none). ``parents``: a carcass's or cut's bird, a pack's
-    or lot's contents.
+    or lot's contents. ``withdrawal_until``: the end (ms) of the latest-ending
+    withdrawal period of the ``treated`` events naming it, set by entry
+    ``withdrawal_index`` at ``withdrawal_from`` (its ``ts``; all None: never
+    treated).
     """
 
     subject: str
@@ -49,6 +52,9 @@ class SubjectState:
     last_ts: int = -1
     last_index: int | None = None
     parents: tuple[str, ...] = ()
+    withdrawal_until: int | None = None
+    withdrawal_index: int | None = None
+    withdrawal_from: int | None = None
 
 
 def kind_of(subject: str) -> str:
@@ -140,6 +146,8 @@ class Rules:
     def inspected(self, subject: str, payload: Any) -> None:
         if kind_of(subject) == "bird":
             self.living_bird(subject)
+
+    treated = inspected
 
     def slaughtered(self, subject: str, payload: Any) -> None:
         self.living_bird(subject)

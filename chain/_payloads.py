@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from types import MappingProxyType
 from typing import Any, NoReturn
 
@@ -92,7 +93,7 @@ VALUE_RANGES: Mapping[str, ValueRange] = MappingProxyType(
 """The plausible values of each known kind (extension kinds: any finite number)."""
 
 EVENTS = frozenset(
-    {"hatched", "placed", "moved", "vaccinated", "inspected", "died", "slaughtered"}
+    {"hatched", "placed", "moved", "vaccinated", "treated", "inspected", "died", "slaughtered"}
     | {"packed", "shipped", "received", "recalled"}
 )
 """The accepted values of an event's ``event`` member."""
@@ -110,6 +111,11 @@ _SUBJECT = re.compile(rf"[a-z][a-z0-9_]{{0,31}}:{ID_PATTERN}")
 _OUTPUT_SUBJECT = re.compile(rf"(?:carcass|cut):{ID_PATTERN}")
 _KEY_VALUE = re.compile(KEY_VALUE_PATTERN)
 _GTIN14 = re.compile(r"[0-9]{14}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+WITHDRAWAL_DAYS_MAX = 1000
+"""The longest withdrawal period a ``treated`` event may state, in days."""
+EARLIEST_OFFSET_MS = 12 * 3_600_000
+"""How far the earliest time zone (UTC-12) is behind UTC: a packing date is at least this day."""
 
 # --- validation -------------------------------------------------------------------------
 
@@ -131,6 +137,35 @@ def _int(lo: int) -> _Check:
             fail(name, f"an integer in [{lo}, 2**53)", value)
 
     return check
+
+
+def _int_in(lo: int, hi: int) -> _Check:
+    def check(value: object, name: str) -> None:
+        if type(value) is not int or not lo <= value <= hi:
+            fail(name, f"an integer in [{lo}, {hi}]", value)
+
+    return check
+
+
+def _iso_date(value: object, name: str) -> None:
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        try:
+            date.fromisoformat(value)
+            return
+        except ValueError:
+            pass
+    fail(name, "a calendar date YYYY-MM-DD (ISO 8601)", value)
+
+
+def packing_day(ts: int) -> str:
+    """The earliest calendar date (YYYY-MM-DD) that any time zone gives the instant ``ts``.
+
+    A ``packed`` event's ``best_before`` may not precede it: the date is the
+    plant's local one, and the log does not know the plant's time zone, so
+    the rule is the one no honest plant anywhere can break (UTC-12).
+    """
+    moment = datetime.fromtimestamp((ts - EARLIEST_OFFSET_MS) / 1000, UTC)
+    return moment.date().isoformat()
 
 
 def _text(value: object, name: str) -> None:
@@ -255,6 +290,18 @@ def _serial_or_lot(payload: Mapping[str, Any]) -> None:
         )
 
 
+def _packed_rules(payload: Mapping[str, Any]) -> None:
+    _serial_or_lot(payload)
+    best_before = payload.get("best_before")
+    if best_before is not None and best_before < packing_day(payload["ts"]):
+        fail(
+            "best_before",
+            f"a date on or after the packing date {packing_day(payload['ts'])} (ts "
+            f"{payload['ts']}, at its earliest in any time zone)",
+            best_before,
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class EventSchema:
     """One event's rules: its subjects' kinds (empty: any), members, cross-member rule.
@@ -277,6 +324,11 @@ EVENT_SCHEMAS: Mapping[str, EventSchema] = MappingProxyType(
         "placed": EventSchema(_BIRD, {"barn": check_id}),
         "moved": EventSchema(_BIRD, {"barn": check_id}, {"from_barn": check_id}),
         "vaccinated": EventSchema(_BIRD, {"vaccine": _text}, {"dose": _text}),
+        "treated": EventSchema(
+            frozenset({"bird", "barn"}),
+            {"medicine": _text},
+            {"reason": _text, "dose": _text} | {"withdrawal_days": _int_in(0, WITHDRAWAL_DAYS_MAX)},
+        ),
         "inspected": EventSchema(
             frozenset({"bird", "barn"}), {"result": _one_of(("pass", "fail"))}, {"note": _text}
         ),
@@ -285,8 +337,9 @@ EVENT_SCHEMAS: Mapping[str, EventSchema] = MappingProxyType(
         "packed": EventSchema(
             frozenset({"carcass", "cut", "bird"}),
             {"gtin": _gtin14},
-            {"serial": _gs1_value, "lot": _gs1_value, "plant": _text, "weight_g": _int(1)},
-            _serial_or_lot,
+            {"serial": _gs1_value, "lot": _gs1_value, "plant": _text, "weight_g": _int(1)}
+            | {"product": _text, "best_before": _iso_date},
+            _packed_rules,
         ),
         "shipped": EventSchema(_PACK, {"destination": _text}, {"source": _text}),
         "received": EventSchema(_PACK, {"location": _text}),

@@ -47,7 +47,7 @@ REFILL_MIN_KG = 1.0
 
 FieldValue = str | int | float
 _COMMON = frozenset({"type", "seq", "ts", "event", "subjects"})
-_BIRD_EVENTS = frozenset({"hatched", "vaccinated", "inspected", "died"})
+_BIRD_EVENTS = frozenset({"hatched", "vaccinated", "treated", "inspected", "died"})
 _STAY_EVENTS = frozenset({"placed", "moved", "slaughtered", "died"})
 Window = tuple[int, int]
 

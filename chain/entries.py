@@ -7,7 +7,9 @@ payload is a UTF-8 JSON object (RFC 8259) of one of five types:
   ``unit`` is a SenML unit (RFC 8428 section 12.1) that must fit ``kind``, and
   ``value`` must lie in the kind's :data:`VALUE_RANGES` (else the error's
   reason is ``value_out_of_range``).
-* ``event``: a lifecycle fact signed by an operator, about ``subjects``.
+* ``event``: a lifecycle fact signed by an operator, about ``subjects``. A
+  ``packed`` event's ``best_before`` (``YYYY-MM-DD``) may not precede its
+  packing date (:func:`packing_day`).
 * ``device`` / ``operator``: registrations and revocations signed by an operator.
 * ``gap``: a signer's own declaration that it will never use the seqs
   ``from`` .. ``to`` (reserved, then lost in a crash); ``dev`` = the ``kid``,
@@ -38,9 +40,11 @@ from chain._payloads import (
     ROLES,
     SENML_UNITS,
     VALUE_RANGES,
+    WITHDRAWAL_DAYS_MAX,
     EventSchema,
     ValueRange,
     fail,
+    packing_day,
     validate_payload,
 )
 from chain.errors import MalformedEntryError
@@ -60,6 +64,7 @@ __all__ = [
     "ROLES",
     "SENML_UNITS",
     "VALUE_RANGES",
+    "WITHDRAWAL_DAYS_MAX",
     "Entry",
     "ValueRange",
     "device_payload",
@@ -69,6 +74,7 @@ __all__ = [
     "event_subject_kinds",
     "gap_payload",
     "operator_payload",
+    "packing_day",
     "parse_entry",
     "reading_payload",
     "sign_entry",

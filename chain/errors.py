@@ -21,6 +21,7 @@ tell a garbled input from a forged one catch the branches separately::
     │   ├── ForkError               a signed checkpoint contradicts the history already accepted
     │   ├── RollbackError           a signed checkpoint older than the one already accepted
     │   ├── QuorumError             too few trusted witnesses cosigned a checkpoint
+    │   ├── RegistryCommitmentError a checkpoint's registry line, or a registry proof, is wrong
     │   └── LifecycleError          an event contradicts the lifecycle the log records
     ├── ConflictError               an entry clashes with the log
     │   ├── DuplicateEntryError     the same (signer, seq) with the same bytes
@@ -52,6 +53,7 @@ __all__ = [
     "MalformedWitnessMessageError",
     "ProofError",
     "QuorumError",
+    "RegistryCommitmentError",
     "RollbackError",
     "SignatureError",
     "SourceError",
@@ -207,6 +209,24 @@ class QuorumError(VerificationError):
         super().__init__(message)
         self.required = required
         self.cosigners = cosigners
+
+
+class RegistryCommitmentError(VerificationError):
+    """A checkpoint's registry commitment, or a signer's registry proof, is wrong.
+
+    Either a checkpoint lacks its ``farmtrace-registry`` line or says another
+    commitment than the log's registrations give (evidence against the log
+    key's holder: it signed a false registry), or a server's list of a
+    signer's registrations does not lead to the committed root (one was
+    hidden, added or changed). ``expected`` and ``found`` say what differs.
+    """
+
+    reason = "registry_commitment"
+
+    def __init__(self, message: str, *, expected: str, found: str) -> None:
+        super().__init__(f"{message} (expected {expected}, found {found})")
+        self.expected = expected
+        self.found = found
 
 
 class LifecycleError(VerificationError):

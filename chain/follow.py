@@ -13,6 +13,12 @@ latest checkpoint is ``note``::
         follower.accept_block(header_raw, entries, inclusion_proof, checkpoint)
     follower.commit_checkpoint(note, checkpoint)       # the note, exactly as received
 
+Checkpoints carry the log's registry commitment line
+(:mod:`chain.registry_commitment`): :meth:`Follower.commit_checkpoint` refuses
+one whose line is not the commitment recomputed from the blocks it covers.
+A log adopts the line when its gateway is upgraded: once the store holds a
+checkpoint with one, :meth:`Follower.verify_checkpoint` refuses any without.
+
 Each step raises a typed :class:`~chain.errors.FarmtraceError` and then
 leaves the store as it was: a block is stored only once its inclusion in the
 checkpoint, its link to our head, its entries root and every entry's
@@ -41,7 +47,14 @@ from chain.errors import (
     RollbackError,
     StorageError,
 )
+from chain.log import load_registry_tree
 from chain.registry import Registry
+from chain.registry_commitment import (
+    RegistryCommitment,
+    check_checkpoint_registry,
+    has_registry_line,
+    note_has_registry_line,
+)
 from chain.store import Store
 from chain.trust import TrustRoot
 
@@ -85,6 +98,9 @@ class Follower:
                     f"stored registration entry {index} cannot be replayed: {exc}"
                 ) from exc
         self._registry = registry
+        self._registry_tree = load_registry_tree(store)
+        latest = store.latest_checkpoint()
+        self._registry_adopted = latest is not None and note_has_registry_line(latest[1])
 
     @property
     def registry(self) -> Registry:
@@ -102,8 +118,13 @@ class Follower:
             MalformedNoteError: the note or its checkpoint text is malformed.
             UnknownSignerError: another origin, or no signature by the trusted log key.
             SignatureError: the log key's signature does not verify.
+            RegistryCommitmentError: it has two registry lines, or none while
+                the store already holds a checkpoint with one (a downgrade).
         """
-        return open_checkpoint(signed_note, self._log_key)
+        checkpoint = open_checkpoint(signed_note, self._log_key)
+        if self._registry_adopted or has_registry_line(checkpoint):
+            RegistryCommitment.from_checkpoint(checkpoint)
+        return checkpoint
 
     def check_consistency(self, checkpoint: Checkpoint, proof: Sequence[bytes]) -> None:
         """Check that ``checkpoint`` (verified) agrees with the blocks the store holds.
@@ -158,6 +179,8 @@ class Follower:
 
         Raises:
             ValueError: the preconditions do not hold.
+            RegistryCommitmentError: its registry line is not the commitment to
+                the registrations in its blocks (the log key signed a false one).
             StorageError: the store failed.
         """
         size = checkpoint.size
@@ -169,6 +192,11 @@ class Follower:
             return False
         if self.store.root(size) != checkpoint.root_hash:  # guaranteed by accept_block
             raise StorageError(f"the store's root at size {size} is not the checkpoint's")
+        if has_registry_line(checkpoint):
+            last = self.store.block(size - 1)
+            expected = self._registry_tree.commitment_before(last.first_index + last.count)
+            check_checkpoint_registry(checkpoint, expected)
+            self._registry_adopted = True
         try:
             held = self.store.checkpoint(size)
         except KeyError:
@@ -227,6 +255,7 @@ class Follower:
         registry = self._check_entries(parsed, header.first_index)
         self.store.append_block(header, parsed)
         self._registry = registry
+        self._registry_tree.add_entries(parsed, header.first_index)
         return header
 
     def _check_entries(self, entries: Sequence[Entry], first_index: int) -> Registry:

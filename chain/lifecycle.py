@@ -21,8 +21,16 @@ barn has a :class:`SubjectState`. The rules:
   named it, one of its contents, or the bird a content came from.
 - received: each pack or lot is in transit.
 - recalled: each subject exists (a known item, or a barn that has had birds).
+- treated (of a bird): a hatched, living, unslaughtered bird. Treating a barn
+  needs nothing.
 - No time travel: an event's ``ts`` may not precede the ``ts`` of the latest
   event about any item it names.
+
+A slaughter inside a withdrawal period (a ``treated`` event's
+``withdrawal_days``, for the bird or for its barn while it was there) breaks
+food law, not the log: :meth:`LifecycleState.withdrawal_breach` reports it
+(the audit lists it as a warning, the pack page shows it) and the entry is
+accepted.
 
 Pure: :func:`state_for` reads through the small :class:`EventSource`
 protocol, which :class:`chain.store.Store` implements.
@@ -42,9 +50,25 @@ from chain._lifecycle_rules import (
     kind_of,
     recalled_through,
 )
+from chain._withdrawal import (
+    Period,
+    WithdrawalBreach,
+    barn_period_reaching,
+    later,
+    period_of,
+    withdrawal_end,
+)
 from chain.entries import Entry, event_outputs, parse_entry
 
-__all__ = ["ITEM_KINDS", "EventSource", "LifecycleState", "SubjectState", "state_for"]
+__all__ = [
+    "ITEM_KINDS",
+    "EventSource",
+    "LifecycleState",
+    "SubjectState",
+    "WithdrawalBreach",
+    "state_for",
+    "withdrawal_end",
+]
 
 _FIRST = {
     "hatched": "created",
@@ -60,6 +84,9 @@ class LifecycleState:
 
     def __init__(self) -> None:
         self._states: dict[str, SubjectState] = {}
+        # A bird's withdrawal periods from barns it has left, given while it was there
+        # (not in its SubjectState: no event naming the bird says so).
+        self._carried: dict[str, Period] = {}
 
     @classmethod
     def from_entries(
@@ -123,6 +150,30 @@ class LifecycleState:
                     state.last_index,
                 )
 
+    def withdrawal_breach(self, entry: Entry, index: int) -> WithdrawalBreach | None:
+        """The breach if ``entry`` (log entry ``index``) slaughters a bird inside a
+        withdrawal period the state holds; None for every other entry (no change).
+
+        Call it before :meth:`apply` records the entry.
+        """
+        if entry.type != "event" or entry.payload["event"] != "slaughtered":
+            return None
+        subject = str(entry.payload["subjects"][0])
+        bird = self._states.get(subject)
+        if bird is None:
+            return None
+        period = later(period_of(bird), self._carried.get(subject), self._barn_period(bird))
+        # A treatment dated after the slaughter (a barn's, logged before a late slaughter
+        # entry) did not reach the bird.
+        if period is None or not period[2] <= entry.ts < period[0]:
+            return None
+        return WithdrawalBreach(subject, index, entry.ts, period[1], period[0])
+
+    def _barn_period(self, bird: SubjectState) -> Period | None:
+        if bird.barn is None:
+            return None
+        return barn_period_reaching(bird, self._states.get(f"barn:{bird.barn}"))
+
     # -- recording ---------------------------------------------------------------
 
     def apply(self, entry: Entry, index: int) -> None:
@@ -142,6 +193,9 @@ class LifecycleState:
                 continue
             changes: dict[str, Any] = {}
             if event in ("placed", "moved"):
+                carried = later(self._carried.get(subject), self._barn_period(state))
+                if carried is not None:
+                    self._carried[subject] = carried
                 barn = str(payload["barn"])
                 changes = {"barn": barn, "placed": index}
                 place = self._states.get(f"barn:{barn}") or SubjectState(f"barn:{barn}")
@@ -151,6 +205,12 @@ class LifecycleState:
                 changes = {"shipped": index}
             elif event == "received":
                 changes = {"shipped": None, "received": index}
+            elif event == "treated":
+                own = period_of(state)
+                end = withdrawal_end(ts, payload)
+                if own is None or end > own[0]:
+                    changes = {"withdrawal_until": end, "withdrawal_index": index}
+                    changes["withdrawal_from"] = ts
             else:
                 field = _FIRST.get(event)
                 if field is not None and getattr(state, field) is None:

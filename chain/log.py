@@ -11,22 +11,42 @@ from collections.abc import Iterable, Sequence
 from chain import note
 from chain.block import BlockHeader, build_header
 from chain.checkpoint import Checkpoint, sign_checkpoint
-from chain.entries import Entry
-from chain.errors import MalformedNoteError
+from chain.entries import Entry, parse_entry
+from chain.errors import FarmtraceError, MalformedNoteError, StorageError
+from chain.registry_commitment import RegistryTree
 from chain.store import Store
 
-__all__ = ["LogWriter"]
+__all__ = ["LogWriter", "load_registry_tree"]
+
+
+def load_registry_tree(store: Store) -> RegistryTree:
+    """The registry tree of every registration entry ``store`` holds (via its index).
+
+    Raises:
+        StorageError: the index names a missing entry, or one that does not parse.
+    """
+    tree = RegistryTree()
+    for index in store.registration_indexes():
+        try:
+            tree.add_entries([parse_entry(store.entry(index))], index)
+        except (KeyError, FarmtraceError) as exc:
+            raise StorageError(f"registration entry {index} cannot be read: {exc}") from exc
+    return tree
 
 
 class LogWriter:
     """Commits blocks to a :class:`~chain.store.Store` and signs checkpoints.
 
     ``log_signer_key`` is the log's C2SP signed-note signer key, whose name
-    must be the store's origin.
+    must be the store's origin. Every checkpoint it signs carries the registry
+    commitment line (:mod:`chain.registry_commitment`), kept up to date as
+    blocks are committed through it: the store must only grow through this
+    writer while it is open.
     """
 
     def __init__(self, store: Store, log_signer_key: str) -> None:
-        """Raises MalformedNoteError if the key is malformed or not named after the origin."""
+        """Raises MalformedNoteError if the key is malformed or not named after the origin,
+        StorageError if a stored registration entry is missing or does not parse."""
         key = note.parse_signer_key(log_signer_key)
         if key.name != store.origin:
             raise MalformedNoteError(
@@ -34,6 +54,7 @@ class LogWriter:
             )
         self.store = store
         self._signer_key = key
+        self.registry_tree = load_registry_tree(store)
 
     def commit_block(
         self, entries: Sequence[Entry], closed_at: int, *, release: Iterable[int] = ()
@@ -56,6 +77,7 @@ class LogWriter:
             closed_at=closed_at,
         )
         self.store.append_block(header, entries, release=release)
+        self.registry_tree.add_entries(entries, header.first_index)
         return header
 
     def sign_checkpoint(self) -> str:
@@ -66,7 +88,10 @@ class LogWriter:
         """
         size = self.store.size
         checkpoint = Checkpoint(
-            origin=self.store.origin, size=size, root_hash=self.store.root(size)
+            origin=self.store.origin,
+            size=size,
+            root_hash=self.store.root(size),
+            extensions=(self.registry_tree.commitment().to_line(),),
         )
         note = sign_checkpoint(checkpoint, self._signer_key)
         self.store.put_checkpoint(size, note)

@@ -54,6 +54,7 @@ EVENT_ROLES: Mapping[str, frozenset[str]] = {
     "moved": frozenset({"farm"}),
     "died": frozenset({"farm", "vet"}),
     "vaccinated": frozenset({"vet", "hatchery", "farm"}),
+    "treated": frozenset({"vet"}),
     "inspected": frozenset({"vet"}),
     "slaughtered": frozenset({"plant"}),
     "packed": frozenset({"plant"}),

@@ -10,7 +10,11 @@ empty line, and the signed checkpoint note::
 
 A 200 answer is one or more note signature lines (cosignatures); a 409
 answer's body is the witness's latest cosigned size and a newline, with
-``Content-Type: text/x.tlog.size``. This module only encodes and parses:
+``Content-Type: text/x.tlog.size``. A 422 says the checkpoint is not
+consistent with what the witness cosigned (a bad proof, or, since C2SP PR
+#280, another root at the size it cosigned). Monitors read a witness's latest
+cosigned checkpoint of a log at ``GET <monitoring prefix>/<origin hash>/checkpoint``
+(:func:`monitoring_checkpoint_path`). This module only encodes and parses:
 checking the checkpoint, the proof and the cosignatures is the caller's (the
 witness's :mod:`witness`, the gateway's pusher, with :mod:`chain.checkpoint`
 and :mod:`chain.merkle`). No I/O.
@@ -18,6 +22,7 @@ and :mod:`chain.merkle`). No I/O.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,16 +36,22 @@ __all__ = [
     "ADD_CHECKPOINT_PATH",
     "MAX_PROOF_LINES",
     "MAX_REQUEST_BYTES",
+    "MONITORING_CHECKPOINT_SUFFIX",
     "SIZE_CONTENT_TYPE",
     "AddCheckpointRequest",
     "encode_size",
     "merge_cosignatures",
+    "monitoring_checkpoint_path",
+    "origin_hash",
     "parse_cosignature_lines",
     "parse_size",
 ]
 
 ADD_CHECKPOINT_PATH = "/add-checkpoint"
 """The path of the submission endpoint, relative to a witness's submission prefix."""
+
+MONITORING_CHECKPOINT_SUFFIX = "/checkpoint"
+"""Last segment of the monitoring path, after ``/<origin hash>``."""
 
 SIZE_CONTENT_TYPE = "text/x.tlog.size"
 """Content type of a 409 answer: the witness's latest cosigned size."""
@@ -159,6 +170,20 @@ class AddCheckpointRequest:
                     f"consistency proof line {number}: expected canonical base64 ({exc})"
                 ) from exc
         return cls(int(first[4:]), tuple(proof), signed_note)
+
+
+def origin_hash(origin: str) -> str:
+    """The lowercase hex SHA-256 of ``origin`` (UTF-8), as monitoring paths name a log."""
+    return hashlib.sha256(origin.encode("utf-8")).hexdigest()
+
+
+def monitoring_checkpoint_path(origin: str) -> str:
+    """``/<origin hash>/checkpoint``: where a witness serves its latest checkpoint of ``origin``.
+
+    Relative to the witness's monitoring prefix (ours: the same as its
+    submission prefix).
+    """
+    return f"/{origin_hash(origin)}{MONITORING_CHECKPOINT_SUFFIX}"
 
 
 def encode_size(size: int) -> bytes:

@@ -32,12 +32,12 @@ Upstream (``result.upstream``):
 * :data:`PACKING` and :data:`INPUT` (pack or lot start): its ``packed``
   event, and the slaughter behind each of its inputs;
 * :data:`BIRD_EVENT`: each bird's ``hatched`` (the hatchery),
-  ``vaccinated``, ``inspected`` and ``died`` events;
+  ``vaccinated``, ``treated`` (medicine), ``inspected`` and ``died`` events;
 * :data:`STAY` (not for a barn start): the event that opened each of each
   bird's stays, with ``barn``, ``until_ms`` and ``until_index``;
 * for each barn with windows (the birds' stays there; for a barn start,
   the window): :data:`BARN_EVENT`, the events other than recalls naming the
-  barn within them (a vet's inspections); :data:`FEED_REFILL`, the refills
+  barn within them (a vet's inspections and treatments); :data:`FEED_REFILL`, the refills
   within them (below); and, at any time, :data:`DEVICE`: the registrations
   and revocations of every device ever registered at the barn (or at a
   traced bird: its tag).

@@ -20,6 +20,12 @@ Configuration keys (defaults in :data:`DEFAULTS`)::
                         (see :mod:`consumer_web._localtime`)
     SITE_DATA           an object shaped like :class:`consumer_web.SiteData` to serve
                         instead of opening a replica in SITE_DIR (tests, tools)
+    STAGE_UNCOSIGNED    also copy a gateway's blocks beyond the cosigned checkpoint, for a
+                        gateway that waits for this mirror (``gateway run --mirror``)
+    TILES_URL           a C2SP tlog-tiles prefix of this log (https://cdn.example/farm,
+                        docs/tiles.md): the pages' verifier reads its proofs there, and the
+                        Content-Security-Policy's connect-src allows that origin
+                        (see :mod:`consumer_web._tiles_base`)
 
 The witness policy comes from WITNESS_POLICY, else from WITNESSES and
 WITNESS_QUORUM, else from ``SITE_DIR/witnesses.json`` when it exists (the
@@ -47,9 +53,10 @@ from consumer_web._i18n import remember_language
 from consumer_web._localtime import install_localtime
 from consumer_web._site import LogView, Site
 from consumer_web._templating import install_templating
+from consumer_web._tiles_base import install_tiles_base, parse_tiles_url
 from readapi import create_read_api
 
-__all__ = ["CSP", "DEFAULTS", "POLICY_FILE", "SiteConfig", "create_app"]
+__all__ = ["CSP", "DEFAULTS", "POLICY_FILE", "SiteConfig", "create_app", "site_csp"]
 
 DEFAULTS: Mapping[str, Any] = {
     "SITE_DIR": None,
@@ -64,22 +71,31 @@ DEFAULTS: Mapping[str, Any] = {
     "WARM_CACHE": True,
     "FARM_TZ": "UTC",
     "SITE_DATA": None,
+    "TILES_URL": None,
+    "STAGE_UNCOSIGNED": False,
 }
 
-CSP = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
-"""The Content-Security-Policy of every response: our own files only, nothing inline."""
+
+def site_csp(connect: str | None = None) -> str:
+    """The site's Content-Security-Policy; ``connect`` (an origin) may be fetched too."""
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "connect-src 'self'" + ("" if connect is None else f" {connect}"),
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+CSP = site_csp()
+"""The Content-Security-Policy of every response (without TILES_URL): our own files only,
+nothing inline."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +113,8 @@ class SiteConfig:
     cache_readings: int = 2_000_000
     warm_cache: bool = True
     farm_tz: str = "UTC"
+    tiles_url: str | None = None
+    stage_uncosigned: bool = False
 
     def as_mapping(self) -> dict[str, Any]:
         """The configuration keys and values for ``app.config``."""
@@ -112,6 +130,8 @@ class SiteConfig:
             "CACHE_READINGS": self.cache_readings,
             "WARM_CACHE": self.warm_cache,
             "FARM_TZ": self.farm_tz,
+            "TILES_URL": self.tiles_url,
+            "STAGE_UNCOSIGNED": self.stage_uncosigned,
         }
 
 
@@ -172,7 +192,13 @@ def _open_site(config: Mapping[str, Any]) -> Site:
     except OSError as exc:
         raise StorageError(f"cannot read the pinned trust root {trust_path}: {exc}") from exc
     policy = _witness_policy(config, site_dir)
-    replica = Replica(site_dir, list(config["SOURCES"]), trust=trust, witness_policy=policy)
+    replica = Replica(
+        site_dir,
+        list(config["SOURCES"]),
+        trust=trust,
+        witness_policy=policy,
+        stage_uncosigned=bool(config["STAGE_UNCOSIGNED"]),
+    )
     try:
         site = Site(replica, max_readings=limit, warm_every=warm, owned=replica)
         if config["SYNC_IN_BACKGROUND"]:
@@ -183,9 +209,9 @@ def _open_site(config: Mapping[str, Any]) -> Site:
     return site
 
 
-def _secure(response: Response) -> Response:
+def _secure(response: Response, csp: str) -> Response:
     headers = response.headers
-    headers["Content-Security-Policy"] = CSP
+    headers["Content-Security-Policy"] = csp
     headers["X-Content-Type-Options"] = "nosniff"
     headers["Referrer-Policy"] = "no-referrer"
     headers["X-Frame-Options"] = "DENY"
@@ -210,8 +236,9 @@ def create_app(config: SiteConfig | Mapping[str, Any] | None = None) -> Flask:
             ``witnesses.json`` cannot be read, or its replica cannot be opened
             (see :class:`consumer_web._replica.Replica`).
         MalformedError: ``trust.json`` is not a trust root, the witness
-            policy is malformed (a bad key, a quorum beyond the witnesses), or
-            ``FARM_TZ`` is not a known time zone.
+            policy is malformed (a bad key, a quorum beyond the witnesses),
+            ``FARM_TZ`` is not a known time zone, or ``TILES_URL`` is no
+            tiles prefix (:func:`consumer_web._tiles_base.parse_tiles_url`).
     """
     app = Flask("consumer_web")
     app.config.from_mapping(DEFAULTS)
@@ -220,6 +247,9 @@ def create_app(config: SiteConfig | Mapping[str, Any] | None = None) -> Flask:
     if config is not None:
         app.config.from_mapping(config)
     install_localtime(app)  # a bad FARM_TZ fails before the replica opens
+    given = app.config["TILES_URL"]
+    tiles = None if given is None else parse_tiles_url(given)
+    csp = site_csp(None if tiles is None else tiles.origin)
     site = _open_site(app.config)
     app.extensions["farmtrace_site"] = site
 
@@ -231,6 +261,7 @@ def create_app(config: SiteConfig | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(_epcis_api.bp)
     install_errors(app, lambda reason: site.metrics.not_found.labels(reason).inc())
     install_templating(app)
+    install_tiles_base(app, tiles)
     install_compression(app)
 
     @app.get("/metrics")
@@ -246,6 +277,6 @@ def create_app(config: SiteConfig | Mapping[str, Any] | None = None) -> Flask:
     def finish(response: Response) -> Response:
         page = request.endpoint or "none"
         site.metrics.requests.labels(page, str(response.status_code)).inc()
-        return _secure(remember_language(response))
+        return _secure(remember_language(response), csp)
 
     return app

@@ -13,19 +13,11 @@ from __future__ import annotations
 from flask import request
 
 from chain.errors import GS1Error
-from chain.gs1 import LOG_KEY_PARAM, labelled_uri, parse_digital_link_path, parse_log_key_label
+from chain.gs1 import labelled_uri, parse_digital_link_path
+from consumer_web._links import label_key_id
 from consumer_web._qr import site_origin
 
-__all__ = ["label_address", "label_key_id"]
-
-
-def label_key_id() -> int | None:
-    """The request's ``lk`` as a key ID, or None when it has none or a malformed one."""
-    given = request.args.get(LOG_KEY_PARAM)
-    try:
-        return None if given is None else parse_log_key_label(given)
-    except GS1Error:
-        return None
+__all__ = ["label_address"]
 
 
 def label_address() -> str | None:

@@ -3,8 +3,8 @@
 What a shopper scanned for, in one :class:`Facts` value: where the bird
 lived and how long, how much of that time the barn's air was inside the
 welfare temperature band (:mod:`consumer_web._welfare`), whether it had feed
-and water every day, its vaccinations and vet checks, when and where it was
-slaughtered and packed, and who signed the story.
+and water every day, its vaccinations, medicine and vet checks, when and where
+it was slaughtered and packed, and who signed the story.
 
 How each is computed (documented in docs/consumer-site.md, "The pack page"):
 
@@ -17,6 +17,10 @@ How each is computed (documented in docs/consumer-site.md, "The pack page"):
   barn's feed chart and its water chart both show some use, of the whole
   UTC days inside the stays (both 0 when the barns have no feed or no water
   readings at all: not measured).
+* ``treatments``: the ``treated`` events naming the bird, or one of its barns
+  while it was there; each withdrawal period (``withdrawal_days`` from the
+  event's ``ts``, :func:`chain.lifecycle.withdrawal_end`) is compared with
+  the slaughter time.
 * ``parties``: the distinct signers of the story's events; ``sensors``: the
   devices whose readings the story shows.
 
@@ -29,10 +33,11 @@ import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from chain.lifecycle import withdrawal_end
 from consumer_web._aggregate import DAY_MS
 from consumer_web._story import BirdStory, Chart, EventRow, PackInfo, PackStory, Stay
 
-__all__ = ["Facts", "Party", "Vaccination", "bird_facts", "parties_of"]
+__all__ = ["Facts", "Party", "Treatment", "Vaccination", "bird_facts", "parties_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +47,35 @@ class Vaccination:
     vaccine: str
     ts: int
     index: int
+
+
+@dataclass(frozen=True, slots=True)
+class Treatment:
+    """The bird (or its barn, with ``barn`` its id) was given ``medicine`` at ``ts``
+    (event ``index``), with a withdrawal period of ``withdrawal_days`` (None: not
+    stated) that ends at ``until_ms``. ``cleared``: whether that period was over
+    when the bird was slaughtered (None: no period, or not slaughtered)."""
+
+    medicine: str
+    ts: int
+    index: int
+    barn: str | None
+    withdrawal_days: int | None
+    until_ms: int | None
+    cleared: bool | None
+
+
+def _treatment(row: EventRow, own: str, slaughter_ms: int | None) -> Treatment:
+    text = row.field("withdrawal_days")
+    days = int(text) if text is not None and text.isdigit() else None
+    until = None if days is None else withdrawal_end(row.ts, {"withdrawal_days": days})
+    cleared = None
+    if days and until is not None and slaughter_ms is not None:
+        cleared = slaughter_ms >= until
+    barn = None
+    if own not in row.subjects:
+        barn = next((s.partition(":")[2] for s in row.subjects if s.startswith("barn:")), None)
+    return Treatment(row.field("medicine") or "", row.ts, row.index, barn, days, until, cleared)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +104,7 @@ class Facts:
     farm_days: int
     fed_days: int
     vaccinations: tuple[Vaccination, ...]
+    treatments: tuple[Treatment, ...]
     inspections: int
     failed_inspections: int
     died_ms: int | None
@@ -85,6 +120,11 @@ class Facts:
         if not self.climate_hours:
             return None
         return self.band_hours * 100 // self.climate_hours
+
+    @property
+    def withdrawal_breached(self) -> bool:
+        """Whether the bird was slaughtered before a treatment's withdrawal period was over."""
+        return any(t.cleared is False for t in self.treatments)
 
     @property
     def fed_every_day(self) -> bool | None:
@@ -166,6 +206,11 @@ def bird_facts(story: BirdStory, pack: PackStory | None = None) -> Facts:
         for row in mine
         if row.event == "vaccinated"
     )
+    treatments = tuple(
+        _treatment(row, own, ident.slaughter_ms)
+        for row in story.timeline
+        if row.event == "treated" and (own in row.subjects or barns & set(row.subjects))
+    )
     recalls = story.recalls if pack is None else pack.recalls
     placed = next((row for row in mine if row.event == "placed"), None)
     return Facts(
@@ -180,6 +225,7 @@ def bird_facts(story: BirdStory, pack: PackStory | None = None) -> Facts:
         farm_days=len(farm_days),
         fed_days=sum(1 for day in farm_days if day in fed),
         vaccinations=vaccinations,
+        treatments=treatments,
         inspections=len(checks),
         failed_inspections=sum(1 for row in checks if row.field("result") == "fail"),
         died_ms=ident.died_ms,

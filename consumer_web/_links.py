@@ -1,15 +1,34 @@
-"""GS1 Digital Links named by request paths, or a friendly 404 when they are malformed."""
+"""GS1 Digital Links named by request paths, and the site's links that keep the label's pin.
+
+:func:`link_of` reads a Digital Link from a request's path (or stops the view
+with a friendly 404). A label's address ends in ``?lk=<log key ID>``
+(:mod:`chain.gs1`): the browser's verifier refuses a log signed by another
+key. :func:`pinned` carries that pin from page to page: an internal link
+built with it ends in the request's ``lk``, re-made from its parsed value,
+so that only 8 lowercase hex digits are ever written back, never what the
+request said; a request without a well-formed ``lk`` adds nothing.
+"""
 
 from __future__ import annotations
 
 from urllib.parse import quote
 
+from flask import request
+
 from chain.errors import GS1Error
-from chain.gs1 import GTIN_LENGTHS, DigitalLink, gtin_check_digit, parse_digital_link_path
+from chain.gs1 import (
+    GTIN_LENGTHS,
+    LOG_KEY_PARAM,
+    DigitalLink,
+    gtin_check_digit,
+    log_key_label,
+    parse_digital_link_path,
+    parse_log_key_label,
+)
 from consumer_web._errors import not_found
 from consumer_web._messages import N_
 
-__all__ = ["link_of"]
+__all__ = ["label_key_id", "link_of", "pinned"]
 
 
 def link_of(gtin: str, ai: str, value: str) -> DigitalLink:
@@ -29,3 +48,24 @@ def link_of(gtin: str, ai: str, value: str) -> DigitalLink:
                 gtin=gtin,
             )
         not_found("bad_link", N_("This is not a valid product code."))
+
+
+def label_key_id() -> int | None:
+    """The request's ``lk`` as a key ID, or None when it has none or a malformed one."""
+    given = request.args.get(LOG_KEY_PARAM)
+    try:
+        return None if given is None else parse_log_key_label(given)
+    except GS1Error:
+        return None
+
+
+def pinned(path: str) -> str:
+    """``path`` (a site-relative link, with or without a query) carrying the request's ``lk``.
+
+    Unchanged when the request has no well-formed ``lk``. Precondition:
+    ``path`` has no ``lk`` and no fragment.
+    """
+    key_id = label_key_id()
+    if key_id is None:
+        return path
+    return f"{path}{'&' if '?' in path else '?'}{LOG_KEY_PARAM}={log_key_label(key_id)}"

@@ -7,13 +7,15 @@ CLDR data; the offset is the one in force at that moment (summer time
 included).
 
 Templates get the filters ``local`` (date and time), ``local_day`` (the
-date), ``local_short`` (day and month) and ``local_iso`` (ISO 8601 with the
-offset, for ``<time datetime>``), and the global ``farm_zone`` (the zone's name).
+date), ``local_short`` (day and month), ``local_iso`` (ISO 8601 with the
+offset, for ``<time datetime>``) and ``calendar_day`` (a ``YYYY-MM-DD`` date
+the log states, e.g. a best-before date), and the global ``farm_zone`` (the
+zone's name).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_date, format_skeleton, format_time
@@ -22,7 +24,7 @@ from flask import Flask
 from chain.errors import MalformedError
 from consumer_web._i18n import current_language
 
-__all__ = ["farm_zone", "format_local", "install_localtime", "offset_label"]
+__all__ = ["farm_zone", "format_calendar_day", "format_local", "install_localtime", "offset_label"]
 
 _EXTENSION = "farmtrace_farm_tz"
 
@@ -86,6 +88,18 @@ def format_local(
     return f"{day} {clock} ({offset_label(moment)})"
 
 
+def format_calendar_day(text: str | None, lang: str) -> str:
+    """A calendar date ``YYYY-MM-DD`` (a best-before date: no time, no zone) worded for
+    ``lang``; "" for None, and anything that is not such a date shown as it is."""
+    if text is None:
+        return ""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return text
+    return format_date(day, format="medium", locale=_locale(lang))
+
+
 def _iso(ms: int | None, zone: ZoneInfo) -> str:
     moment = None if ms is None else _moment(ms, zone)
     return "" if moment is None else moment.isoformat(timespec="minutes")
@@ -104,4 +118,5 @@ def install_localtime(app: Flask) -> None:
     env.filters["local_day"] = lambda ms: format_local(ms, zone, current_language(), date_only=True)
     env.filters["local_short"] = lambda ms: format_local(ms, zone, current_language(), short=True)
     env.filters["local_iso"] = lambda ms: _iso(ms, zone)
+    env.filters["calendar_day"] = lambda text: format_calendar_day(text, current_language())
     env.globals["farm_zone"] = zone.key

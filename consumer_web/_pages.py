@@ -17,11 +17,10 @@ from chain.gs1 import AI_LOT, AI_SERIAL, DigitalLink, labelled_uri
 from chain.jws import ID_PATTERN
 from consumer_web._batch import batch_view
 from consumer_web._charts import chart_view
-from consumer_web._coop_links import label_key_id
 from consumer_web._errors import not_found
 from consumer_web._facts import bird_facts, parties_of
 from consumer_web._journey import JOURNEY_HEIGHT, JOURNEY_WIDTH, journey_of
-from consumer_web._links import link_of
+from consumer_web._links import label_key_id, link_of
 from consumer_web._messages import N_
 from consumer_web._qr import label_log_key, public_url
 from consumer_web._search import resolve

@@ -16,6 +16,12 @@ replica keeps serving what it has, "as of" the last time a source confirmed
 its head. A source presenting another history is refused: ours is kept and a
 :class:`Conflict` with both checkpoints is recorded, persisted and counted.
 
+With ``stage_uncosigned``, each round also copies a gateway's blocks beyond
+its cosigned checkpoint (:mod:`consumer_web._replica_stage`), so that a
+gateway that waits for this mirror before showing blocks to the witnesses
+(``farmtrace gateway run --mirror``) can go on; the head stays the cosigned
+checkpoint.
+
 The replica is also a :class:`readapi.LogSource`, so that the site serves its
 copy with ``readapi.create_read_api(replica)``::
 
@@ -50,6 +56,7 @@ from chain.trust import TrustRoot
 from chain.witness_policy import Witness, WitnessPolicy
 from consumer_web._replica_metrics import ReplicaMetrics
 from consumer_web._replica_pull import Behind, Refused, Waiting, pull
+from consumer_web._replica_stage import stage_ahead
 from consumer_web._replica_state import (
     MAX_CONFLICTS,
     Conflict,
@@ -59,7 +66,7 @@ from consumer_web._replica_state import (
     load_state,
     save_state,
 )
-from readapi.client import Transport
+from readapi.client import ReadApiClient, Transport
 from readapi.tile_client import open_client
 
 __all__ = ["Replica"]
@@ -83,6 +90,7 @@ class Replica:
     witnesses' verifier keys are also announced in the site's own read API.
     ``witnesses`` (verifier keys) is the older form: those witnesses with a
     quorum of 0 (announced, not required); give one or the other.
+    ``stage_uncosigned``: see the module docstring.
 
     The stable surface (the site's ``create_app`` relies on it): this
     constructor; ``store`` (the open :class:`~chain.store.Store`, for
@@ -111,6 +119,7 @@ class Replica:
         timeout: float = 10.0,
         witnesses: Sequence[str] = (),
         witness_policy: WitnessPolicy | None = None,
+        stage_uncosigned: bool = False,
     ) -> None:
         if witness_policy is not None and witnesses:
             raise ValueError("give the witnesses once: witnesses or witness_policy, not both")
@@ -120,6 +129,7 @@ class Replica:
         self.trust = trust
         self.sources: tuple[str, ...] = tuple(dict.fromkeys(sources))
         self.witness_policy = witness_policy
+        self._stage = stage_uncosigned
         self._waits: dict[str, WitnessWait] = {}
         self._clock = clock_ms
         self._clients = {
@@ -269,6 +279,8 @@ class Replica:
             raise
         except FarmtraceError as exc:  # verification failed, or a malformed note or block
             result, error = "invalid", f"{exc.reason}: {exc}"
+        if self._stage and result in ("ok", "behind", "witness_quorum"):
+            self._stage_from(url)
         now = self._clock()
         self._metrics.sync.labels(url, result).inc()
         with self._state_lock:
@@ -290,6 +302,27 @@ class Replica:
         if result == "ok":
             self._metrics.as_of.set(now / 1000)
         self._log_outcome(url, result, error)
+
+    def _stage_from(self, url: str) -> None:
+        """Copy ``url``'s blocks beyond the cosigned checkpoint; log a failure once."""
+        client = self._clients[url]
+        if not isinstance(client, ReadApiClient):
+            return
+        try:
+            stage_ahead(
+                client, self._follower, stopped=self._stop.is_set, on_block=self._block_stored
+            )
+        except StorageError:
+            raise
+        except FarmtraceError as exc:
+            kind = (url, "stage")
+            if kind not in self._logged:
+                self._logged.add(kind)
+                _logger.warning(
+                    "source %s: copying blocks ahead failed: %s (logged once)", url, exc
+                )
+            return
+        self._logged.discard((url, "stage"))
 
     def _note_wait(self, url: str, waiting: Waiting, now: int) -> None:
         with self._state_lock:

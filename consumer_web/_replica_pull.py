@@ -22,6 +22,7 @@ from chain.errors import (
     FarmtraceError,
     ForkError,
     QuorumError,
+    RegistryCommitmentError,
     RollbackError,
     SignatureError,
     UnknownSignerError,
@@ -38,7 +39,7 @@ _WINDOW = 8
 
 class Refused(Exception):
     """The source's checkpoint contradicts what we accepted (``reason``: fork, rollback,
-    wrong_log, bad_signature); ``theirs`` is its note as received."""
+    wrong_log, bad_signature, registry_commitment); ``theirs`` is its note as received."""
 
     def __init__(self, reason: str, theirs: str, cause: FarmtraceError) -> None:
         super().__init__(str(cause))
@@ -84,7 +85,8 @@ def pull(
     verified blocks stored so far, as soon as ``stopped()`` is true.
 
     Raises:
-        Refused: the checkpoint is another log's, forged, or a fork of ours.
+        Refused: the checkpoint is another log's, forged, a fork of ours, or
+            its registry line is missing or false (the verified blocks stay).
         Behind: the checkpoint is consistent with ours but older.
         Waiting: it is consistent with ours and newer, but lacks the quorum.
         SourceError: the source could not give what was asked.
@@ -99,6 +101,8 @@ def pull(
         raise Refused("wrong_log", signed, exc) from exc
     except SignatureError as exc:
         raise Refused("bad_signature", signed, exc) from exc
+    except RegistryCommitmentError as exc:
+        raise Refused("registry_commitment", signed, exc) from exc
     ours = follower.store.size
     proof = client.consistency(ours, checkpoint.size) if 0 < ours < checkpoint.size else []
     try:
@@ -124,5 +128,8 @@ def pull(
             on_block()
     finally:
         blocks.close()
-    follower.commit_checkpoint(signed, checkpoint)
+    try:
+        follower.commit_checkpoint(signed, checkpoint)
+    except RegistryCommitmentError as exc:
+        raise Refused("registry_commitment", signed, exc) from exc
     return checkpoint

@@ -43,7 +43,9 @@ class Conflict:
     ``reason``: ``fork`` (signed by the log key, inconsistent with ours),
     ``rollback`` (the source now serves an older checkpoint than it served us before),
     ``wrong_log`` (another origin, or not signed by our log key) or
-    ``bad_signature`` (the log key's signature on it does not verify).
+    ``bad_signature`` (the log key's signature on it does not verify) or
+    ``registry_commitment`` (signed by the log key, but its registry line is
+    missing or not the registrations its blocks hold: docs/registry-commitment.md).
     ``message`` says what differs, for people; ``time_ms`` when it was seen.
     """
 

@@ -43,7 +43,6 @@ def pack_info(entry: Entry, index: int) -> PackInfo | None:
     except (FarmtraceError, KeyError):
         return None
     weight = payload.get("weight_g")
-    plant = payload.get("plant")
     return PackInfo(
         link.gtin,
         link.serial,
@@ -51,6 +50,12 @@ def pack_info(entry: Entry, index: int) -> PackInfo | None:
         link.path,
         entry.ts,
         index,
-        plant if isinstance(plant, str) else None,
+        _text_or_none(payload.get("plant")),
         weight if type(weight) is int else None,
+        _text_or_none(payload.get("product")),
+        _text_or_none(payload.get("best_before")),
     )
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None

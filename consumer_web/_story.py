@@ -90,7 +90,11 @@ class Stay:
 
 @dataclass(frozen=True, slots=True)
 class PackInfo:
-    """A pack (``serial``) or lot (``lot``) of GTIN ``gtin``, packed by entry ``packed_index``."""
+    """A pack (``serial``) or lot (``lot``) of GTIN ``gtin``, packed by entry ``packed_index``.
+
+    ``product`` and ``best_before`` (``YYYY-MM-DD``) as the plant's packed
+    event states them, if it does.
+    """
 
     gtin: str
     serial: str | None
@@ -100,6 +104,8 @@ class PackInfo:
     packed_index: int
     plant: str | None
     weight_g: int | None
+    product: str | None = None
+    best_before: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The pack as a JSON object."""
@@ -112,6 +118,8 @@ class PackInfo:
             "packed_index": self.packed_index,
             "plant": self.plant,
             "weight_g": self.weight_g,
+            "product": self.product,
+            "best_before": self.best_before,
         }
 
 

@@ -9,7 +9,8 @@ url)`` for the switch), ``notice``
 :class:`Notice`), ``head`` (the checkpoint the site shows), ``witness``
 (its :class:`~consumer_web._witness_view.WitnessPanel`), ``ago(ms)`` ("5
 minutes ago") and the filters ``when`` (a time), ``iso`` (an ISO 8601 time),
-``day`` (a date) and ``num`` (a number, at most two decimals).
+``day`` (a date), ``num`` (a number, at most two decimals) and ``pinned``
+(an internal link keeping the label's ``lk``, :func:`consumer_web._links.pinned`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from urllib.parse import quote, urlencode
 
 from flask import Flask, request
 
+from chain.gs1 import LOG_KEY_PARAM
 from consumer_web._charts import HEIGHT, WIDTH
 from consumer_web._coop_links import label_address
 from consumer_web._i18n import (
@@ -34,6 +36,7 @@ from consumer_web._i18n import (
     translate_word,
     translations,
 )
+from consumer_web._links import pinned
 from consumer_web._replica_state import Conflict, WitnessWait
 from consumer_web._site import current_site
 from consumer_web._witness_view import witness_panel
@@ -75,9 +78,9 @@ def _num(value: float | int | None) -> str:
 
 
 def _switch_url(lang: str) -> str:
-    args = {k: v for k, v in request.args.items() if k != "lang"}
+    args = {k: v for k, v in request.args.items() if k not in ("lang", LOG_KEY_PARAM)}
     args["lang"] = lang
-    return f"{quote(request.path, safe='/')}?{urlencode(args)}"
+    return pinned(f"{quote(request.path, safe='/')}?{urlencode(args)}")  # a valid lk only
 
 
 def install_templating(app: Flask) -> None:
@@ -90,6 +93,7 @@ def install_templating(app: Flask) -> None:
     app.jinja_env.filters["day"] = lambda ms: format_ms(ms, date_only=True)
     app.jinja_env.filters["num"] = _num
     app.jinja_env.filters["unit"] = lambda unit: _UNITS.get(unit, unit)
+    app.jinja_env.filters["pinned"] = pinned  # an internal link keeping the label's lk
     for lang in LANGUAGES:
         translations(lang)  # a broken catalogue fails here, not on a reader's page
 

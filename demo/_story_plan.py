@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -21,6 +21,16 @@ HOUR = 60 * MINUTE
 DAY = 24 * HOUR
 CHUNK = 40  # subjects per event: keeps every entry far below the 4096-byte limit
 CARCASS_YIELD = 0.72
+PRODUCT, PRODUCT_LOT = "Whole chicken", "Whole chickens"
+SHELF_DAYS = 7  # fresh whole chicken, kept at 0-4 °C
+TREATMENT_DAY = 2  # the last dose of the antibiotic course, days after placing
+WITHDRAWAL_DAYS = 1  # amoxicillin in drinking water, chicken meat (as its label states)
+TREATMENT: Mapping[str, str | int] = {
+    "medicine": "Amoxicillin",
+    "reason": "E. coli infection (colibacillosis)",
+    "dose": "15 mg/kg a day in drinking water, 3 days",
+    "withdrawal_days": WITHDRAWAL_DAYS,
+}
 
 OPERATORS = (  # role, operator id, name
     ("hatchery", "hatchery", "Sunrise Hatchery"),
@@ -233,6 +243,7 @@ class StoryPlan:
             self._event(
                 failure[0].end_ms + HOUR, "vet", "inspected", ["barn:b1"], result="fail", note=note
             )
+        self._treatment()
         booster = farm.start_ms + 10 * DAY + 8 * HOUR
         if booster < self.catch_ms:
             vaccine = {"vaccine": "Newcastle disease (La Sota)", "dose": "drinking water"}
@@ -248,6 +259,14 @@ class StoryPlan:
                     self._event(
                         self.move_ms, "farm", "moved", movers, barn=target, from_barn=source
                     )
+
+    def _treatment(self) -> None:
+        """The first shelf bird's antibiotic course, early in life; its withdrawal period
+        ends long before the catch (skipped when the farm is too short for that)."""
+        last_dose = self.farm.start_ms + TREATMENT_DAY * DAY + 8 * HOUR
+        if not self.shelf or last_dose + WITHDRAWAL_DAYS * DAY >= self.catch_ms:
+            return
+        self._event(last_dose, "vet", "treated", [f"bird:{self.shelf[0]}"], **TREATMENT)
 
     def _to_the_shelf(self) -> None:
         catch, plant = self.catch_ms, _NAMES["plant"]
@@ -300,12 +319,23 @@ class StoryPlan:
                 grams += self.weights_g[f"bird:{bird}"]
             key = {"serial": link.serial} if link.serial is not None else {"lot": link.lot}
             carcasses = [f"carcass:{bird}" for bird in birds]
+            label = {"product": PRODUCT if len(birds) == 1 else PRODUCT_LOT}
+            label["best_before"] = best_before(ts)
             plant = _NAMES["plant"]
-            return event_payload(
-                "packed", seq, ts, carcasses, gtin=link.gtin, **key, plant=plant, weight_g=grams
+            return (
+                event_payload(
+                    "packed", seq, ts, carcasses, gtin=link.gtin, **key, plant=plant, weight_g=grams
+                )
+                | label
             )
 
         self._out.append(Planned(ts, self._ops["plant"], build))
+
+
+def best_before(packed_ms: int) -> str:
+    """The best-before date of a pack packed at ``packed_ms``: :data:`SHELF_DAYS` on (UTC)."""
+    packed = datetime.fromtimestamp(packed_ms / 1000, UTC).date()
+    return (packed + timedelta(days=SHELF_DAYS)).isoformat()
 
 
 def _location(subject: str, barn: str) -> str:

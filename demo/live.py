@@ -76,7 +76,8 @@ GATEWAY_USER = "gateway"
 BROKER_ADMIN = "broker-admin"
 """The broker's accounts user: `farmtrace device add/retire/replace` log in as it."""
 _STATE = "demo.json"
-_STATE_VERSION = 3  # 2: operators, lifecycle events and the consumer site; 3: registered subjects
+_STATE_VERSION = 4  # 2: operators, lifecycle events and the consumer site; 3: registered
+# subjects; 4: a treated bird, products and best-before dates (the plan's seqs moved)
 _CHUNK_MS = DAY_MS  # backfill a day at a time, so the gateway starts committing at once
 
 
@@ -119,9 +120,8 @@ class LiveDemo:
         state: dict[str, Any] = json.loads(self._state_path.read_text())
         if state.get("version") != _STATE_VERSION:
             raise RuntimeError(
-                f"{self.root} holds a demo farm of an older farmtrace (its devices' "
-                "registrations do not name the subjects they report on); start a new one "
-                "with --fresh"
+                f"{self.root} holds a demo farm of an older farmtrace (its planned "
+                "entries differ from this version's); start a new one with --fresh"
             )
         return state
 

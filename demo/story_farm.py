@@ -7,11 +7,13 @@ device of a :class:`~firmware_sim.farm.SimulatedFarm` with its ``location``;
 the devices sign weeks of readings (barn temperature and humidity, feed, water,
 and each tagged bird's activity and weight); the operators sign each bird's
 lifecycle: hatched and vaccinated at the hatchery, placed in a barn, barns
-inspected weekly, some birds moved to another barn half way, then the first
-``shelf_birds`` birds caught, inspected ante mortem, slaughtered into
-``carcass:<bird>``, packed one per GTIN + serial (the last few together as one
-lot), shipped to a distributor and on to a retailer, received at each; one pack
-is recalled. Entries are committed in timestamp order, ``block_size`` to a
+inspected weekly, the first bird treated with an antibiotic early on (its
+withdrawal period over long before the catch), some birds moved to another
+barn half way, then the first ``shelf_birds`` birds caught, inspected ante
+mortem, slaughtered into ``carcass:<bird>``, packed one per GTIN + serial (the
+last few together as one lot) with a product name and a best-before date,
+shipped to a distributor and on to a retailer, received at each; one pack is
+recalled. Entries are committed in timestamp order, ``block_size`` to a
 block, with a signed checkpoint per block; the result passes
 :func:`chain.audit.audit_store`.
 
@@ -43,24 +45,32 @@ from demo._story_plan import (
     HOUR,
     MINUTE,
     OPERATORS,
+    PRODUCT,
+    PRODUCT_LOT,
+    TREATMENT,
     BarnStay,
     Planned,
     StoryDevice,
     StoryLot,
     StoryPack,
     StoryPlan,
+    best_before,
 )
 from firmware_sim.farm import FarmConfig, SimReading, SimulatedFarm, VentilationFailure
 from gateway.datadir import DataDir
 from gateway.init import init_data_dir, read_log_signer
 
 __all__ = [
+    "PRODUCT",
+    "PRODUCT_LOT",
+    "TREATMENT",
     "BarnStay",
     "StoryDevice",
     "StoryFarm",
     "StoryLot",
     "StoryManifest",
     "StoryPack",
+    "best_before",
     "build_story_log",
 ]
 

@@ -4,7 +4,8 @@
 renders them as text from a :class:`~deployment.parts.Machine`:
 
 * :mod:`deployment.nginx`: server blocks (TLS, HTTP/2, gzip/brotli, caching
-  of static files, a rate limit on the desk's log-in, unknown hosts refused),
+  of static files, a rate limit on the desk's log-in, unknown hosts refused,
+  a tlog-tiles directory served from disk),
   and a stand-alone ``nginx.conf`` for running it unprivileged;
 * :mod:`deployment.systemd`: units with restart policies, sandboxing, a user
   and a state directory per part, secrets as credentials;
@@ -15,7 +16,14 @@ It imports nothing else of ours: it only writes text.
 
 from __future__ import annotations
 
-from deployment.nginx import Location, NginxPlan, VirtualHost, server_blocks, standalone_conf
+from deployment.nginx import (
+    Location,
+    NginxPlan,
+    VirtualHost,
+    server_blocks,
+    standalone_conf,
+    tiles_host,
+)
 from deployment.parts import PARTS, Machine, nginx_plan, units, write_bundle
 from deployment.systemd import Unit, render_unit
 
@@ -30,6 +38,7 @@ __all__ = [
     "render_unit",
     "server_blocks",
     "standalone_conf",
+    "tiles_host",
     "units",
     "write_bundle",
 ]

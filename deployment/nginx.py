@@ -15,7 +15,8 @@ Pure text: nothing here touches the file system.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "server_blocks",
     "site_host",
     "standalone_conf",
+    "tiles_host",
     "witness_host",
 ]
 
@@ -42,6 +44,9 @@ _COMPRESSIBLE = (
     "application/ld+json image/svg+xml"
 )
 DESK_LOGIN_ZONE = "farmtrace_desk_login"
+SITE_CACHE_ZONE = "farmtrace_site"
+_NO_STORE = "$farmtrace_upstream_no_store"
+_UPSTREAM = re.compile(r"\$upstream\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +62,10 @@ class VirtualHost:
     """One service behind nginx: its public host name, its local port, its locations."""
 
     service: str
-    """The service's name (site, desk, witness, gateway): names the upstream."""
+    """The service's name (site, desk, witness, gateway, tiles): names the upstream."""
     server_name: str
-    upstream_port: int
+    upstream_port: int | None
+    """None: no upstream (files served from disk only)."""
     locations: tuple[Location, ...]
     max_body: str = "64k"
 
@@ -86,6 +92,8 @@ class NginxPlan:
     upstream_host: str = "127.0.0.1"
     brotli: bool = False
     """Compress with brotli too (needs Debian's libnginx-mod-http-brotli-filter)."""
+    cache_dir: Path = Path("/var/cache/nginx/farmtrace")
+    """Where nginx keeps the site's page cache (it creates the directory)."""
 
 
 def _headers(pairs: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
@@ -115,13 +123,44 @@ def proxy_location(match: str, *extra: str) -> Location:
 
 
 def _no_metrics() -> Location:
-    """``/metrics`` only from this machine (Prometheus scrapes the service's own port)."""
-    return Location("= /metrics", ("allow 127.0.0.1;", "allow ::1;", "deny all;"))
+    """``/metrics`` never through nginx: Prometheus scrapes each service's own loopback port."""
+    return Location("= /metrics", ("deny all;",))
 
 
-def site_host(server_name: str, port: int, static_root: Path | None = None) -> VirtualHost:
-    """The consumer site: pages, the read API, QR codes; static files from disk if given."""
-    locations = [_no_metrics(), proxy_location("/")]
+def _microcache(seconds: int) -> tuple[str, ...]:
+    """Directives that let nginx answer a page from a copy at most ``seconds`` old.
+
+    The site marks pages ``no-cache`` (a browser revalidates every time);
+    nginx may still hold one for a second, so that a popular pack's scans
+    cost the site one render per second instead of one per scan. A response
+    the site marks ``no-store`` or ``private``, or that sets a cookie, is
+    never kept; the site's ``Vary`` (language, compression) keys the copies.
+    Concurrent misses wait for one render (``proxy_cache_lock``).
+    """
+    return (
+        f"proxy_cache {SITE_CACHE_ZONE};",
+        "proxy_cache_methods GET HEAD;",
+        f"proxy_cache_valid 200 {seconds}s;",
+        "proxy_ignore_headers Cache-Control Expires;",
+        f"proxy_no_cache {_NO_STORE};",
+        "proxy_cache_lock on;",
+        "proxy_cache_lock_timeout 5s;",
+        "proxy_cache_use_stale updating;",
+        # add_header here replaces the server's: HSTS is repeated.
+        *_headers((_HSTS, ("X-Cache-Status", "$upstream_cache_status"))),
+    )
+
+
+def site_host(
+    server_name: str, port: int, static_root: Path | None = None, *, page_cache_seconds: int = 1
+) -> VirtualHost:
+    """The consumer site: pages, the read API, QR codes; static files from disk if given.
+
+    ``page_cache_seconds`` > 0 lets nginx serve a page or API answer from a
+    copy at most that old (see :func:`_microcache`); 0 turns it off.
+    """
+    cache = _microcache(page_cache_seconds) if page_cache_seconds > 0 else ()
+    locations = [_no_metrics(), proxy_location("/", *cache)]
     if static_root is not None:
         root = str(static_root).rstrip("/") + "/"
         static = Location(
@@ -154,6 +193,45 @@ def witness_host(server_name: str, port: int) -> VirtualHost:
 def gateway_host(server_name: str, port: int) -> VirtualHost:
     """The gateway's read API, for the sites that follow it from other machines."""
     return VirtualHost("gateway", server_name, port, (_no_metrics(), proxy_location("/")))
+
+
+TILE_CACHE = "public, max-age=31536000, immutable"
+"""How long tiles and ``block/`` files may be kept: they never change."""
+
+
+def tiles_locations(root: Path) -> tuple[Location, ...]:
+    """The tlog-tiles files under ``root`` as docs/tiles.md serves them.
+
+    ``checkpoint``: ``text/plain; charset=utf-8``, ``Cache-Control: no-cache``;
+    ``tile/`` and ``block/``: ``application/octet-stream`` (binary: not
+    compressed), kept for a year (``immutable``); both readable from any
+    origin (``Access-Control-Allow-Origin: *``: public data, no credentials),
+    so that the site's pages can read them. Anything else, and the
+    publisher's temporary files (``.NAME.tmp``), is a 404.
+    """
+    base = (f"root {root};", "types { }", "gzip off;", "etag on;")
+
+    def headers(cache: str) -> tuple[str, ...]:
+        cors = ("Access-Control-Allow-Origin", "*")
+        return _headers((*_SECURITY, _HSTS, ("Cache-Control", cache), cors))
+
+    return (
+        Location("~ /\\.", ("return 404;",)),
+        Location(
+            "= /checkpoint",
+            (*base, "default_type text/plain;", "charset utf-8;", *headers("no-cache")),
+        ),
+        Location(
+            "~ ^/(tile|block)/",
+            (*base, "default_type application/octet-stream;", *headers(TILE_CACHE)),
+        ),
+        Location("/", ("return 404;",)),
+    )
+
+
+def tiles_host(server_name: str, root: Path) -> VirtualHost:
+    """A tlog-tiles directory (``farmtrace tiles --dir root``) served from disk, nothing proxied."""
+    return VirtualHost("tiles", server_name, None, tiles_locations(root), max_body="1k")
 
 
 def _listen(plan: NginxPlan, port: int, tail: str) -> list[str]:
@@ -206,7 +284,7 @@ def _server(plan: NginxPlan, host: VirtualHost) -> list[str]:
         *_headers((_HSTS,)),
     ]
     for location in host.locations:
-        directives = [d.replace("$upstream", host.upstream) for d in location.directives]
+        directives = [_UPSTREAM.sub(host.upstream, d) for d in location.directives]
         lines += _block(f"location {location.match}", directives)
     return _block("server", lines)
 
@@ -219,7 +297,23 @@ def server_blocks(plan: NginxPlan) -> str:
         f"limit_req_zone $binary_remote_addr zone={DESK_LOGIN_ZONE}:10m rate=10r/m;",
         "",
     ]
+    if any(
+        f"proxy_cache {SITE_CACHE_ZONE};" in loc.directives
+        for h in plan.hosts
+        for loc in h.locations
+    ):
+        out += [
+            f"proxy_cache_path {plan.cache_dir} levels=1:2 keys_zone={SITE_CACHE_ZONE}:10m"
+            " max_size=256m inactive=10m use_temp_path=off;",
+            *_block(
+                f"map $upstream_http_cache_control {_NO_STORE}",
+                ["default 0;", "~*(no-store|private) 1;"],
+            ),
+            "",
+        ]
     for host in plan.hosts:
+        if host.upstream_port is None:
+            continue
         upstream = [f"server {plan.upstream_host}:{host.upstream_port};", "keepalive 16;"]
         out += [*_block(f"upstream {host.upstream}", upstream), ""]
     for host in plan.hosts:
@@ -244,13 +338,19 @@ def server_blocks(plan: NginxPlan) -> str:
     return "\n".join(out)
 
 
-def standalone_conf(plan: NginxPlan, prefix: Path, mime_types: Path) -> str:
-    """A whole ``nginx.conf`` running ``plan`` unprivileged in the foreground under ``prefix``.
+def standalone_conf(
+    plan: NginxPlan, prefix: Path, mime_types: Path, *, user: str | None = None
+) -> str:
+    """A whole ``nginx.conf`` running ``plan`` in the foreground under ``prefix``.
 
     Precondition: ``prefix`` is an absolute directory the user may write (pid,
-    logs and temporary files go there); ``mime_types`` is nginx's ``mime.types``.
+    logs, temporary files and the page cache go there); ``mime_types`` is
+    nginx's ``mime.types``. Started by root, nginx runs its workers as
+    ``nobody``, who cannot write a private ``prefix``: pass the user who owns
+    it as ``user`` (e.g. root in a test) to keep the workers that user.
     """
     temp = prefix / "tmp"
+    plan = replace(plan, cache_dir=prefix / "cache")
     http = [
         f"include {mime_types};",
         "default_type application/octet-stream;",
@@ -262,6 +362,7 @@ def standalone_conf(plan: NginxPlan, prefix: Path, mime_types: Path) -> str:
     return "\n".join(
         [
             "daemon off;",
+            *([f"user {user};"] if user else []),
             "worker_processes 2;",
             f"pid {prefix / 'nginx.pid'};",
             f"error_log {prefix / 'error.log'} warn;",

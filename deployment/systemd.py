@@ -2,7 +2,8 @@
 
 Every unit runs as its own system user (``User=farmtrace-<part>``), owns one
 state directory (``StateDirectory=`` creates ``/var/lib/farmtrace-<part>``
-with that owner and mode 0700), sees the rest of the system read-only
+with that owner and mode 0700; the tiles part's is readable by all, since
+nginx serves it), sees the rest of the system read-only
 (``ProtectSystem=strict``), gains no privileges (``NoNewPrivileges``, no
 capabilities) and is restarted when it fails. A secret (the MQTT password)
 reaches a service as a systemd credential (``LoadCredential=``: a copy only
@@ -50,7 +51,7 @@ class Unit:
     """One service unit. ``command`` is the argument vector (quoted when rendered)."""
 
     part: str
-    """gateway, site, desk, witness, broker or device: names the unit, user and directory."""
+    """gateway, site, desk, witness, broker, device or tiles: names the unit, user and directory."""
     description: str
     command: Sequence[str]
     documentation: str
@@ -61,6 +62,8 @@ class Unit:
     stop_timeout_s: int = 30
     reload_command: str | None = None
     notes: tuple[str, ...] = field(default=())
+    shared_state: bool = False
+    """Let other users read the state directory (mode 0755, umask 0022): files nginx serves."""
 
     @property
     def name(self) -> str:
@@ -101,13 +104,14 @@ def render_unit(unit: Unit) -> str:
         f"TimeoutStopSec={unit.stop_timeout_s}",
         "KillMode=mixed",
         "",
-        "# Its own user; its data in its own directory (created with this owner, mode 0700).",
+        "# Its own user; its data in its own directory (created with this owner"
+        + (", readable by all: nginx serves it)." if unit.shared_state else ", mode 0700)."),
         f"User={user}",
         f"Group={user}",
         f"StateDirectory={user}",
-        "StateDirectoryMode=0700",
+        f"StateDirectoryMode={'0755' if unit.shared_state else '0700'}",
         f"WorkingDirectory=/var/lib/{user}",
-        "UMask=0077",
+        f"UMask={'0022' if unit.shared_state else '0077'}",
     ]
     if unit.credentials:
         lines.append("# Secrets as credentials, never in arguments ('ps' shows those).")

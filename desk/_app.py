@@ -6,7 +6,10 @@ Configuration keys (defaults in :data:`DEFAULTS`)::
                       state), users.json (staff accounts), secret.key (session secret),
                       operators/<id>/ (the keys of people who sign as themselves,
                       desk.people)
-    MQTT_URL          the broker, mqtt://[user[:password]@]host[:port]
+    MQTT_URL          the broker, mqtt[s]://[user[:password]@]host[:port] (mqtts: TLS)
+    MQTT_CA_FILE      with mqtts://: the CA of the broker's certificate (None: the system's)
+    MQTT_CERT_FILE    with mqtts://: a client certificate (None: none) ...
+    MQTT_KEY_FILE     ... and its key (None: in MQTT_CERT_FILE)
     FARM              the farm id (the MQTT topic level)
     CHECK_URL         a read API (gateway or site) for the pre-checks and the roles
     FLEET_URL         the gateway whose fleet view the /fleet page shows (None: CHECK_URL)
@@ -49,7 +52,8 @@ from desk._operator import Operator
 from desk._throttle import LoginThrottle, ThrottleLimits
 from desk._users import load_operators, load_users, read_secret
 from signer.identity import KEY_FILE as STATE_KEY_FILE
-from signer.mqtt_url import parse_mqtt_url
+from signer.mqtt_tls import tls_context
+from signer.mqtt_url import parse_mqtt_url, with_tls_files
 
 __all__ = [
     "CSP",
@@ -71,6 +75,9 @@ OPERATORS_DIR, MQTT_PASSWORD_FILE = "operators", "mqtt-password"
 DEFAULTS: Mapping[str, Any] = {
     "DESK_DIR": None,
     "MQTT_URL": None,
+    "MQTT_CA_FILE": None,
+    "MQTT_CERT_FILE": None,
+    "MQTT_KEY_FILE": None,
     "FARM": None,
     "CHECK_URL": None,
     "FLEET_URL": None,
@@ -142,7 +149,12 @@ class Desk:
         self.root = root
         self.secret = read_secret(root / SECRET_FILE)
         roles = config["ROLES"]
-        self.mqtt = parse_mqtt_url(str(config["MQTT_URL"]))
+        self.mqtt = with_tls_files(
+            parse_mqtt_url(str(config["MQTT_URL"])),
+            *(config.get(name) for name in ("MQTT_CA_FILE", "MQTT_CERT_FILE", "MQTT_KEY_FILE")),
+        )
+        if self.mqtt.tls:
+            tls_context(self.mqtt)  # unusable TLS files: refuse to start, not at the first event
         self.operator = Operator(
             load_key(root / KEY_FILE),
             root / STATE_DIR,
@@ -233,7 +245,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Create the desk: ``config`` overrides :data:`DEFAULTS` (see the module docstring).
 
     Raises:
-        ValueError: a required key is missing, or a bad MQTT URL or time zone.
+        ValueError: a required key is missing, a bad MQTT URL or TLS file, or time zone.
         StorageError: ``DESK_DIR`` has no readable ``secret.key``, or
             ``users.json`` cannot be read.
         MalformedError: ``operator.key`` or ``users.json`` is malformed.

@@ -37,7 +37,7 @@ __all__ = [
 
 CONFIG_KEYS = frozenset(
     {"state_dir", "mqtt", "farm", "serial", "sensor", "device_id", "subject"}
-    | {"interval", "speed", "duration"}
+    | {"interval", "speed", "duration", "ca_file", "cert_file", "key_file"}
 )
 """The settings a device.toml may hold (each also a ``farmtrace device run`` option)."""
 
@@ -47,7 +47,11 @@ RESERVE_BLOCK = 16
 
 @dataclass(frozen=True)
 class DeviceSettings:
-    """One device's settings: where its state is, how it sends, what it samples."""
+    """One device's settings: where its state is, how it sends, what it samples.
+
+    ``ca_file``, ``cert_file``, ``key_file``: TLS files for an ``mqtts://`` broker
+    (:func:`signer.mqtt_url.with_tls_files`).
+    """
 
     state_dir: Path
     farm: str
@@ -59,6 +63,9 @@ class DeviceSettings:
     interval: float = 60.0
     speed: float = 1.0
     duration: float | None = None
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
 
 
 def load_settings(config: Path | None, overrides: Mapping[str, Any]) -> DeviceSettings:
@@ -66,8 +73,8 @@ def load_settings(config: Path | None, overrides: Mapping[str, Any]) -> DeviceSe
 
     Raises:
         OSError, tomllib.TOMLDecodeError: ``config`` cannot be read.
-        ValueError: an unknown setting, no state directory or farm, or not
-            exactly one of mqtt and serial.
+        ValueError: an unknown setting, no state directory or farm, not
+            exactly one of mqtt and serial, or TLS files with serial.
     """
     settings: dict[str, Any] = {}
     if config is not None:
@@ -82,6 +89,9 @@ def load_settings(config: Path | None, overrides: Mapping[str, Any]) -> DeviceSe
             raise ValueError(f"--{key.replace('_', '-')} (or {key} in --config) is required")
     if ("mqtt" in settings) == ("serial" in settings):
         raise ValueError("give exactly one of --mqtt and --serial")
+    tls_files = sorted({"ca_file", "cert_file", "key_file"} & set(settings))
+    if "serial" in settings and tls_files:
+        raise ValueError(f"{', '.join(tls_files)}: for an mqtts:// broker, not a serial line")
     text = {k: None if settings.get(k) is None else str(settings[k]) for k in CONFIG_KEYS}
     try:
         return DeviceSettings(
@@ -95,6 +105,9 @@ def load_settings(config: Path | None, overrides: Mapping[str, Any]) -> DeviceSe
             interval=float(settings.get("interval", 60)),
             speed=float(settings.get("speed", 1.0)),
             duration=None if settings.get("duration") is None else float(settings["duration"]),
+            ca_file=text["ca_file"],
+            cert_file=text["cert_file"],
+            key_file=text["key_file"],
         )
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{config or 'options'}: {exc}") from exc

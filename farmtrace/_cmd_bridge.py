@@ -11,9 +11,9 @@ import serial
 from chain.errors import MalformedError
 from chain.jws import check_id
 from farmtrace._exits import fail
+from farmtrace._mqtt_tls_args import add_tls_options, mqtt_url_of
 from farmtrace._serving import stop_on_signals
 from signer.bridge import Bridge
-from signer.mqtt_url import parse_mqtt_url
 from signer.serial_link import open_port
 
 __all__ = ["add_parser"]
@@ -44,7 +44,10 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("--serial", required=True, help="serial port or pyserial URL")
     parser.add_argument("--baud", type=int, default=115200, help="baud rate (115200)")
-    parser.add_argument("--mqtt", required=True, help="mqtt://[user[:password]@]host[:port]")
+    parser.add_argument(
+        "--mqtt", required=True, help="mqtt[s]://[user[:password]@]host[:port] (mqtts: TLS)"
+    )
+    add_tls_options(parser)
     parser.add_argument("--farm", required=True, help="farm id (the MQTT topic level)")
     parser.add_argument("--duration", type=float, help="stop after this many seconds")
     parser.set_defaults(handler=run)
@@ -53,7 +56,7 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Bridge until SIGTERM/SIGINT (or --duration). Exit 2 on bad arguments or port."""
     try:
-        url = parse_mqtt_url(args.mqtt)
+        url = mqtt_url_of(args)  # unusable TLS files fail here, before the port is opened
         check_id(args.farm, "farm")
         port = open_port(args.serial, baudrate=args.baud)
     except (ValueError, MalformedError, serial.SerialException) as exc:

@@ -22,8 +22,10 @@ device with its own Ed25519 key, seq counter and durable outbox.
 
 Six operators (hatchery, farm manager, vet, processing plant, distributor,
 shop), each with their own key, sign the birds' lifecycle events: hatched,
-vaccinated, placed, inspected, moved, and for a few birds slaughtered,
-packed (GTIN + serial, or a lot), shipped and received; one pack is recalled.
+vaccinated, placed, inspected, moved, one bird treated with an antibiotic
+(its withdrawal period over before slaughter), and for a few birds
+slaughtered, packed (GTIN + serial, or a lot; a product name and a
+best-before date), shipped and received; one pack is recalled.
 
 On the first run the devices backfill six weeks of history (as if they had
 been offline) and then stream live; the gateway verifies every entry,

@@ -23,7 +23,14 @@ walks a co-op through its three machines):
                                        MQTT passwords as systemd credentials
   DIR/nginx/farmtrace.conf             with --host: nginx in front (TLS,
                                        HTTP/2, gzip, a rate limit on the desk's
-                                       log-in, unknown host names refused)
+                                       log-in, unknown host names refused; the
+                                       tiles host serves the tiles directory
+                                       from disk with immutable caching)
+
+The tiles part ('farmtrace tiles --follow 5') publishes the log from the
+site's read API (else the gateway's) into /var/lib/farmtrace-tiles/www;
+with both --host site=... and --host tiles=NAME the site's pages read their
+proofs from https://NAME/ (unless --tiles-url says otherwise).
 
 Every service listens on 127.0.0.1 only; nginx is what the network sees.
 Nothing is installed: copy the files as the docs say.
@@ -31,13 +38,15 @@ Nothing is installed: copy the files as the docs say.
 
 _EXAMPLES = """\
 examples:
-  # the co-op server: site, desk and a witness behind nginx
-  farmtrace deploy --out coop --part site --part desk --part witness \\
+  # the co-op server: site, desk, a witness and the log's tiles behind nginx
+  farmtrace deploy --out coop --part site --part desk --part witness --part tiles \\
       --host site=trace.coop.example --host desk=desk.coop.example \\
-      --host witness=witness.coop.example \\
+      --host witness=witness.coop.example --host tiles=tiles.coop.example \\
       --tls-cert /etc/ssl/farmtrace/fullchain.pem --tls-key /etc/ssl/farmtrace/privkey.pem \\
       --public-url https://trace.coop.example --source https://gw.farm.example \\
-      --farm farm1 --mqtt-host gw.farm.example --mqtt-port 8883
+      --farm farm1 --mqtt-host gw.farm.example --mqtt-port 8883 \\
+      --mqtt-ca-file /etc/farmtrace/farm-ca.pem --mqtt-cert-file /etc/farmtrace/desk.pem \\
+      --mqtt-key-file /etc/farmtrace/desk.key
   # the farm's edge box: broker, gateway (its read API for the co-op) and a device
   farmtrace deploy --out edge --part broker --part gateway --part device \\
       --host gateway=gw.farm.example --tls-cert ... --tls-key ... --farm farm1
@@ -62,7 +71,7 @@ def add_parser(commands: Any) -> None:
         action="append",
         default=[],
         metavar="PART=NAME",
-        help="serve a web part (site, desk, witness, gateway) through nginx as NAME (repeat)",
+        help="serve a web part (site, desk, witness, gateway, tiles) via nginx as NAME (repeat)",
     )
     parser.add_argument("--tls-cert", type=Path, help="the certificate chain (PEM) nginx serves")
     parser.add_argument("--tls-key", type=Path, help="its private key (PEM)")
@@ -71,7 +80,40 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--source", action="append", default=[], metavar="URL", help="a read API the site follows"
     )
-    parser.add_argument("--mqtt-host", default="127.0.0.1", help="the broker, for the desk")
+    parser.add_argument(
+        "--tiles-url",
+        metavar="URL",
+        help="where 'farmtrace tiles' publishes the log: the site's pages read proofs there "
+        "(default: https://NAME/ with --part tiles --host tiles=NAME)",
+    )
+    parser.add_argument(
+        "--trust",
+        type=Path,
+        default=Path("/etc/farmtrace/trust.json"),
+        help="the log's trust root, for the tiles part (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--mirror",
+        action="append",
+        metavar="URL",
+        help="a read API the gateway's receipts and witness submissions wait for "
+        "(repeatable; default: the site, when it runs on this machine; 'none': no mirror)",
+    )
+    parser.add_argument(
+        "--mqtt-host",
+        default="127.0.0.1",
+        help="the broker, for the desk: off this machine it connects with TLS (mqtts://)",
+    )
+    parser.add_argument(
+        "--mqtt-ca-file",
+        type=Path,
+        metavar="PEM",
+        help="the CA of the broker's TLS certificate, for the desk (default: the system's)",
+    )
+    parser.add_argument(
+        "--mqtt-cert-file", type=Path, metavar="PEM", help="the desk's client certificate"
+    )
+    parser.add_argument("--mqtt-key-file", type=Path, metavar="PEM", help="its key")
     parser.add_argument("--mqtt-port", type=int, default=1883, help="(default: %(default)s)")
     parser.add_argument("--desk-operator", default="desk", help="the desk's operator id")
     parser.add_argument(
@@ -112,9 +154,15 @@ def run_deploy(args: argparse.Namespace) -> int:
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
             public_url=args.public_url,
+            tiles_url=args.tiles_url,
+            trust=args.trust,
+            mirrors=None if args.mirror is None else tuple(u for u in args.mirror if u != "none"),
             sources=tuple(args.source) or ("http://127.0.0.1:8080",),
             mqtt_host=args.mqtt_host,
             mqtt_port=args.mqtt_port,
+            mqtt_ca_file=args.mqtt_ca_file,
+            mqtt_cert_file=args.mqtt_cert_file,
+            mqtt_key_file=args.mqtt_key_file,
             desk_operator=args.desk_operator,
             check_url=args.check_url,
             farmtrace=args.farmtrace,

@@ -13,6 +13,7 @@ from chain.errors import FarmtraceError
 from desk import USERS_FILE, add_user, create_app
 from desk.setup import check_staff, init_desk_dir, is_desk_dir
 from farmtrace._exits import fail
+from farmtrace._mqtt_tls_args import add_tls_options
 from farmtrace._serving import add_server_options, serve, server_settings
 from signer.credentials import broker_url_text, mqtt_url_with_secret
 
@@ -94,7 +95,10 @@ def add_parser(commands: Any) -> None:
         formatter_class=fmt,
     )
     run.add_argument("--desk-dir", type=Path, required=True)
-    run.add_argument("--mqtt", required=True, help="mqtt://OPERATOR@HOST[:PORT]")
+    run.add_argument(
+        "--mqtt", required=True, help="mqtt[s]://OPERATOR@HOST[:PORT] (mqtts: TLS, port 8883)"
+    )
+    add_tls_options(run)
     run.add_argument(
         "--mqtt-password-file",
         type=Path,
@@ -178,6 +182,9 @@ def run_desk(args: argparse.Namespace) -> int:
         "RECEIPT_TIMEOUT": args.timeout,
         "TIMEZONE": args.timezone,
         "SESSION_COOKIE_SECURE": args.secure_cookie,
+        "MQTT_CA_FILE": args.mqtt_ca_file,
+        "MQTT_CERT_FILE": args.mqtt_cert_file,
+        "MQTT_KEY_FILE": args.mqtt_key_file,
     }
     try:
         config["MQTT_URL"] = broker_url_text(

@@ -16,10 +16,11 @@ from devices.service import load_settings, open_identity
 from farmtrace._cmd_device_admin import add_parsers as add_admin_parsers
 from farmtrace._events import now_ms
 from farmtrace._exits import fail
+from farmtrace._mqtt_tls_args import add_tls_options, mqtt_url_of
 from farmtrace._serving import stop_on_signals
 from provisioning.registrations import EntrySigner, register_device_key
 from signer.identity import KEY_FILE, DeviceIdentity
-from signer.mqtt_url import parse_mqtt_url
+from signer.mqtt_url import parse_mqtt_url, with_tls_files
 from signer.registration import parse_public_key, receipt_text
 
 __all__ = ["add_parser"]
@@ -40,7 +41,10 @@ examples:
 
 device.toml holds the same settings (each command-line option overrides it):
   state_dir = "/var/lib/farmtrace-device"
-  mqtt = "mqtt://barn1-temp:secret@gateway.local:1883"   # or: serial = "/dev/ttyAMA0"
+  mqtt = "mqtts://barn1-temp:secret@gateway.local:8883"  # or: serial = "/dev/ttyAMA0"
+  ca_file = "/etc/farmtrace/farm-ca.pem"  # mqtts: the CA of the broker's certificate
+  cert_file = "/var/lib/farmtrace-device/tls.pem"  # mqtts: a client certificate, if required
+  key_file = "/var/lib/farmtrace-device/tls.key"
   farm = "farm1"
   sensor = "ds18b20"            # "ds18b20:28-0316a2794aff" for one of several, or "sim"
   subject = "barn:b1"
@@ -89,7 +93,10 @@ def add_parser(commands: Any) -> None:
     run.add_argument("--config", type=Path, help="a device.toml with the settings below")
     run.add_argument("--state-dir", type=Path, help="key, seq and outbox directory")
     run.add_argument("--device-id", help="create the identity with this id if there is none")
-    run.add_argument("--mqtt", help="broker URL mqtt://[user[:password]@]host[:port]")
+    run.add_argument(
+        "--mqtt", help="broker URL mqtt[s]://[user[:password]@]host[:port] (mqtts: TLS, 8883)"
+    )
+    add_tls_options(run, dests=("ca_file", "cert_file", "key_file"))
     run.add_argument("--serial", help="serial port or pyserial URL (instead of --mqtt)")
     run.add_argument("--farm", help="farm id (the MQTT topic level)")
     run.add_argument(
@@ -130,7 +137,8 @@ def add_parser(commands: Any) -> None:
     reg.add_argument("--kind", action="append", help="a reading kind it may report (repeatable)")
     reg.add_argument("--label", help="a human label, e.g. 'barn 1 thermometer'")
     reg.add_argument("--ts", type=int, help="valid from (ms since the epoch; default: now)")
-    reg.add_argument("--mqtt", required=True, help="broker URL")
+    reg.add_argument("--mqtt", required=True, help="broker URL, mqtt[s]://...")
+    add_tls_options(reg)
     reg.add_argument("--farm", required=True)
     reg.add_argument("--timeout", type=float, default=30.0, help="seconds to wait (30)")
     reg.set_defaults(handler=run_register)
@@ -156,7 +164,14 @@ def run_device(args: argparse.Namespace) -> int:
     """Run until SIGTERM/SIGINT (or --duration). Exit 2 on a usage or state error."""
     try:
         settings = load_settings(args.config, vars(args))
-        url = parse_mqtt_url(settings.mqtt) if settings.mqtt is not None else None
+        url = None
+        if settings.mqtt is not None:
+            url = with_tls_files(
+                parse_mqtt_url(settings.mqtt),
+                settings.ca_file,
+                settings.cert_file,
+                settings.key_file,
+            )
         identity = open_identity(settings)
     except FileNotFoundError as exc:
         print(f"farmtrace device run: {exc.strerror}: {exc.filename}", file=sys.stderr)
@@ -191,7 +206,7 @@ def run_register(args: argparse.Namespace) -> int:
     ts = args.ts if args.ts is not None else now_ms()
     try:
         key = load_key(args.operator_key)
-        url = parse_mqtt_url(args.mqtt)
+        url = mqtt_url_of(args)
         pubkey = parse_public_key(args.pubkey, "--pubkey")
         signer = EntrySigner(key, args.operator_state, url, args.farm, args.timeout)
         sent = register_device_key(

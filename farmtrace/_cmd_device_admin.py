@@ -13,6 +13,7 @@ from typing import Any
 from chain.errors import FarmtraceError
 from farmtrace._events import now_ms
 from farmtrace._exits import fail
+from farmtrace._mqtt_tls_args import add_tls_options, mqtt_url_of
 from gateway.broker_accounts import AccountError
 from provisioning.devices import NewDevice, OperatorAccess, add_device, retire_device
 from signer.mqtt_url import parse_mqtt_url
@@ -119,15 +120,17 @@ def _add_operator_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mqtt",
         metavar="URL",
-        help="send the operator's entry as this login, mqtt://USER[:PW]@host:port (default: a "
+        help="send the operator's entry as this login, mqtt[s]://USER[:PW]@host:port (default: a "
         "one-off login for the operator's topics, made and deleted by the accounts user, "
         "so that no session of the operator is knocked off)",
     )
+    add_tls_options(parser)
     parser.add_argument(
         "--broker-admin",
         required=True,
         metavar="URL",
-        help="mqtt://USER[:PW]@host:port of the broker's accounts user (docs/broker.md)",
+        help="mqtt://USER[:PW]@host:port of the broker's accounts user (docs/broker.md); "
+        "plain MQTT: give the broker's loopback listener",
     )
     parser.add_argument(
         "--credentials",
@@ -142,14 +145,20 @@ def _access(args: argparse.Namespace) -> OperatorAccess:
     """The operator's options as :class:`provisioning.devices.OperatorAccess`.
 
     Raises:
-        ValueError: a malformed MQTT URL.
+        ValueError: a malformed MQTT URL, or an ``mqtts://`` one for the accounts user.
     """
+    admin = parse_mqtt_url(args.broker_admin)
+    if admin.tls:
+        raise ValueError(
+            f"--broker-admin {admin}: expected mqtt:// (the accounts user logs in without TLS, "
+            "on the broker's loopback listener), found mqtts://"
+        )
     return OperatorAccess(
         farm=args.farm,
         key_file=args.operator_key,
         state_dir=args.operator_state,
-        broker_admin=parse_mqtt_url(args.broker_admin),
-        mqtt=None if args.mqtt is None else parse_mqtt_url(args.mqtt),
+        broker_admin=admin,
+        mqtt=None if args.mqtt is None else mqtt_url_of(args),
         credentials=args.credentials,
         timeout=args.timeout,
     )

@@ -21,10 +21,10 @@ from chain.errors import (
 from chain.keyfile import load_key
 from farmtrace._events import DEFAULT_CHECK_URL, add_signer_options, error_text, now_ms
 from farmtrace._exits import fail
+from farmtrace._mqtt_tls_args import mqtt_url_of
 from readapi.client import ReadApiClient
 from signer.checked_events import LogUnavailableError, sign_checked_event
 from signer.event_text import MEMBER_HELP, SUBJECT_HELP, subject_from_option
-from signer.mqtt_url import parse_mqtt_url
 from signer.operator_events import EVENT_KINDS, EventKind, draft_event
 from signer.registration import Sent, receipt_text
 
@@ -43,7 +43,8 @@ checked against the log (exit 1, and no seq is used, when the log says no):
     placed before it is moved, not slaughtered twice or after it died; only
     what a slaughter produced is packed; a pack is shipped before it is
     received, and not shipped once recalled; no event predates the latest
-    one about the same item.
+    one about the same item. (A slaughter inside a treatment's withdrawal
+    period is not refused: the audit and the pack's page report it.)
 The log is read from --check-url (default {DEFAULT_CHECK_URL}: the gateway's
 read API on this machine; a consumer site serves the same API). If it cannot
 be read, nothing is signed (exit 2). --no-check signs without asking; the
@@ -59,10 +60,19 @@ _EXAMPLES = {  # kind: (who signs it, its options)
     "placed": ("farm", "--bird 0001 --bird 0002 --barn b1"),
     "moved": ("farm", "--bird 0002 --barn b2 --from-barn b1"),
     "vaccinated": ("vet", '--bird 0001 --bird 0002 --vaccine "Newcastle disease" --dose 0.2ml'),
+    "treated": (
+        "vet",
+        "--bird 0003 --medicine Amoxicillin --reason 'E. coli infection' --dose '15 mg/kg, 5 days' "
+        "--withdrawal-days 1",
+    ),
     "inspected": ("vet", '--barn b1 --result pass --note "weekly welfare check"'),
     "died": ("farm", '--bird 0002 --cause "heat stress"'),
     "slaughtered": ("plant", '--bird 0001 --plant "Riverside" --output carcass:0001'),
-    "packed": ("plant", "--carcass 0001 --gtin 09506000134352 --serial S0001 --weight-g 1850"),
+    "packed": (
+        "plant",
+        "--carcass 0001 --gtin 09506000134352 --serial S0001 --weight-g 1850 "
+        "--product 'Whole chicken' --best-before 2026-01-19 --ts 2026-01-12T16:00:00Z",
+    ),
     "shipped": ("plant", "--pack 09506000134352.S0001 --destination 'ColdChain DC North'"),
     "received": ("distributor", "--pack /01/09506000134352/21/S0001 --location 'DC North'"),
     "recalled": ("plant", "--pack 09506000134352.S0001 --reason 'cold chain break'"),
@@ -198,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         draft = draft_event(kind.name, _subjects(args, kind), _members(args, kind), ts)
         key = load_key(args.key)
-        url = parse_mqtt_url(args.mqtt)
+        url = mqtt_url_of(args)
     except (ValueError, OSError, MalformedError) as exc:
         return fail(command, error_text(exc), 2)
     log = None if args.no_check else ReadApiClient(args.check_url)

@@ -23,8 +23,9 @@ _HELP = """\
 Write the lifecycle of one bird, pack (GTIN + serial) or lot (GTIN + lot) as
 a GS1 EPCIS 2.0 document (JSON-LD, CBV 2.0 vocabulary), read offline from a
 log's data directory: hatched (commissioning), placed and moved (arriving at
-a barn), vaccinated, inspected, slaughtered (a TransformationEvent), packed
-(packing), shipped, received and recalled, and the barn and tag readings of
+a barn), vaccinated and treated (bizStep other), inspected, slaughtered (a
+TransformationEvent), packed (packing; a lot's best-before date as the CBV
+attribute cbvmda:bestBeforeDate), shipped, received and recalled, and the barn and tag readings of
 each stay as sensor_reporting events with hourly min/mean/max.
 
 Identifiers are URIs under --base-url, the consumer site's public URL: packs

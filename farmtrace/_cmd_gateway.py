@@ -13,11 +13,13 @@ from chain.witness_policy import WitnessPolicy
 from farmtrace._cmd_recovery import add_parsers as add_recovery_parsers
 from farmtrace._events import now_ms
 from farmtrace._exits import fail
+from farmtrace._mqtt_tls_args import add_tls_options, with_tls_options
 from farmtrace._serving import stop_on_signals
 from gateway.admission import AdmissionPolicy
 from gateway.datadir import DataDir
 from gateway.fleet_state import FleetSettings
 from gateway.launch import gateway_config, run_until
+from gateway.mirror_gate import MirrorSettings
 from gateway.mqtt_ingest import MqttSettings
 from gateway.service import Gateway
 from gateway.verify_workers import default_workers
@@ -82,6 +84,15 @@ any stop, even kill -9, a restart recovers from the data directory alone.
 With witnesses configured ('farmtrace gateway witness --help'), the gateway
 pushes each new checkpoint to them in the background and /checkpoint serves
 the newest checkpoint that the quorum of them cosigned.
+
+With --mirror URL (the consumer site, run with --stage-uncosigned; repeat for
+more mirrors), nothing is only on this disk once a device deleted it or a
+witness cosigned it: a checkpoint goes to the witnesses once a mirror holds
+its blocks, and a device's receipt covers a block once a mirror serves a
+checkpoint covering it that the witness quorum cosigned (a few seconds
+later). A mirror that is down holds receipts back (the devices keep their
+entries); farmtrace_mirror_* in /metrics count it. See
+docs/backup-and-recovery.md.
 """
 
 _RUN_EXAMPLES = """\
@@ -90,6 +101,7 @@ examples:
   farmtrace gateway run --data-dir gw --farm demo --mqtt mqtt://gateway@127.0.0.1:1883 \
       --mqtt-password-file /etc/farmtrace/gateway-mqtt-password
   farmtrace gateway run --data-dir gw --farm demo --http-port 8080 --block-interval-ms 2000
+  farmtrace gateway run --data-dir gw --farm demo --mirror https://site.example
 then:
   curl http://127.0.0.1:8080/checkpoint
   curl http://127.0.0.1:8080/metrics
@@ -109,9 +121,10 @@ def _add_run_parser(actions: Any) -> None:
     run.add_argument(
         "--mqtt",
         default="mqtt://127.0.0.1:1883",
-        help="broker URL mqtt://[user@]host[:port] (default: %(default)s); a password "
-        "here shows in 'ps': use --mqtt-password-file",
+        help="broker URL mqtt[s]://[user@]host[:port] (default: %(default)s; mqtts: TLS, for "
+        "a broker on another machine); a password here shows in 'ps': use --mqtt-password-file",
     )
+    add_tls_options(run)
     run.add_argument(
         "--mqtt-password-file",
         type=Path,
@@ -177,6 +190,23 @@ def _add_run_parser(actions: Any) -> None:
         default=FleetSettings().default_interval_ms / 1000,
         metavar="SECONDS",
         help="a device's reporting interval until two readings show it (default: %(default)s)",
+    )
+    run.add_argument(
+        "--mirror",
+        dest="mirrors",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a read API mirroring this log (e.g. the site's https://site.example): "
+        "receipts and witness submissions wait for it (repeatable; default: none)",
+    )
+    run.add_argument(
+        "--mirror-poll",
+        dest="mirror_poll_s",
+        type=float,
+        default=MirrorSettings().poll_s,
+        metavar="SECONDS",
+        help="ask each mirror this often while blocks wait for it (default: %(default)s)",
     )
     run.set_defaults(handler=run_gateway)
 
@@ -292,15 +322,23 @@ def run_witness_list(args: argparse.Namespace) -> int:
 
 
 _RUN_OPTIONS = ("http_host", "http_port", "block_entries", "block_interval_ms", "max_future_ms")
-_FLEET_OPTIONS = ("fleet_grace_s", "fleet_interval_s")
+_FLEET_OPTIONS = ("fleet_grace_s", "fleet_interval_s", "mirrors", "mirror_poll_s")
 
 
 def run_gateway(args: argparse.Namespace) -> int:
     """Run until SIGTERM/SIGINT. Exit 0 after a clean stop, 1 if ingest failed, 2 on bad input."""
     try:
-        url = mqtt_url_with_secret(args.mqtt, args.mqtt_password_file)
+        url = with_tls_options(mqtt_url_with_secret(args.mqtt, args.mqtt_password_file), args)
         broker = MqttSettings(
-            url.host, url.port, url.username, url.password, verify_workers=args.verify_workers
+            url.host,
+            url.port,
+            url.username,
+            url.password,
+            verify_workers=args.verify_workers,
+            tls=url.tls,
+            ca_file=url.ca_file,
+            cert_file=url.cert_file,
+            key_file=url.key_file,
         )
         config = gateway_config(
             DataDir(args.data_dir),

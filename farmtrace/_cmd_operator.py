@@ -14,8 +14,8 @@ from chain.registry import EVENT_ROLES
 from farmtrace._cmd_operator_people import add_people_parsers
 from farmtrace._events import add_signer_options, error_text, now_ms
 from farmtrace._exits import fail
+from farmtrace._mqtt_tls_args import mqtt_url_of
 from provisioning.registrations import EntrySigner, register_operator, revoke_operator
-from signer.mqtt_url import parse_mqtt_url
 from signer.registration import Sent, parse_public_key, read_public_key_file, receipt_text
 from signer.transport import NotConnectedError
 
@@ -149,9 +149,7 @@ def _sign_and_send(
 ) -> int:
     try:
         key = load_key(args.key)
-        sent = send(
-            EntrySigner(key, args.state_dir, parse_mqtt_url(args.mqtt), args.farm, args.timeout)
-        )
+        sent = send(EntrySigner(key, args.state_dir, mqtt_url_of(args), args.farm, args.timeout))
     except NotConnectedError as exc:
         return fail(command, str(exc), 1)
     except TimeoutError as exc:

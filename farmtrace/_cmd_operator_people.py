@@ -13,6 +13,7 @@ from chain.entries import ROLES
 from chain.errors import FarmtraceError
 from farmtrace._events import add_signer_options, error_text, now_ms
 from farmtrace._exits import fail
+from farmtrace._mqtt_tls_args import mqtt_url_of
 from gateway.broker_accounts import AccountError
 from provisioning.people import AdminAccess, IncompleteError, NewPerson, add_person, retire_person
 from signer.mqtt_url import parse_mqtt_url
@@ -109,7 +110,7 @@ def _access(args: argparse.Namespace) -> AdminAccess:
         farm=args.farm,
         key_file=args.key,
         state_dir=args.state_dir,
-        mqtt=parse_mqtt_url(args.mqtt),
+        mqtt=mqtt_url_of(args),
         broker_admin=None if args.broker_admin is None else parse_mqtt_url(args.broker_admin),
         credentials=args.credentials,
         timeout=args.timeout,

@@ -68,6 +68,12 @@ cosignatures (counted in /metrics as replica_sync_total{result=
 forked checkpoint has no cosignature. Each page's verification panel lists
 the witnesses and when each cosigned. Edit witnesses.json, then restart
 the site, to change the policy.
+
+With --tiles-url (the prefix 'farmtrace tiles' publishes to, served by a
+static server or CDN; docs/tiles.md), shoppers' browsers read the proofs
+they check (checkpoint, hash tiles, blocks) from there instead of from this
+site; the site's Content-Security-Policy allows that origin. The log's keys
+and the signers' registration lists still come from the site.
 """
 
 _EXAMPLES = """\
@@ -77,6 +83,8 @@ examples:
   farmtrace site run --site-dir site --source http://127.0.0.1:8080 --port 8000
   farmtrace site run --site-dir site --source http://gw1:8080 --source http://gw2:8080 \\
       --public-url https://trace.example.com
+  farmtrace site run --site-dir site --source http://127.0.0.1:8080 \
+      --tiles-url https://cdn.example.com/farm
 """
 
 
@@ -129,12 +137,24 @@ def add_parser(commands: Any) -> None:
         "EPCIS identifiers use it, never a request's Host header (default: the address "
         "the site listens on, fit for development only)",
     )
+    run.add_argument(
+        "--tiles-url",
+        metavar="URL",
+        help="a tlog-tiles prefix of this log, e.g. https://cdn.example.com/farm: the pages' "
+        "verifier reads its proofs there (farmtrace tiles, docs/tiles.md)",
+    )
     add_server_options(run)
     run.add_argument(
         "--sync-interval",
         type=float,
         default=5.0,
         help="seconds between sync rounds (default: %(default)s)",
+    )
+    run.add_argument(
+        "--stage-uncosigned",
+        action="store_true",
+        help="also copy the gateway's blocks beyond its cosigned checkpoint (verified, never "
+        "shown): needed by a gateway run with --mirror pointing at this site",
     )
     run.add_argument(
         "--farm-tz",
@@ -166,6 +186,8 @@ def run_site(args: argparse.Namespace) -> int:
         sync_interval=args.sync_interval,
         public_url=args.public_url,
         farm_tz=args.farm_tz,
+        tiles_url=args.tiles_url,
+        stage_uncosigned=args.stage_uncosigned,
     )
     try:
         if args.public_url is not None:

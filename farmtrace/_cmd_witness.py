@@ -57,8 +57,10 @@ _SERVE_HELP = """\
 Serve the witness over HTTP until SIGTERM or Ctrl-C:
 
   POST /add-checkpoint                 C2SP tlog-witness submissions (from the gateway)
-  GET  /latest-checkpoint?origin=O     the latest checkpoint cosigned for a log, a signed
-                                       note with the log's and this witness's signatures
+  GET  /<sha256(O) hex>/checkpoint     the latest checkpoint cosigned for the log of
+                                       origin O, a signed note with the log's and this
+                                       witness's signatures (tlog-witness monitoring)
+  GET  /latest-checkpoint?origin=O     the same, by origin (farmtrace's older path)
   GET  /                               JSON status: name, vkey, each log's size and root
   GET  /metrics                        Prometheus metrics (requests by outcome, sizes)
   GET  /verify?pack=URL                a verifier page: checks a pack's record in the

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from chain.errors import FarmtraceError
+from farmtrace._mqtt_tls_args import add_tls_options
 
 __all__ = ["DEFAULT_CHECK_URL", "add_signer_options", "error_text", "now_ms", "parse_ts"]
 
@@ -22,7 +23,10 @@ DEFAULT_CHECK_URL = "http://127.0.0.1:8080"
 
 
 def add_signer_options(parser: argparse.ArgumentParser, who: str) -> None:
-    """Add ``--key --state-dir --mqtt --farm --ts --timeout``: who signs, and how it is sent."""
+    """Add ``--key --state-dir --mqtt (and its TLS files) --farm --ts --timeout``.
+
+    Who signs, and how it is sent.
+    """
     group = parser.add_argument_group(f"signing as {who}, and sending")
     group.add_argument(
         "--key", type=Path, required=True, help=f"{who}'s key file (farmtrace keygen --id ...)"
@@ -34,8 +38,11 @@ def add_signer_options(parser: argparse.ArgumentParser, who: str) -> None:
         help=f"{who}'s seq state directory (created on first use; always sign from the same one)",
     )
     group.add_argument(
-        "--mqtt", required=True, help="the farm's broker: mqtt://USER:PASSWORD@HOST[:PORT]"
+        "--mqtt",
+        required=True,
+        help="the farm's broker: mqtt[s]://USER:PASSWORD@HOST[:PORT] (mqtts: TLS)",
     )
+    add_tls_options(group)
     group.add_argument("--farm", required=True, help="the farm id (the MQTT topic level)")
     group.add_argument(
         "--ts",

@@ -5,10 +5,12 @@ request, from the size the witness last cosigned (as far as the gateway
 knows: 0 at first) with the consistency proof to it, and judges the answer::
 
     200  cosignature lines  → verified with this witness's key only → merged by the caller
-    409  text/x.tlog.size   → the witness's real size: resend from it at once;
-                              bigger than this log, or the same size: a refusal
-    409  from old == size   → same size, another root (any content type): a refusal
-    422                     → the witness saw another history: a refusal
+    409  text/x.tlog.size   → the witness's real size: resend from it at once (3 times
+                              in a row at most, then back off); bigger than this log,
+                              or the same size: a refusal
+    422  from old == size   → same size, another root (the current C2SP text): a fork
+    409  from old == size   → the same, from a v1.0.0 witness (any content type): a fork
+    422  from old < size    → the witness saw another history (a bad proof): a refusal
     400, 403, 404, 5xx      → misconfiguration or trouble: back off
     no answer               → unreachable or timed out: back off
 
@@ -170,14 +172,23 @@ class WitnessSession:
             return self._cosigned(reply.body, size, old, signed_note)
         if status == 409:
             return self._conflict(reply, size, old)
+        if status == 422 and old == size:
+            return self._refused(
+                "root_mismatch",
+                size,
+                old,
+                f"answered 422: it cosigned another tree of size {size}: this log's history "
+                "at that size is not the one the witness saw (rewritten or edited): a fork",
+                size,
+            )
         if status == 422:
             return self._refused(
                 "inconsistent",
                 size,
                 old,
-                f"rejected the consistency proof from size {old} to {size}: the tree it "
-                f"cosigned at size {old} is not this log's. This log's history was rewritten "
-                "(a data directory rolled back and grown again, or edited): a fork",
+                f"answered 422: it rejected the consistency proof from size {old} to {size}: "
+                f"the tree it cosigned at size {old} is not this log's. This log's history was "
+                "rewritten (a data directory rolled back and grown again, or edited): a fork",
             )
         if status == 403:
             return self._failed(
@@ -238,13 +249,14 @@ class WitnessSession:
 
     def _conflict(self, reply: Reply, size: int, old: int) -> Attempt:
         if reply.content_type != SIZE_CONTENT_TYPE and old == size:
-            # The spec gives no body for this 409 (same size, another root): any will do.
+            # tlog-witness v1.0.0 answers a same size, another root with a 409 and no body
+            # (the current text: 422). Either way, a fork.
             return self._refused(
                 "root_mismatch",
                 size,
                 old,
-                f"cosigned another tree of size {size}: this log's history at that size "
-                "is not the one the witness saw (rewritten or edited): a fork",
+                f"answered 409: it cosigned another tree of size {size}: this log's history "
+                "at that size is not the one the witness saw (rewritten or edited): a fork",
                 size,
             )
         try:
@@ -272,8 +284,8 @@ class WitnessSession:
                     "root_mismatch",
                     size,
                     old,
-                    f"cosigned another tree of size {size}: this log's history at that size "
-                    "is not the one the witness saw (rewritten or edited): a fork",
+                    f"answered 409: it cosigned another tree of size {size}: this log's history "
+                    "at that size is not the one the witness saw (rewritten or edited): a fork",
                     theirs,
                 )
             return self._failed(

@@ -54,7 +54,9 @@ class WitnessWorker:
 
     Each attempt that brought a cosignature goes to ``deliver``. The thread
     ends once ``stop`` is set (set :attr:`wake` and close the transport too,
-    to end a wait or a request at once).
+    to end a wait or a request at once). ``ceiling`` (None: no limit) returns
+    the biggest size that may be pushed (a mirror holds that many blocks,
+    :mod:`gateway.mirror_gate`): the newest stored checkpoint up to it is.
     """
 
     def __init__(
@@ -65,8 +67,10 @@ class WitnessWorker:
         metrics: GatewayMetrics,
         stop: threading.Event,
         deliver: Callable[[WitnessWorker, Attempt], None],
+        ceiling: Callable[[], int] | None = None,
     ) -> None:
         self.session = session
+        self._ceiling = ceiling
         self.store = store
         self.config = config
         self.metrics = metrics
@@ -83,7 +87,7 @@ class WitnessWorker:
         while not self._stop.is_set():
             self.wake.clear()
             try:
-                latest = self.store.latest_checkpoint()
+                latest = self._newest()
                 if latest is None or not self.session.wants(latest[0]):
                     self.wake.wait(self.config.poll_s)
                     continue
@@ -99,6 +103,19 @@ class WitnessWorker:
                 self._back_off()
             else:
                 self._failures = 0
+
+    def _newest(self) -> tuple[int, str] | None:
+        """The newest stored checkpoint that may be pushed, or None."""
+        latest = self.store.latest_checkpoint()
+        if latest is None or self._ceiling is None:
+            return latest
+        ceiling = self._ceiling()
+        if latest[0] <= ceiling:
+            return latest
+        try:  # one is stored per block; a recovered store has none below its first
+            return (ceiling, self.store.checkpoint(ceiling)) if ceiling > 0 else None
+        except KeyError:
+            return None
 
     def _back_off(self) -> None:
         self._failures += 1

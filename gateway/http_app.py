@@ -5,14 +5,16 @@ ingest thread appends). With witnesses, ``/checkpoint`` serves the checkpoint
 ``published`` picks (the newest one enough witnesses cosigned) and
 ``/api/v1/log`` lists the witnesses' verifier keys. With a fleet view
 builder, ``/api/v1/fleet`` serves the fleet view (:mod:`gateway.fleet_view`;
-gateway only, never a consumer replica).
+gateway only, never a consumer replica). ``/api/v1/checkpoints/newest`` serves
+the newest signed checkpoint, cosigned or not, so that a mirror can copy
+blocks before the witnesses see them (:mod:`gateway.mirror_gate`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from flask import Flask, Response
+from flask import Flask, Response, abort
 
 from chain.store import Store
 from chain.trust import TrustRoot
@@ -52,6 +54,15 @@ def create_app(
         app.register_blueprint(create_fleet_api(fleet))
     install_json_errors(app)
     install_security_headers(app)  # the site's set (docs/deploy.md)
+
+    @app.get("/api/v1/checkpoints/newest")
+    def newest_checkpoint() -> Response:
+        latest = store.latest_checkpoint()
+        if latest is None:
+            abort(404, "the log has no checkpoint yet")
+        response = Response(latest[1], mimetype="text/plain")
+        response.headers["Cache-Control"] = "no-cache"
+        return response
 
     @app.get("/metrics")
     def prometheus_metrics() -> Response:

@@ -47,11 +47,14 @@ class IngestConfig:
 
     A block closes when it holds ``max_block_entries`` entries, or
     ``block_interval_ms`` after its first entry arrived, whichever comes first.
+    ``hold_receipts``: receipts cover only blocks a mirror released
+    (:class:`gateway.receipts.ReceiptBook`, ``held``).
     """
 
     max_block_entries: int = 10_000
     block_interval_ms: int = 1_000
     policy: AdmissionPolicy = field(default_factory=AdmissionPolicy)
+    hold_receipts: bool = False
 
     def __post_init__(self) -> None:
         if self.max_block_entries < 1 or self.block_interval_ms < 0:
@@ -137,7 +140,7 @@ class Ingest:
         self.registry = registry
         self.lifecycle = LifecycleState() if lifecycle is None else lifecycle
         self.config = config
-        self.receipts = ReceiptBook(self.store)
+        self.receipts = ReceiptBook(self.store, held=config.hold_receipts)
         self._log_entries = self.store.entry_count
         self._pending: list[_Pending] = []
         self._by_key: dict[tuple[str, int], _Pending] = {}

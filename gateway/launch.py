@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from gateway.datadir import DataDir
 from gateway.fleet_state import FleetSettings
 from gateway.ingest import IngestConfig
 from gateway.init import init_data_dir
+from gateway.mirror_gate import MirrorSettings, mirror_urls
 from gateway.mqtt_ingest import MqttSettings
 from gateway.service import Gateway, GatewayConfig
 from gateway.witnessing import WitnessingConfig
@@ -82,13 +84,17 @@ def gateway_config(
     witness_max_backoff: float = WitnessingConfig().backoff_max_s,
     fleet_grace_s: float = FleetSettings().grace_ms / 1000,
     fleet_interval_s: float = FleetSettings().default_interval_ms / 1000,
+    mirrors: Sequence[str] = (),
+    mirror_poll_s: float = MirrorSettings().poll_s,
 ) -> GatewayConfig:
     """A gateway's configuration from its operator's settings.
 
     Its MQTT client id is its broker username, which our broker config makes
     every client's id anyway (``use_username_as_clientid``, docs/broker.md),
     so its persistent session has one key whatever the broker's setting; an
-    anonymous gateway's id names ``farm``.
+    anonymous gateway's id names ``farm``. With ``mirrors`` (read API URLs),
+    receipts and witness submissions wait for them (:mod:`gateway.mirror_gate`),
+    each polled every ``mirror_poll_s`` while blocks wait.
 
     Raises:
         ValueError: a setting out of range (from the configuration classes).
@@ -101,6 +107,7 @@ def gateway_config(
             max_block_entries=block_entries,
             block_interval_ms=block_interval_ms,
             policy=AdmissionPolicy(max_future_ms=max_future_ms),
+            hold_receipts=bool(mirrors),
         ),
         http_host=http_host,
         http_port=http_port,
@@ -113,6 +120,7 @@ def gateway_config(
             grace_ms=round(fleet_grace_s * 1000),
             default_interval_ms=round(fleet_interval_s * 1000),
         ),
+        mirrors=MirrorSettings(mirror_urls(mirrors), poll_s=mirror_poll_s),
     )
 
 

@@ -33,6 +33,20 @@ With witnesses (``<data-dir>/witnesses.json``), per witness (its key name)::
     farmtrace_witness_last_cosigned_timestamp_seconds{witness}
                                                         when its last cosignature was stored
     farmtrace_witness_quorum                            cosignatures a checkpoint needs
+
+With mirrors (``--mirror URL``, :mod:`gateway.mirror_gate`), per mirror (its URL)::
+
+    farmtrace_mirror_size{mirror}              blocks it serves under a quorum-cosigned
+                                               checkpoint (receipts may cover them)
+    farmtrace_mirror_held_blocks{mirror}       blocks of ours it holds in all (the
+                                               witnesses may be shown them)
+    farmtrace_mirror_errors_total{mirror,reason}
+                                               failed polls: unreachable, http_error,
+        malformed_response, malformed_note, unknown_signer, bad_signature,
+        witness_quorum, fork (another history: never receipted on), rollback
+        (it holds more than this store), internal_error
+    farmtrace_mirror_receipts_held             committed entries whose receipts wait
+    farmtrace_mirror_released_size             blocks receipts may cover
 """
 
 from __future__ import annotations
@@ -159,6 +173,35 @@ class GatewayMetrics:
         )
         self.witness_quorum = Gauge(
             "farmtrace_witness_quorum", "Witness cosignatures a checkpoint needs", registry=r
+        )
+
+        self.mirror_size = Gauge(
+            "farmtrace_mirror_size",
+            "Blocks the mirror serves under a quorum-cosigned checkpoint",
+            ["mirror"],
+            registry=r,
+        )
+        self.mirror_held = Gauge(
+            "farmtrace_mirror_held_blocks",
+            "Blocks of this log the mirror holds, cosigned or not",
+            ["mirror"],
+            registry=r,
+        )
+        self.mirror_errors = Counter(
+            "farmtrace_mirror_errors",
+            "Failed polls of a mirror, by reason",
+            ["mirror", "reason"],
+            registry=r,
+        )
+        self.mirror_receipts_held = Gauge(
+            "farmtrace_mirror_receipts_held",
+            "Committed entries whose receipts wait for a mirror",
+            registry=r,
+        )
+        self.mirror_released_size = Gauge(
+            "farmtrace_mirror_released_size",
+            "Blocks a mirror serves cosigned: receipts may cover them",
+            registry=r,
         )
 
     def prepare_witness(

@@ -4,11 +4,17 @@ paho is not thread-safe (notes §1), so nothing else touches the client. The
 thread runs its own select loop over the client's socket, which lets it read
 messages in batches and act between batches::
 
-    read what has arrived → hand the batch to a signature worker
+    read what has arrived → close due blocks
+      → hand the batch to a signature worker
       → (while it checks, read the next batch) → offer each message of the
         answered batch to the Ingest, in arrival order → flush (one synced batch)
       → PUBACK those messages, in arrival order → close due blocks
       → publish retained receipts for the devices in them
+
+Each message is admitted with the time it was read from the socket: a block
+closes ``block_interval_ms`` after its oldest entry arrived, and the
+receive → checkpoint histogram counts from then, however long a batch waited
+for a worker.
 
 The workers (:mod:`gateway.verify_workers`, ``MqttSettings.verify_workers``
 processes, 0: none) only pre-check signatures; every decision is the
@@ -36,10 +42,12 @@ from __future__ import annotations
 import logging
 import select
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -56,6 +64,7 @@ from chain.wire import (
     subscription,
 )
 from gateway.admission import Decision, Verdict
+from gateway.broker_tls import client_context, connect_error_text
 from gateway.dead_letter import DeadLetterFile, Strikes, fingerprint
 from gateway.fleet_state import FleetState
 from gateway.ingest import CommittedBlock, Ingest
@@ -79,7 +88,10 @@ class MqttSettings:
     gateway acknowledges (MQTT 5 Receive Maximum): a larger window lets one
     synced batch cover more messages. ``verify_workers``: processes that
     pre-check signatures (default: one per core beyond the first; 0: the
-    ingest thread checks them).
+    ingest thread checks them). With ``tls`` the connection is TLS, the
+    broker's certificate checked against ``ca_file`` (None: the system's
+    trust store) and its host name; ``cert_file``/``key_file``: a client
+    certificate, for a broker that requires one (:mod:`gateway.broker_tls`).
     """
 
     host: str = "127.0.0.1"
@@ -93,10 +105,20 @@ class MqttSettings:
     reconnect_min_s: float = 0.2
     reconnect_max_s: float = 10.0
     verify_workers: int = field(default_factory=default_workers)
+    tls: bool = False
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
 
     def __post_init__(self) -> None:
         if self.verify_workers < 0:
             raise ValueError(f"verify_workers: expected >= 0, found {self.verify_workers}")
+        if not self.tls and (self.ca_file or self.cert_file or self.key_file):
+            raise ValueError("MQTT TLS files given without TLS (mqtts://)")
+
+
+_Received = tuple[int, int, mqtt.MQTTMessage]
+"""A message read from the socket: (connection session, gateway clock ms when read, message)."""
 
 
 class _RejectLog:
@@ -133,6 +155,9 @@ class MqttIngest:
     the witness pusher). ``dead_letter`` receives quarantined messages
     (None: they are only logged); :attr:`strikes` survives restarts of :meth:`run`.
     ``fleet`` is told of every entry's decision and every status (the fleet view).
+    ``released`` (with an ingest whose receipt book holds receipts) returns
+    how many blocks a mirror serves cosigned: receipts are published as it
+    grows, not at commit (:mod:`gateway.mirror_gate`).
     """
 
     def __init__(
@@ -145,8 +170,10 @@ class MqttIngest:
         on_commit: Callable[[CommittedBlock], None] | None = None,
         dead_letter: DeadLetterFile | None = None,
         fleet: FleetState | None = None,
+        released: Callable[[], int] | None = None,
     ) -> None:
         self.ingest = ingest
+        self._released = released
         self.fleet = fleet
         self.dead_letter = dead_letter
         self.strikes = Strikes()
@@ -157,8 +184,8 @@ class MqttIngest:
         self.metrics = metrics
         self._clock = clock
         self._stop = threading.Event()
-        self._inbox: list[tuple[int, mqtt.MQTTMessage]] = []
-        self._batches: dict[int, list[tuple[int, mqtt.MQTTMessage]]] = {}  # at the workers
+        self._inbox: list[_Received] = []
+        self._batches: dict[int, list[_Received]] = {}  # at the workers
         self._pool: VerifierPool | None = None  # while run() runs
         self._keys_dirty = True  # the workers' key snapshot must be renewed
         self._session = 0  # bumped on every disconnect: acks belong to one connection
@@ -169,6 +196,11 @@ class MqttIngest:
         self._delay = settings.reconnect_min_s
         self.connected = threading.Event()
         """Set while subscribed (tests and the demo wait on it)."""
+        self._tls = (
+            client_context(settings.ca_file, settings.cert_file, settings.key_file)
+            if settings.tls
+            else None
+        )
         self._client = self._make_client()
 
     # -- client --------------------------------------------------------------
@@ -190,6 +222,8 @@ class MqttIngest:
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
         client.on_socket_open = _no_delay
+        if self._tls is not None:
+            client.tls_set_context(self._tls)
         return client
 
     def _connect_properties(self) -> Properties:
@@ -232,7 +266,7 @@ class MqttIngest:
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
         self._received += 1
-        self._inbox.append((self._session, message))
+        self._inbox.append((self._session, self._clock(), message))
 
     # -- the loop ------------------------------------------------------------
 
@@ -290,9 +324,11 @@ class MqttIngest:
                         self.metrics.mqtt_reconnects.inc()
                     ever_connected = True
                 self._pump()
+                self._commit_due(force=False)  # a due block does not wait for the next batch
                 self._dispatch()
                 self._sequence_ready()
                 self._commit_due(force=False)
+                self._release_receipts()
                 self._update_gauges()
             self._drain()
         finally:
@@ -324,8 +360,9 @@ class MqttIngest:
                 )
             else:
                 self._client.reconnect()
-        except OSError as exc:
-            _logger.warning("cannot reach the broker at %s:%d: %s", s.host, s.port, exc)
+        except OSError as exc:  # the TLS handshake too: ssl.SSLError is an OSError
+            why = connect_error_text(exc)
+            _logger.warning("cannot reach the broker at %s:%d: %s", s.host, s.port, why)
             return False
         return True
 
@@ -341,11 +378,15 @@ class MqttIngest:
         writers = [sock] if client.want_write() else []
         room = len(self._inbox) < self.settings.receive_maximum
         readers: list[Any] = [sock] if room else []
+        decrypted = isinstance(sock, ssl.SSLSocket) and sock.pending() > 0  # unseen by select
         try:
             waitables = [] if pool is None else pool.waitables()
-            readable, writable, _ = select.select(readers + waitables, writers, [], timeout)
+            wait = 0.0 if decrypted and room else timeout
+            readable, writable, _ = select.select(readers + waitables, writers, [], wait)
         except (OSError, ValueError):
             readable, writable = [], []
+        if decrypted and room:
+            readable = [*readable, sock]
         if pool is not None:
             restarts = pool.restarts
             pool.poll()
@@ -374,7 +415,7 @@ class MqttIngest:
             pool.set_keys(keys_of(self.ingest.registry))
             self._keys_dirty = False
         inbox, self._inbox = self._inbox, []
-        self._batches[pool.submit([bytes(m.payload) for _, m in inbox])] = inbox
+        self._batches[pool.submit([bytes(m.payload) for _, _, m in inbox])] = inbox
 
     def _sequence_ready(self) -> None:
         if self._pool is None:
@@ -382,18 +423,22 @@ class MqttIngest:
         for ticket, hints in self._pool.ready():
             self._sequence(self._batches.pop(ticket), hints)
 
-    def _sequence(self, inbox: list[tuple[int, mqtt.MQTTMessage]], hints: Hints) -> None:
+    def _sequence(self, inbox: list[_Received], hints: Hints) -> None:
         """Offer a batch in arrival order, make it durable, acknowledge it, send receipts.
+
+        Each message is admitted at the time it was read from the socket, so
+        that its block closes ``block_interval_ms`` after its oldest entry
+        arrived (and the commit latency counts from then), however long the
+        batch waited for a signature worker.
 
         Raises:
             StorageError, MemoryError: see :meth:`run`.
         """
-        now_ms = self._clock()
         re_receipt: set[str] = set()
-        for (_, message), hint in zip(inbox, hints, strict=True):
-            self._handle(message, now_ms, re_receipt, hint)
+        for (_, received_ms, message), hint in zip(inbox, hints, strict=True):
+            self._handle(message, received_ms, re_receipt, hint)
         self.ingest.flush()  # raises StorageError: nothing below is acknowledged
-        for session, message in inbox:
+        for session, _, message in inbox:
             # A message read before a disconnect is redelivered in the resumed
             # session and acknowledged then, as a duplicate.
             if message.qos == 1 and session == self._session:
@@ -523,10 +568,20 @@ class MqttIngest:
         for received in block.received_ms:
             self.metrics.commit_latency.observe(max(0, now_ms - received) / 1000)
         _logger.debug("block %d: %d entries", block.header.height, block.header.count)
-        for signer in sorted(block.signers):
-            self._publish_receipt(signer)
+        if not self.ingest.receipts.held:  # else once a mirror has it: _release_receipts
+            for signer in sorted(block.signers):
+                self._publish_receipt(signer)
         if self._on_commit is not None:
             self._on_commit(block)
+
+    def _release_receipts(self) -> None:
+        """Publish the receipts of the devices in blocks a mirror now serves cosigned."""
+        book = self.ingest.receipts
+        if self._released is None or not book.held:
+            return
+        size = min(self._released(), self.ingest.store.size)
+        for signer in sorted(book.release(size)):
+            self._publish_receipt(signer)
 
     def _publish_receipt(self, device: str) -> None:
         receipt = self.ingest.receipt(device)
@@ -537,6 +592,9 @@ class MqttIngest:
         self.metrics.block_height.set(store.size)
         self.metrics.log_entries.set(store.entry_count)
         self.metrics.pending.set(self.ingest.pending_count)
+        if self.ingest.receipts.held:
+            self.metrics.mirror_receipts_held.set(self.ingest.receipts.held_entries)
+            self.metrics.mirror_released_size.set(self.ingest.receipts.released_size or 0)
         oldest = self.ingest.oldest_pending_ms()
         self.metrics.lag.set(0 if oldest is None else max(0, self._clock() - oldest) / 1000)
 
@@ -554,6 +612,7 @@ class MqttIngest:
         if inbox:
             self._sequence(inbox, [None] * len(inbox))
         self._commit_due(force=True)
+        self._release_receipts()
         self._update_gauges()
         deadline = time.monotonic() + 2.0
         while self._client.want_write() and time.monotonic() < deadline:

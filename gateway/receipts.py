@@ -16,6 +16,14 @@ However many holes lie below, the runs that hold the device's entries are
 listed: each receipt lets it drop entries, its ``low`` rises, and the next
 receipt reaches further. A device without a status (a serial one) gets
 there too, because it sends again whatever it still holds.
+
+A book that *holds receipts* (``held=True``: the gateway has mirrors,
+:mod:`gateway.mirror_gate`) covers only the entries of the first
+:attr:`ReceiptBook.released_size` blocks: those a mirror serves under a
+checkpoint the witness quorum cosigned. Blocks committed since wait until
+:meth:`ReceiptBook.release`; nothing is kept in memory for them (the store
+has them), and a book opened on a store after a restart starts at 0 blocks
+released, so it never receipts beyond what a mirror was seen to hold.
 """
 
 from __future__ import annotations
@@ -24,11 +32,16 @@ import bisect
 from collections import deque
 from collections.abc import Iterable
 
+from chain.block import BlockHeader
+from chain.entries import parse_entry
 from chain.errors import StorageError
 from chain.store import Store
-from chain.wire import MAX_RECEIPT_HASHES, MAX_RECEIPT_RANGES, Receipt
+from chain.wire import MAX_RECEIPT_HASHES, MAX_RECEIPT_RANGES, Receipt, entry_digest
 
-__all__ = ["ReceiptBook"]
+__all__ = ["MAX_RELEASE_SCAN", "ReceiptBook"]
+
+MAX_RELEASE_SCAN = 1024
+"""Blocks a release reads to find whose receipts changed; beyond, the book reloads lazily."""
 
 
 class _Runs:
@@ -61,6 +74,12 @@ class _Runs:
             firsts.insert(i + 1, value)
             lasts.insert(i + 1, value)
 
+    def __contains__(self, value: object) -> bool:
+        if not isinstance(value, int):
+            return False
+        i = bisect.bisect_right(self.firsts, value) - 1
+        return i >= 0 and self.lasts[i] >= value
+
     def reaching(self, low: int) -> int:
         """The position of the first run whose last value is >= ``low``."""
         return bisect.bisect_left(self.lasts, low)
@@ -69,11 +88,15 @@ class _Runs:
 class ReceiptBook:
     """Committed seqs per signer, answering "what receipt does this device get now?".
 
-    Not thread-safe: the gateway's ingest thread owns it.
+    Not thread-safe: the gateway's ingest thread owns it. ``held``: see the
+    module docstring.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, held: bool = False) -> None:
         self._store = store
+        self.held = held
+        self._released = 0  # blocks whose entries receipts cover (held books only)
+        self._released_entries = 0
         self._runs: dict[str, _Runs] = {}
         self._lows: dict[str, int] = {}
         self._resends: dict[str, int] = {}
@@ -83,10 +106,69 @@ class ReceiptBook:
         runs = self._runs.get(signer)
         if runs is None:
             runs = _Runs()
+            limit = self._released_entries if self.held else None
+            if limit is not None and limit >= self._store.entry_count:
+                limit = None  # everything committed is released
             for seq in self._store.signer_seqs(signer):
+                if limit is not None:
+                    index = self._store.lookup(signer, seq)
+                    if index is None or index >= limit:
+                        continue
                 runs.add(seq)
             self._runs[signer] = runs
         return runs
+
+    @property
+    def released_size(self) -> int | None:
+        """Blocks whose entries receipts may cover (None: every committed block)."""
+        return self._released if self.held else None
+
+    @property
+    def held_entries(self) -> int:
+        """Committed entries whose receipts wait for a mirror (0 for a book that holds none)."""
+        if not self.held:
+            return 0
+        return max(0, self._store.entry_count - self._released_entries)
+
+    def release(self, size: int) -> set[str]:
+        """Let receipts cover the first ``size`` blocks (a mirror serves them cosigned).
+
+        Returns the signers whose receipts changed (publish theirs). Only
+        the last :data:`MAX_RELEASE_SCAN` newly released blocks are read: after
+        a longer wait (a restart, a long outage) the signers of older ones
+        are forgotten and reloaded when next asked, and their devices get
+        their receipts when they next send or report (a duplicate, a
+        status's ``low``). A size at or below the released one does nothing.
+
+        Raises:
+            ValueError: ``size`` exceeds the store's blocks, or the book holds no receipts.
+            StorageError: the store failed.
+        """
+        if not self.held:
+            raise ValueError("this receipt book holds no receipts")
+        if size > self._store.size:
+            raise ValueError(f"cannot release {size} blocks: the store has {self._store.size}")
+        if size <= self._released:
+            return set()
+        start = max(self._released, size - MAX_RELEASE_SCAN)
+        if start > self._released:
+            self._runs.clear()
+        by_signer: dict[str, list[tuple[int, str]]] = {}
+        for height in range(start, size):
+            for raw in self._store.block_entries(height):
+                entry = parse_entry(raw)
+                by_signer.setdefault(entry.kid, []).append((entry.seq, entry_digest(raw)))
+        self._released = size
+        header = BlockHeader.from_bytes(self._store.block_raw(size - 1))
+        self._released_entries = header.first_index + header.count
+        for signer, pairs in by_signer.items():
+            runs = self._runs.get(signer)
+            if runs is not None:
+                for seq, _ in pairs:
+                    runs.add(seq)
+            for seq, digest in pairs[-MAX_RECEIPT_HASHES:]:
+                self.confirm(signer, seq, digest)
+        return set(by_signer)
 
     def committed(
         self, signer: str, seqs: Iterable[int], digests: Iterable[tuple[int, str]] = ()
@@ -95,8 +177,11 @@ class ReceiptBook:
 
         ``digests`` are ``(seq, hex SHA-256 of the JWS)`` of those entries,
         oldest first; the newest :data:`~chain.wire.MAX_RECEIPT_HASHES` are
-        named in the signer's receipts.
+        named in the signer's receipts. A book that holds receipts ignores
+        the call: :meth:`release` reads the block when a mirror has it.
         """
+        if self.held:
+            return
         runs = self._load(signer)
         for seq in seqs:
             runs.add(seq)
@@ -172,5 +257,5 @@ class ReceiptBook:
                 block = self._store.block_of_entry(index)
         if contiguous and block is None:
             raise StorageError(f"({signer}, seq {contiguous}) is committed but not indexed")
-        hashes = tuple(sorted(self._recent.get(signer, ())))
+        hashes = tuple(sorted(p for p in self._recent.get(signer, ()) if p[0] in runs))
         return Receipt(dev=signer, seq=contiguous, block=block, ranges=ranges, hashes=hashes)

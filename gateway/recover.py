@@ -9,6 +9,8 @@ root and holding only checkpoints a quorum of witnesses cosigned. Recovery::
         each entry's signature and authority (chain.follow.Follower)
       → the checkpoint note exactly as served (with its cosignatures)
       → each witness's latest cosigned tree: the copy must hold or extend it
+        (a witness ahead of the source's checkpoint: its note, and the blocks
+        the source holds beyond, gateway.recover_ahead)
       → <data-dir>/log, trust.json, witnesses.json, keys/log.key
 
 The new store holds exactly the source's blocks (same headers, same leaf
@@ -40,6 +42,7 @@ from chain.store import Store
 from chain.trust import TrustRoot
 from chain.witness_policy import WitnessPolicy
 from gateway.datadir import DataDir
+from gateway.recover_ahead import follow_witnesses
 from gateway.witness_heads import WitnessHead, check_witness_heads, fetch_witness_head
 from readapi import ReadApiClient, blocks_ahead
 
@@ -113,7 +116,8 @@ def recover_data_dir(
         RollbackError: a witness cosigned a bigger tree than the copy holds
             (a gateway on it would fork the log).
         VerificationError: a block fails verification (see
-            :meth:`Follower.accept_block`).
+            :meth:`Follower.accept_block`), or (RegistryCommitmentError) the
+            source's checkpoint has no registry line, or a false one.
         SourceError: the source could not serve what was asked.
         StorageError, OSError: a store or file could not be written.
     """
@@ -134,6 +138,10 @@ def recover_data_dir(
             follower = Follower(store, trust, executor=pool)  # a big block's signatures in parallel
             checkpoint_size, cosigners = _follow(client, follower, policy)
             heads = tuple(witness_heads())
+            ahead = follow_witnesses(client, follower, policy, heads)
+            if ahead is not None:  # the witnesses cosigned blocks the source holds uncosigned
+                checkpoint_size = ahead.size
+                cosigners = tuple(policy.cosigners(store.checkpoint(ahead.size)))
             check_witness_heads(store, heads)
             recovery = Recovery(
                 trust.origin, store.size, store.entry_count, checkpoint_size, cosigners,

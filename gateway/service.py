@@ -10,6 +10,11 @@ runs too: each committed block's checkpoint wakes it, it collects the witnesses'
 cosignatures into the store, and ``/checkpoint`` serves the newest checkpoint
 enough of them cosigned.
 
+With mirrors (``GatewayConfig.mirrors``), a :class:`~gateway.mirror_gate.MirrorGate`
+polls them: witnesses are shown only blocks a mirror holds, and receipts
+cover only blocks a mirror serves under a quorum-cosigned checkpoint, so
+that losing this disk loses nothing (docs/backup-and-recovery.md).
+
 The ingest thread runs under an :class:`~gateway.supervisor.IngestSupervisor`:
 if the loop fails (the store, or memory), it is restarted with backoff
 instead of ending the process; messages it cannot handle are quarantined
@@ -30,6 +35,7 @@ from flask import Flask
 
 from chain.store import Store
 from chain.trust import TrustRoot
+from chain.witness_policy import WitnessPolicy
 from gateway.admin_socket import AdminSocket
 from gateway.datadir import DataDir
 from gateway.dead_letter import DeadLetterFile
@@ -39,6 +45,7 @@ from gateway.http_app import create_app
 from gateway.ingest import CommittedBlock, Ingest, IngestConfig
 from gateway.init import read_log_signer
 from gateway.metrics import GatewayMetrics
+from gateway.mirror_gate import MirrorGate, MirrorSettings
 from gateway.mqtt_ingest import MqttIngest, MqttSettings
 from gateway.supervisor import IngestSupervisor
 from gateway.witnessing import WitnessingConfig, WitnessPusher, load_witness_policy
@@ -62,6 +69,13 @@ class GatewayConfig:
     witnessing: WitnessingConfig = field(default_factory=WitnessingConfig)
     http_server: ServerSettings = field(default_factory=ServerSettings)
     fleet: FleetSettings = field(default_factory=FleetSettings)
+    mirrors: MirrorSettings = field(default_factory=MirrorSettings)
+    """With mirrors, receipts and witness submissions wait for them (gateway.mirror_gate);
+    ``ingest.hold_receipts`` must then be set."""
+
+    def __post_init__(self) -> None:
+        if self.mirrors.enabled != self.ingest.hold_receipts:
+            raise ValueError("receipts are held exactly when mirrors are configured")
 
 
 class Gateway:
@@ -85,6 +99,8 @@ class Gateway:
         self.mqtt: MqttIngest | None = None
         self.witnesses: WitnessPusher | None = None
         """Pushes checkpoints to the witnesses (None without witnesses.json)."""
+        self.mirror: MirrorGate | None = None
+        """Polls the mirrors receipts and submissions wait for (None without mirrors)."""
         self._http: WsgiServer | None = None
         self._threads: list[threading.Thread] = []
         self.supervisor: IngestSupervisor | None = None
@@ -111,8 +127,24 @@ class Gateway:
         policy = load_witness_policy(data_dir.witnesses)
         store = self.store = Store.open(data_dir.log)
         try:
+            mirror = None
+            if self.config.mirrors.enabled:
+                mirror = self.mirror = MirrorGate(
+                    store,
+                    self.config.mirrors,
+                    trust.log_key,
+                    policy or WitnessPolicy(0),
+                    self.metrics,
+                    on_held=self._mirror_grew,
+                )
             if policy is not None and policy.witnesses:
-                self.witnesses = WitnessPusher(store, policy, self.metrics, self.config.witnessing)
+                self.witnesses = WitnessPusher(
+                    store,
+                    policy,
+                    self.metrics,
+                    self.config.witnessing,
+                    ceiling=None if mirror is None else (lambda: mirror.held_size),
+                )
 
             def reopen() -> Ingest:
                 return Ingest.open(store, trust, signer_key, self.config.ingest, self._clock())
@@ -126,6 +158,7 @@ class Gateway:
                 on_commit=self._committed,
                 dead_letter=DeadLetterFile(data_dir.dead_letter),
                 fleet=self.fleet,
+                released=None if mirror is None else (lambda: mirror.released_size),
             )
             self._fleet_view = FleetViewBuilder(store, trust, self.fleet, self._clock)
             self.supervisor = IngestSupervisor(self.mqtt, reopen, self.metrics)
@@ -148,6 +181,7 @@ class Gateway:
                 self._http.close()
                 self._http = None
             self.witnesses = None
+            self.mirror = None
             store.close()
             self.store = None
             raise
@@ -166,6 +200,12 @@ class Gateway:
         ]
         for thread in self._threads:
             thread.start()
+        if self.mirror is not None:
+            self.mirror.start()
+            _logger.info(
+                "receipts and witness submissions wait for a mirror: %s",
+                ", ".join(self.config.mirrors.urls),
+            )
         if self.witnesses is not None:
             self.witnesses.start()
             _logger.info(
@@ -193,8 +233,14 @@ class Gateway:
         return self.store.latest_checkpoint()
 
     def _committed(self, _block: CommittedBlock) -> None:
+        if self.mirror is not None:
+            self.mirror.notify()
         if self.witnesses is not None:
             self.witnesses.notify()  # a new checkpoint to push; ingest does not wait
+
+    def _mirror_grew(self) -> None:
+        if self.witnesses is not None:
+            self.witnesses.notify()  # a mirror holds more: the witnesses may see it
 
     def _fleet_count(self, flag: str) -> float:
         if self.store is None or self._fleet_view is None:
@@ -232,6 +278,8 @@ class Gateway:
                 self._threads[1].join(timeout)
         if self.witnesses is not None:
             self.witnesses.stop()
+        if self.mirror is not None:
+            self.mirror.stop()
         if self.admin is not None:
             self.admin.stop()
             self.admin = None

@@ -100,8 +100,12 @@ def _serve(conn: Connection, max_bytes: int) -> None:  # pragma: no cover - runs
             return
         if message[0] == "keys":
             keys = message[1]
-        else:
-            conn.send((message[1], verify_batch(message[2], keys, max_bytes)))
+            continue
+        hints = verify_batch(message[2], keys, max_bytes)
+        try:
+            conn.send((message[1], hints))
+        except OSError:  # the sequencer is gone (e.g. killed) while this batch was checked
+            return
 
 
 @dataclass(slots=True)

@@ -7,8 +7,10 @@ extends it. A store smaller than a witness's tree (an old backup, a replica
 that had not pulled the newest blocks) would make the gateway sign a
 different tree at that size: a fork, which the witness refuses.
 
-Each witness serves its latest cosigned checkpoint of a log at
-``GET <url>/latest-checkpoint?origin=<origin>`` (404: it knows none).
+Each witness serves its latest cosigned checkpoint of a log at C2SP
+tlog-witness's ``GET <url>/<origin hash>/checkpoint``; farmtrace witnesses
+before that also at ``GET <url>/latest-checkpoint?origin=<origin>``, asked
+when the first answers 404 (404 at both: it knows none).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from urllib.parse import quote
 from chain.checkpoint import Checkpoint, open_checkpoint
 from chain.errors import FarmtraceError, ForkError, RollbackError
 from chain.store import Store
+from chain.tlog_witness import monitoring_checkpoint_path
 from chain.witness_policy import Witness
 from readapi.client import Transport, urllib_transport
 
@@ -36,12 +39,14 @@ class WitnessHead:
     ``outcome``: ``"known"`` (``checkpoint`` verified under the log key),
     ``"none"`` (the witness has cosigned nothing of this log),
     ``"unreachable"`` or ``"no_url"`` (not asked; ``message`` says why).
+    ``note``: the signed note as the witness served it (``"known"`` only).
     """
 
     name: str
     outcome: str
     checkpoint: Checkpoint | None = None
     message: str = ""
+    note: str = ""
 
     @property
     def size(self) -> int:
@@ -64,22 +69,29 @@ def fetch_witness_head(
     """
     if witness.url is None:
         return WitnessHead(witness.name, "no_url", message="no url in the witness policy")
-    url = f"{witness.url.rstrip('/')}/latest-checkpoint?origin={quote(origin, safe='')}"
-    try:
-        status, _headers, body = transport("GET", url, timeout)
-    except (OSError, http.client.HTTPException) as exc:
-        return WitnessHead(witness.name, "unreachable", message=f"{url}: {exc}")
-    if status == 404:
+    base = witness.url.rstrip("/")
+    for url in (
+        base + monitoring_checkpoint_path(origin),
+        f"{base}/latest-checkpoint?origin={quote(origin, safe='')}",
+    ):
+        try:
+            status, _headers, body = transport("GET", url, timeout)
+        except (OSError, http.client.HTTPException) as exc:
+            return WitnessHead(witness.name, "unreachable", message=f"{url}: {exc}")
+        if status != 404:
+            break
+    else:
         return WitnessHead(witness.name, "none", message="it has cosigned nothing of this log")
     if status != 200 or len(body) > _MAX_NOTE_BYTES:
         return WitnessHead(
             witness.name, "unreachable", message=f"{url}: HTTP {status}, {len(body)} bytes"
         )
+    text = body.decode("utf-8", errors="replace")
     try:
-        checkpoint = open_checkpoint(body.decode("utf-8", errors="replace"), log_key)
+        checkpoint = open_checkpoint(text, log_key)
     except FarmtraceError as exc:
         return WitnessHead(witness.name, "unreachable", message=f"{url}: {exc}")
-    return WitnessHead(witness.name, "known", checkpoint)
+    return WitnessHead(witness.name, "known", checkpoint, note=text)
 
 
 def check_witness_heads(store: Store, heads: Sequence[WitnessHead]) -> None:

@@ -22,7 +22,9 @@ retried slowly. Ingest goes on in every case.
 newest checkpoint carrying cosignatures of ``quorum`` configured witnesses.
 Until the witnesses first caught up with the log's newest checkpoint (a new
 log, witnesses down since the start), it is the newest signed checkpoint, so
-that the served checkpoint never steps back.
+that the served checkpoint never steps back. With a ceiling (a gateway whose
+submissions wait for a mirror) the witnesses are always behind the newest
+one, so the first checkpoint with a quorum is published at once.
 """
 
 from __future__ import annotations
@@ -74,8 +76,10 @@ class WitnessPusher:
     """Pushes ``store``'s checkpoints to the witnesses of ``policy``; see the module docstring.
 
     Every witness must have a url. ``transport`` makes a witness's connection
-    (default: HTTP keep-alive). Use :meth:`start`, :meth:`notify` after each
-    stored checkpoint, and :meth:`stop` before closing the store.
+    (default: HTTP keep-alive). ``ceiling`` (None: none) returns the biggest
+    size that may be pushed (:class:`~gateway.mirror_gate.MirrorGate`'s
+    ``held_size``). Use :meth:`start`, :meth:`notify` after each stored
+    checkpoint (and when the ceiling rises), and :meth:`stop` before closing the store.
 
     Raises (constructor):
         ValueError: a witness has no url.
@@ -89,6 +93,7 @@ class WitnessPusher:
         metrics: GatewayMetrics,
         config: WitnessingConfig | None = None,
         transport: TransportFactory = _http_transport,
+        ceiling: Callable[[], int] | None = None,
     ) -> None:
         self.store = store
         self.policy = policy
@@ -97,6 +102,7 @@ class WitnessPusher:
         for witness in policy.witnesses:
             if witness.url is None:
                 raise ValueError(f"witness {witness.name} has no url to push checkpoints to")
+        self._ceiling = ceiling
         self._stop = threading.Event()
         self._merges: queue.Queue[tuple[WitnessWorker, Attempt] | None] = queue.Queue()
         self._workers = [
@@ -107,6 +113,7 @@ class WitnessPusher:
                 metrics,
                 self._stop,
                 lambda worker, attempt: self._merges.put((worker, attempt)),
+                ceiling,
             )
             for w in policy.witnesses
         ]
@@ -160,11 +167,11 @@ class WitnessPusher:
         if self.policy.quorum == 0 or not self._has_quorum(signed_note):
             return
         with self._published_lock:
-            if self._published is None:
+            if self._published is None and self._ceiling is None:
                 latest = self.store.latest_checkpoint()
                 if latest is not None and latest[0] > size:
                     return  # keep serving the newest signed one until witnesses catch up
-            elif self._published >= size:
+            elif self._published is not None and self._published >= size:
                 return
             self._published = size
 

@@ -19,6 +19,7 @@ import base64
 import hashlib
 import json
 import re
+from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
 
@@ -27,6 +28,7 @@ from chain.jws import ID_PATTERN
 from chain.proof_bundle import build_entry_proof
 from chain.store import Store
 from readapi._cors import allow_any_origin
+from readapi._registry_proof import RegistryProofs
 from readapi._source import LogSource, published_checkpoint, source_admins
 
 __all__ = ["create_read_api"]
@@ -82,7 +84,7 @@ def _block_body(store: Store, height: int) -> dict[str, object]:
     }
 
 
-def _grants(store: Store, signer: str) -> list[dict[str, object]]:
+def _grants(store: Store, signer: str) -> list[dict[str, Any]]:
     """Every registration and revocation of ``signer``, in log order.
 
     The store indexes each registration under the subject ``device:<id>`` or
@@ -94,7 +96,7 @@ def _grants(store: Store, signer: str) -> list[dict[str, object]]:
         for kind in ("device", "operator")
         for index in store.subject_entries(f"{kind}:{signer}")
     }
-    grants: list[dict[str, object]] = []
+    grants: list[dict[str, Any]] = []
     for index in sorted(indexes):
         entry = parse_entry(store.entry(index))
         payload = entry.payload
@@ -110,6 +112,7 @@ def _grants(store: Store, signer: str) -> list[dict[str, object]]:
                 "pubkey": payload.get("pubkey"),
                 "ts": entry.ts,
                 "signer": entry.kid,
+                "entry": entry.raw.decode("ascii"),
             }
         )
     return grants
@@ -125,6 +128,7 @@ def create_read_api(source: LogSource, name: str = "readapi") -> Blueprint:
     """
     api = Blueprint(name, __name__)
     allow_any_origin(api)
+    registry_proofs = RegistryProofs()
 
     def published() -> tuple[int, str]:
         found = published_checkpoint(source)
@@ -190,13 +194,35 @@ def create_read_api(source: LogSource, name: str = "readapi") -> Blueprint:
 
     @api.get("/api/v1/signers/<signer>")
     def signer(signer: str) -> Response:
+        """Its grants and its registry proof (docs/registry-commitment.md).
+
+        Without ``tree_size``: every grant so far, and the proof at the
+        published checkpoint (whose blocks hold ``entry_count`` entries);
+        with it: the grants in the tree of that size, and the proof there.
+        """
         if not _ID.fullmatch(signer):
             found = signer[:80]
             abort(400, f"signer id must match {ID_PATTERN}: {found!r}")
+        given = _optional_uint("tree_size")
         grants = _grants(source.store, signer)
+        if given is not None:
+            size = tree_size("tree_size", given)
+        else:
+            published_now = published_checkpoint(source)
+            size = 0 if published_now is None or not grants else published_now[0]
+        proof = None if size == 0 else registry_proofs.proof(source.store, signer, size)
+        if given is not None:
+            limit = 0 if proof is None else proof.entry_count
+            grants = [g for g in grants if g["index"] < limit]
         if not grants:
-            abort(404, f"signer {signer!r} was never registered in this log")
-        return _cached(jsonify({"id": signer, "grants": grants}), _LIVE)
+            where = "this log" if given is None else f"the tree of size {given}"
+            abort(404, f"signer {signer!r} was never registered in {where}")
+        body = {
+            "id": signer,
+            "grants": grants,
+            "registry_proof": None if proof is None else proof.to_json(),
+        }
+        return _cached(jsonify(body), _LIVE if given is None else _IMMUTABLE)
 
     @api.get("/api/v1/subjects/<subject>/events")
     def subject_events(subject: str) -> Response:

@@ -135,6 +135,22 @@ class ReadApiClient:
         except UnicodeDecodeError as exc:
             raise _malformed(url, "not UTF-8 text") from exc
 
+    def newest_checkpoint(self) -> str:
+        """A gateway's newest signed checkpoint, cosigned or not.
+
+        ``GET /api/v1/checkpoints/newest``, exactly as served.
+
+        Mirrors copy blocks ahead of the witnesses with it
+        (``farmtrace site run --stage-uncosigned``); a source that does not
+        serve it answers 404 (a SourceError with status 404).
+        """
+        url = self.base_url + "/api/v1/checkpoints/newest"
+        body = self._get(url)
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _malformed(url, "not UTF-8 text") from exc
+
     def log_info(self) -> dict[str, Any]:
         """``GET /api/v1/log``: at least ``origin`` and ``vkey`` (strings) and ``witnesses``."""
         url = self.base_url + "/api/v1/log"
@@ -196,9 +212,15 @@ class ReadApiClient:
         except MalformedError as exc:
             raise _malformed(url, str(exc)) from exc
 
-    def signer(self, signer_id: str) -> dict[str, Any]:
-        """``GET /api/v1/signers/<id>``: ``{"id", "grants": [...]}`` in log order."""
+    def signer(self, signer_id: str, tree_size: int | None = None) -> dict[str, Any]:
+        """``GET /api/v1/signers/<id>``: ``{"id", "grants": [...], "registry_proof"}`` in log order.
+
+        With ``tree_size``: the grants in the tree of that size, and the
+        registry proof there (docs/registry-commitment.md); unchecked here.
+        """
         url = self.base_url + f"/api/v1/signers/{quote(signer_id, safe='')}"
+        if tree_size is not None:
+            url += f"?tree_size={_uint(tree_size, 'tree_size')}"
         body = self._json(url)
         if body.get("id") != signer_id:
             raise _malformed(url, f"describes {body.get('id')!r}, not {signer_id!r}")

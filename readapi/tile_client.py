@@ -204,7 +204,7 @@ class TileClient(ReadApiClient):
         """Not in tiles: raises SourceError (``unsupported``)."""
         self._unsupported("entry proof bundles")
 
-    def signer(self, signer_id: str) -> dict[str, Any]:
+    def signer(self, signer_id: str, tree_size: int | None = None) -> dict[str, Any]:
         """Not in tiles: raises SourceError (``unsupported``)."""
         self._unsupported("signers")
 

@@ -49,7 +49,7 @@ class LinkStats:
     connects: int = 0
     """Successful connections."""
     connect_failures: int = 0
-    """Connection attempts that failed (refused, timed out, or a CONNACK failure)."""
+    """Connection attempts that failed (refused, timed out, TLS, or a CONNACK failure)."""
     stall_resends: int = 0
     """Times the whole outbox was sent again because receipts stopped coming."""
 

@@ -38,6 +38,7 @@ from chain.wire import entry_topic, parse_receipt, receipt_topic
 from signer._lines import LineFramer
 from signer._paho_io import read_available, readable
 from signer.mqtt_link import new_client
+from signer.mqtt_tls import connect_failure, tls_context
 from signer.mqtt_url import MqttUrl
 
 __all__ = ["Bridge", "signer_of"]
@@ -73,7 +74,11 @@ class Bridge:
 
     The bridge logs in as the URL's user (the broker's ACL must let it
     publish entries and read receipts of the devices behind it); its client
-    id is ``client_id`` (default: ``farmtrace-bridge-<user>``).
+    id is ``client_id`` (default: ``farmtrace-bridge-<user>``). With
+    ``mqtts://`` it connects with TLS (:mod:`signer.mqtt_tls`).
+
+    Raises (constructor):
+        ValueError: the URL's TLS files are unusable.
     """
 
     def __init__(
@@ -81,6 +86,7 @@ class Bridge:
     ) -> None:
         self.port = port
         self.url = url
+        self._tls = tls_context(url) if url.tls else None
         self.farm = farm
         self.client_id = client_id or f"farmtrace-bridge-{url.username or 'anonymous'}"
         self.dropped: Counter[str] = Counter()
@@ -167,7 +173,7 @@ class Bridge:
     def _connect_if_due(self) -> None:
         if self._client is not None or time.monotonic() < self._next_attempt:
             return
-        client = new_client(self.client_id, self.url, self.url.username or "")
+        client = new_client(self.client_id, self.url, self.url.username or "", self._tls)
         if self.url.username is None:
             client.username_pw_set(None)
         client.max_inflight_messages_set(0)
@@ -175,10 +181,14 @@ class Bridge:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_publish = self._on_publish
+        if self._tls is not None:
+            self._tls.last_socket = None
         try:
             client.connect(self.url.host, self.url.port, 30, clean_start=True)
         except OSError as exc:
-            self._retry(f"cannot connect to {self.url}: {exc}")
+            if self._tls is not None:
+                self._tls.close_failed()
+            self._retry(connect_failure(exc, self.url))
             return
         self._client = client
 

@@ -82,7 +82,10 @@ def mqtt_url_with_secret(
 
 
 def broker_url_text(url: MqttUrl) -> str:
-    """``url`` as ``mqtt://user:password@host:port`` text, percent-encoded (in memory only)."""
+    """``url`` as ``mqtt[s]://user:password@host:port`` text, percent-encoded (in memory only).
+
+    Its TLS files are not in the text: give them apart (:func:`signer.mqtt_url.with_tls_files`).
+    """
     host = f"[{url.host}]" if ":" in url.host else url.host
     login = ""
     if url.username is not None:
@@ -90,4 +93,4 @@ def broker_url_text(url: MqttUrl) -> str:
         if url.password is not None:
             login += ":" + quote(url.password, safe="")
         login += "@"
-    return f"mqtt://{login}{host}:{url.port}"
+    return f"{url.scheme}://{login}{host}:{url.port}"

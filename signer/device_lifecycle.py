@@ -136,7 +136,8 @@ def device_settings(url: MqttUrl, farm: str) -> dict[str, object]:
 def device_toml(state_dir: Path, dev: str, farm: str, url: MqttUrl, subject: str | None) -> str:
     """A ``device.toml`` for ``farmtrace device run --config``: where and how ``dev`` sends.
 
-    ``url`` holds the device's own login (user ``dev`` and its password).
+    ``url`` holds the device's own login (user ``dev`` and its password), and
+    for ``mqtts://`` its TLS files.
     """
     login = f"{quote(dev, safe='')}:{quote(url.password or '', safe='')}@"
     host = f"[{url.host}]" if ":" in url.host else url.host
@@ -145,9 +146,11 @@ def device_toml(state_dir: Path, dev: str, farm: str, url: MqttUrl, subject: str
         f"# It publishes {wire.entry_topic(farm, dev)} and reads {wire.receipt_topic(farm, dev)}.",
         f"state_dir = {_toml_string(str(state_dir))}",
         f"device_id = {_toml_string(dev)}",
-        f"mqtt = {_toml_string(f'mqtt://{login}{host}:{url.port}')}",
+        f"mqtt = {_toml_string(f'{url.scheme}://{login}{host}:{url.port}')}",
         f"farm = {_toml_string(farm)}",
     ]
+    tls_files = {"ca_file": url.ca_file, "cert_file": url.cert_file, "key_file": url.key_file}
+    lines += [f"{k} = {_toml_string(str(v))}" for k, v in tls_files.items() if v is not None]
     if subject is not None:
         lines.append(f"subject = {_toml_string(subject)}")
     return "\n".join(lines) + "\n"

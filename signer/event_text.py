@@ -26,6 +26,9 @@ MEMBER_HELP = {
     "from_barn": "the barn it leaves (checked against the log)",
     "vaccine": "the vaccine, e.g. 'Marek's disease (HVT)'",
     "dose": "the dose, e.g. 0.2ml",
+    "medicine": "the medicine given, e.g. 'Amoxicillin'",
+    "withdrawal_days": "the medicine's withdrawal period in days from this (last) dose: "
+    "no slaughter before it ends",
     "result": "pass or fail",
     "note": "what was found",
     "cause": "the cause of death",
@@ -35,10 +38,12 @@ MEMBER_HELP = {
     "serial": "the pack's serial (GS1 AI 21): 1-20 of A-Z a-z 0-9 . _ -",
     "lot": "the lot (GS1 AI 10), for several items packed as one lot",
     "weight_g": "the packed weight in grams",
+    "product": "what the pack is, as the shopper reads it, e.g. 'Whole chicken'",
+    "best_before": "the best-before date, YYYY-MM-DD (GS1 AI 15); not before the packing day",
     "destination": "where it goes",
     "source": "where it leaves from",
     "location": "where it arrived",
-    "reason": "why it is recalled (shown on the consumer pages)",
+    "reason": "why: a recall's reason, or what a treatment is for (shown on the consumer pages)",
 }
 """What each member of an event means, for people filling it in."""
 

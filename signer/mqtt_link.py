@@ -53,6 +53,7 @@ from chain.wire import (
 from signer._paho_io import read_available
 from signer._sender import LinkStats, Sender
 from signer.device import Device
+from signer.mqtt_tls import TlsContext, connect_failure, plain_hint, tls_context
 from signer.mqtt_url import MqttUrl
 
 __all__ = ["LinkStats", "MqttLink", "firmware_version", "new_client"]
@@ -70,10 +71,20 @@ def firmware_version() -> str:
         return "farmtrace/unknown"
 
 
-def new_client(client_id: str, url: MqttUrl, username: str) -> mqtt.Client:
-    """A paho MQTT 5 client with TCP_NODELAY, logging in as ``username`` with the URL's password."""
+def new_client(
+    client_id: str, url: MqttUrl, username: str, tls: TlsContext | None = None
+) -> mqtt.Client:
+    """A paho MQTT 5 client with TCP_NODELAY, logging in as ``username`` with the URL's password.
+
+    For ``mqtts://`` it uses TLS with ``tls`` (default: :func:`signer.mqtt_tls.tls_context`).
+
+    Raises:
+        ValueError: ``mqtts://`` without ``tls``, and the URL's TLS files are unusable.
+    """
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
     client.username_pw_set(username, url.password)
+    if url.tls:
+        client.tls_set_context(tls if tls is not None else tls_context(url))
     client.on_socket_open = _no_delay
     return client
 
@@ -86,9 +97,15 @@ def _no_delay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
 class MqttLink:
     """Connects ``device`` to the broker at ``url`` for farm ``farm``.
 
+    With ``mqtts://`` every connection is TLS (:mod:`signer.mqtt_tls`); a TLS
+    failure (unknown CA, wrong host name, a plain port) is, like any failed
+    connect, logged in one line naming the cause, counted in
+    ``stats.connect_failures`` and retried with backoff: the outbox keeps
+    every entry meanwhile.
+
     Raises (constructor):
-        ValueError: the URL names a user other than the device id, or a
-            parameter is out of range.
+        ValueError: the URL names a user other than the device id, a
+            parameter is out of range, or the URL's TLS files are unusable.
     """
 
     def __init__(
@@ -111,6 +128,7 @@ class MqttLink:
             )
         self.device = device
         self.url = url
+        self._tls = tls_context(url) if url.tls else None
         self.farm = farm
         self.fw = fw if fw is not None else firmware_version()
         self._status_low: int | None = None  # the low last published on this connection
@@ -146,18 +164,22 @@ class MqttLink:
         """Start a connection if none is up and the backoff delay has passed; True if started."""
         if self.client is not None or self._closing or now < self._next_attempt:
             return False
-        client = new_client(self.device.id, self.url, self.device.id)
+        client = new_client(self.device.id, self.url, self.device.id, self._tls)
         client.will_set(self._status_topic, status_payload("offline"), qos=1, retain=True)
         client.max_inflight_messages_set(0)  # the Sender bounds what is in flight
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
+        if self._tls is not None:
+            self._tls.last_socket = None
         try:
             client.connect(self.url.host, self.url.port, self.keepalive, clean_start=True)
-        except OSError as exc:
+        except OSError as exc:  # the TLS handshake too: ssl.SSLError is an OSError
+            if self._tls is not None:
+                self._tls.close_failed()
             self.stats.connect_failures += 1
-            self._schedule_retry(f"cannot connect to {self.url}: {exc}")
+            self._schedule_retry(connect_failure(exc, self.url))
             return False
         self.client = client
         return True
@@ -240,8 +262,8 @@ class MqttLink:
         self, client: mqtt.Client, userdata: Any, flags: Any, rc: ReasonCode, props: Any
     ) -> None:
         if rc.is_failure:
-            self.stats.connect_failures += 1
-            self._lost(client, f"broker {self.url} refused the connection: {rc}")
+            why = f"broker {self.url} refused the connection: {rc}"
+            self._connect_failed(client, why, hint=False)
             return
         self.connected = True
         self.stats.connects += 1
@@ -257,8 +279,10 @@ class MqttLink:
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, rc: ReasonCode, props: Any
     ) -> None:
-        what = "lost the connection" if self.connected else "could not connect"
-        self._lost(client, f"{what} to {self.url}: {rc}")
+        if self.connected:
+            self._lost(client, f"lost the connection to {self.url}: {rc}")
+        else:
+            self._connect_failed(client, f"could not connect to {self.url}: {rc}")
 
     def _on_publish(
         self, client: mqtt.Client, userdata: Any, mid: int, rc: ReasonCode, props: Any
@@ -311,7 +335,22 @@ class MqttLink:
 
     def _check(self, rc: MQTTErrorCode) -> None:
         if rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_AGAIN) and self.client is not None:
-            self._lost(self.client, f"connection to {self.url} failed: {mqtt.error_string(rc)}")
+            why = f"connection to {self.url} failed: {mqtt.error_string(rc)}"
+            if self.connected:
+                self._lost(self.client, why)
+            else:
+                self._connect_failed(self.client, why)
+
+    def _connect_failed(self, client: mqtt.Client, why: str, *, hint: bool = True) -> None:
+        """The connection ended before the broker accepted it: count it, say why, retry.
+
+        ``hint``: the broker did not answer, so a plain URL may be aimed at a TLS port.
+        """
+        if client is not self.client or self._closing:
+            self._lost(client, why)
+            return
+        self.stats.connect_failures += 1
+        self._lost(client, why + (plain_hint(self.url) if hint else ""))
 
     def _lost(self, client: mqtt.Client, why: str) -> None:
         if client is not self.client:

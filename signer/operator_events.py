@@ -85,8 +85,9 @@ class EventKind:
     """What a form or command line needs to know about one event kind.
 
     ``subject_kinds`` empty means any kind of subject. ``lists`` are members
-    holding arrays of strings, ``integers`` members holding integers,
-    ``choices`` members with a fixed set of values; ``exactly_one`` names
+    holding arrays of strings, ``integers`` members holding integers, ``dates``
+    members holding a calendar date ``YYYY-MM-DD`` (text, as a date picker
+    gives it), ``choices`` members with a fixed set of values; ``exactly_one`` names
     optional members of which exactly one must be given (packed: serial or lot).
     Members and subject kinds come from :mod:`chain.entries`, whose
     validation is the authority; the rest only says how to present them.
@@ -98,6 +99,7 @@ class EventKind:
     optional: tuple[str, ...] = ()
     lists: frozenset[str] = frozenset()
     integers: frozenset[str] = frozenset()
+    dates: frozenset[str] = frozenset()
     choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     exactly_one: tuple[str, ...] = ()
     one_subject: bool = False
@@ -113,13 +115,19 @@ class EventKind:
         return self.required + self.optional
 
 
-_ORDER: tuple[str, ...] = ("hatched", "placed", "moved", "vaccinated", "inspected", "died")
+_ORDER: tuple[str, ...] = ("hatched", "placed", "moved", "vaccinated", "treated", "inspected")
+_ORDER += ("died",)
 _ORDER += ("slaughtered", "packed", "shipped", "received", "recalled")
 # How a form shows what chain.entries' rules say (members, subject kinds come from there).
 _PRESENTATION: Mapping[str, Mapping[str, Any]] = {
     "inspected": {"choices": {"result": ("pass", "fail")}},
     "slaughtered": {"lists": frozenset({"outputs"}), "one_subject": True},
-    "packed": {"integers": frozenset({"weight_g"}), "exactly_one": ("serial", "lot")},
+    "treated": {"integers": frozenset({"withdrawal_days"})},
+    "packed": {
+        "integers": frozenset({"weight_g"}),
+        "dates": frozenset({"best_before"}),
+        "exactly_one": ("serial", "lot"),
+    },
 }
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+import ssl
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -28,6 +30,7 @@ from signer.device import Device
 from signer.fleet import Fleet
 from signer.identity import KEY_FILE, DeviceIdentity
 from signer.mqtt_link import MqttLink, new_client
+from signer.mqtt_tls import TlsContext, connect_failure, plain_hint, tls_context
 from signer.mqtt_url import MqttUrl
 from signer.outbox import Outbox
 from signer.serial_link import SerialLink, open_port
@@ -180,7 +183,8 @@ def _exchange(
     # A client id of its own: another process sending as the same signer must not
     # knock this one off (a broker with use_username_as_clientid replaces it anyway).
     client_id = f"{signer}-{secrets.token_hex(4)}"
-    client = new_client(client_id, dataclasses.replace(url, username=user), user)
+    tls = tls_context(url) if url.tls else None
+    client = new_client(client_id, dataclasses.replace(url, username=user), user, tls)
     done = threading.Event()
     signed: list[tuple[bytes, int, str]] = []  # (raw, seq, digest), once signed
     failed: list[BaseException] = []
@@ -228,10 +232,14 @@ def _exchange(
             c.publish(entry_topic(farm, signer), raw, qos=1)  # which entry? ask again
 
     client.on_connect, client.on_publish, client.on_message = on_connect, on_publish, on_message
-    client.connect_async(url.host, url.port, 30)
+    deadline = time.monotonic() + timeout
+    why = _connect_until(client, url, tls, deadline)
+    if why is not None:
+        release_sockets(client)
+        raise NotConnectedError(f"no connection to the broker: {why}: nothing signed")
     client.loop_start()  # paho's own thread owns the client from here on
     try:
-        finished = done.wait(timeout)
+        finished = done.wait(max(0.0, deadline - time.monotonic()))
     finally:
         client.disconnect()
         client.loop_stop()
@@ -242,7 +250,8 @@ def _exchange(
         raise PermissionError(refused[0])
     if not signed:
         raise NotConnectedError(
-            f"no connection to the broker at {url} within {timeout:.0f} s: nothing signed"
+            f"no connection to the broker at {url} within {timeout:.0f} s"
+            f"{plain_hint(url)}: nothing signed"
         )
     raw, seq, digest = signed[0]
     if not finished:
@@ -256,3 +265,30 @@ def _exchange(
             existing_index=-1,
         )
     return raw, seq, found[0]
+
+
+def _connect_until(
+    client: mqtt.Client, url: MqttUrl, tls: TlsContext | None, deadline: float
+) -> str | None:
+    """Connect ``client`` to ``url`` (TCP, TLS, CONNECT sent), retrying until ``deadline``.
+
+    Returns None once connected, else why not (:func:`signer.mqtt_tls.connect_failure`);
+    a certificate the client refuses is not retried.
+    """
+    delay = 0.2
+    while True:
+        if tls is not None:
+            tls.last_socket = None
+        try:
+            client.connect(url.host, url.port, 30)
+            return None
+        except OSError as exc:  # the TLS handshake too: ssl.SSLError is an OSError
+            if tls is not None:
+                tls.close_failed()
+            why = connect_failure(exc, url)
+            if isinstance(exc, ssl.SSLCertVerificationError):
+                return why
+        if time.monotonic() + delay > deadline:
+            return why
+        time.sleep(delay)  # a retry's backoff: the broker may be starting
+        delay = min(delay * 2, 2.0)

@@ -12,6 +12,20 @@ from mqtt_broker import Broker, secured_settings
 
 
 @pytest.fixture
+def d1_log(tmp_path: Path) -> Iterator[Any]:
+    """A ``LogFactory`` log (tests/integration/farm_logs.py) with one registered device, ``d1``.
+
+    Closed after the test.
+    """
+    from farm_logs import LogFactory  # tests/integration, on the path where it is used
+
+    log = LogFactory(tmp_path / "log")
+    log.register("d1")
+    yield log
+    log.close()
+
+
+@pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Broker]:
     """A real Mosquitto on a free loopback port (anonymous, persistent, no queue limit)."""
     mosquitto = Broker(tmp_path / "broker")

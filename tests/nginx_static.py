@@ -1,7 +1,9 @@
 """A real nginx serving a tlog-tiles directory, unprivileged, for tests and benchmarks.
 
 Configured as docs/tiles.md recommends (immutable caching for tiles and
-``block/`` files, no caching for ``checkpoint``), with its pid file, temp
+``block/`` files, no caching for ``checkpoint``): the very locations
+``farmtrace deploy`` writes for a tiles host (deployment.nginx.tiles_locations),
+here over plain HTTP, with its pid file, temp
 paths and logs in a scratch directory, ``daemon off`` so that it is our
 child, on a free loopback port. Its workers run as we do (as root, nginx
 would otherwise switch them to nobody, who cannot read pytest's private tmp
@@ -19,6 +21,8 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from deployment.nginx import tiles_locations
 
 NGINX = "/usr/sbin/nginx"
 
@@ -41,24 +45,17 @@ http {{
     keepalive_requests 100000;
     server {{
         listen 127.0.0.1:{port};
-        root {root};
-        location = /checkpoint {{
-            default_type text/plain;
-            add_header Cache-Control "no-cache" always;
-            add_header Access-Control-Allow-Origin "*" always;
-        }}
-        location /tile/ {{
-            add_header Cache-Control "public, max-age=31536000, immutable" always;
-            add_header Access-Control-Allow-Origin "*" always;
-        }}
-        location /block/ {{
-            add_header Access-Control-Allow-Origin "*" always;
-            add_header Cache-Control "public, max-age=31536000, immutable" always;
-        }}
-        location ~ /\\. {{ return 404; }}
+{locations}
     }}
 }}
 """
+
+
+def _locations(root: Path) -> str:
+    return "\n".join(
+        f"        location {loc.match} {{ {' '.join(loc.directives)} }}"
+        for loc in tiles_locations(root)
+    )
 
 
 def _free_port() -> int:
@@ -95,7 +92,7 @@ class StaticNginx:
             conf.write_text(
                 _CONF.format(
                     scratch=self.scratch,
-                    root=self.root,
+                    locations=_locations(self.root),
                     port=self.port,
                     workers=self.workers,
                     user=pwd.getpwuid(os.geteuid()).pw_name,

@@ -8,9 +8,11 @@ witness agree, they agree on the spec, not on a shared bug.
 
 Checks, in the spec's order: unknown origin 404; no valid signature by a
 trusted log key 403; old size > checkpoint size 400; old size not the
-latest cosigned size 409 (``text/x.tlog.size``); bad consistency proof 422;
-same size but another root 409. Anything that does not follow the request
-grammar is 400. Every request body and status is recorded for the tests.
+latest cosigned size 409 (``text/x.tlog.size``); a size-0 checkpoint without
+the empty tree's root 422; same size but another root 422 (409, as
+v1.0.0 said, with ``same_size_status=409``); bad consistency proof 422.
+Anything that does not follow the request grammar is 400. Every request body
+and status is recorded for the tests.
 """
 
 from __future__ import annotations
@@ -102,6 +104,8 @@ class SpecWitness:
     logs: dict[str, list[tuple[bytes, Ed25519PublicKey]]] = field(default_factory=dict)
     state: dict[str, tuple[int, bytes]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
+    same_size_status: int = 422
+    """The answer to the same size with another root: 422 (current text) or 409 (v1.0.0)."""
 
     def __post_init__(self) -> None:
         self._key = Ed25519PrivateKey.generate()
@@ -174,16 +178,20 @@ class SpecWitness:
             return 403, text_type, b"no valid signature by a trusted key\n"
         if old > size:
             return 400, text_type, b"old size is bigger than the checkpoint size\n"
-        latest_size, latest_root = self.state.get(origin, (0, b""))
+        latest_size, latest_root = self.state.get(origin, (0, hashlib.sha256(b"").digest()))
         if old != latest_size:
             return 409, "text/x.tlog.size", f"{latest_size}\n".encode()
         if old == 0 and proof:
             return 400, text_type, b"a proof from size 0\n"
+        if size == 0 and root != hashlib.sha256(b"").digest():
+            return 422, text_type, b"a size 0 checkpoint without the empty tree's root\n"
         if old == size:
             if proof:
                 return 422, text_type, b"proof between equal sizes\n"
-            if root != latest_root:
+            if root != latest_root and self.same_size_status == 409:
                 return 409, "text/x.tlog.size", f"{latest_size}\n".encode()
+            if root != latest_root:
+                return 422, text_type, b"another root at the size cosigned\n"
         elif old > 0 and not verify_consistency(old, size, latest_root, root, proof):
             return 422, text_type, b"consistency proof does not verify\n"
         self.state[origin] = (size, root)

@@ -159,7 +159,7 @@ class Reference:
         for i, e in self._events({"shipped", "received"}):
             for pack in packs & set(e.payload["subjects"]):
                 down.add((pack, "shipment", i))
-        for i, e in self._events({"hatched", "vaccinated", "inspected", "died"}):
+        for i, e in self._events({"hatched", "vaccinated", "treated", "inspected", "died"}):
             for bird in birds & set(e.payload["subjects"]):
                 up.add((bird, "bird_event", i))
         for bird in birds:

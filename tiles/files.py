@@ -1,25 +1,17 @@
-"""The tiles directory on disk: atomic writes, immutable files, reading back the right edge."""
+"""The tiles directory on disk: atomic writes, immutable files never rewritten."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from chain.errors import MalformedError, StorageError
-from chain.tiles import (
-    TILE_WIDTH,
-    decode_bundle,
-    decode_hash_tile,
-    entries_path,
-    tile_levels,
-    tile_path,
-    tile_width,
-)
+from chain.errors import StorageError
+from tiles.store import TileStore
 
 __all__ = ["TileDir"]
 
 
-class TileDir:
+class TileDir(TileStore):
     """The files under ``root``: write each atomically (temporary file, fsync, rename).
 
     Raises (every method):
@@ -28,7 +20,15 @@ class TileDir:
     """
 
     def __init__(self, root: Path) -> None:
+        super().__init__()
         self.root = Path(root)
+
+    def close(self) -> None:
+        """Nothing to release: each write opens and closes its file."""
+
+    def name(self, path: str) -> str:
+        """The file's name."""
+        return str(self.root / path)
 
     def write(self, path: str, data: bytes, *, immutable: bool) -> bool:
         """Write ``data`` at ``path``; return False if an immutable file already holds it.
@@ -40,9 +40,7 @@ class TileDir:
         target = self.root / path
         if immutable and target.exists():
             if self.read(path) != data:
-                raise StorageError(
-                    f"{target}: a published immutable file would change", reason="tile_rewrite"
-                )
+                raise self._refuse_rewrite(path)
             return False
         tmp = target.with_name(f".{target.name}.tmp")
         try:
@@ -68,38 +66,3 @@ class TileDir:
     def exists(self, path: str) -> bool:
         """Whether ``path`` exists."""
         return (self.root / path).exists()
-
-    def hashes(self, level: int, index: int, width: int) -> list[bytes]:
-        """The hashes of a published hash tile."""
-        path = tile_path(level, index, width)
-        try:
-            return decode_hash_tile(self.read(path), width)
-        except MalformedError as exc:
-            raise StorageError(f"{self.root / path}: {exc}", reason="tile_read") from exc
-
-    def edge(self, size: int) -> tuple[dict[int, list[bytes]], list[bytes]]:
-        """The partial tiles of the tree of ``size``: hashes by level, and the bundle's leaves."""
-        edge: dict[int, list[bytes]] = {}
-        for level in range(tile_levels(size)):
-            index = (size >> (8 * level)) // TILE_WIDTH
-            width = tile_width(level, index, size)
-            if width:
-                edge[level] = self.hashes(level, index, width)
-        width = size % TILE_WIDTH
-        if not width:
-            return edge, []
-        path = entries_path(size // TILE_WIDTH, width)
-        try:
-            return edge, decode_bundle(self.read(path), width)
-        except MalformedError as exc:
-            raise StorageError(f"{self.root / path}: {exc}", reason="tile_read") from exc
-
-    def leaf(self, index: int, size: int) -> bytes:
-        """Leaf ``index`` (a block header) of the published tree of ``size`` leaves."""
-        tile, offset = divmod(index, TILE_WIDTH)
-        width = tile_width(0, tile, size)
-        path = entries_path(tile, width)
-        try:
-            return decode_bundle(self.read(path), width)[offset]
-        except MalformedError as exc:
-            raise StorageError(f"{self.root / path}: {exc}", reason="tile_read") from exc

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,11 +23,12 @@ from chain.tiles import (
 from chain.trust import TrustRoot
 from readapi.client import FetchedBlock, ReadApiClient
 from tiles.files import TileDir
+from tiles.store import CHECKPOINT, TileStore
 
 __all__ = ["CHECKPOINT", "Published", "TilePublisher", "follow"]
 
-CHECKPOINT = "checkpoint"
 _FETCHERS = 4
+_WRITERS = 8  # a bucket's PUTs take a round trip each: write block files side by side
 _WINDOW = 32
 
 
@@ -42,15 +44,17 @@ class Published:
 
 
 class TilePublisher:
-    """Publishes the log of ``trust``, read through ``client``, as tiles under ``root``.
+    """Publishes the log of ``trust``, read through ``client``, as tiles into ``store``.
 
-    The directory is the publisher's only state: a new publisher on the same
-    directory continues from its ``checkpoint`` file. One publisher per
-    directory, one round at a time.
+    ``store`` is a :class:`~tiles.store.TileStore` (a directory, a bucket:
+    :func:`tiles.targets.open_store`); a path means that directory. The
+    store is the publisher's only state: a new publisher on the same store
+    continues from its ``checkpoint`` file. One publisher per store, one
+    round at a time.
     """
 
-    def __init__(self, root: Path, trust: TrustRoot, client: ReadApiClient) -> None:
-        self.dir = TileDir(root)
+    def __init__(self, store: TileStore | Path, trust: TrustRoot, client: ReadApiClient) -> None:
+        self.store = store if isinstance(store, TileStore) else TileDir(store)
         self.trust = trust
         self.client = client
 
@@ -61,9 +65,9 @@ class TilePublisher:
             StorageError: the file cannot be read.
             FarmtraceError: it is not a checkpoint of the log signed by its key.
         """
-        if not self.dir.exists(CHECKPOINT):
+        if not self.store.exists(CHECKPOINT):
             return None
-        note = self.dir.read(CHECKPOINT).decode("utf-8", errors="replace")
+        note = self.store.read(CHECKPOINT).decode("utf-8", errors="replace")
         return open_checkpoint(note, self.trust.log_key), note
 
     def publish_once(self) -> Published:
@@ -81,8 +85,8 @@ class TilePublisher:
             RollbackError: the source's checkpoint is smaller than the published one.
             ForkError: it contradicts the published tree.
             FarmtraceError: a bad signature, link, entries root or header.
-            StorageError: the directory cannot be read or written, or a
-                published immutable file would change.
+            StorageError: the store cannot be read or written, or a
+                published immutable file would change (reason ``tile_rewrite``).
         """
         note = self.client.checkpoint()
         checkpoint = open_checkpoint(note, self.trust.log_key)
@@ -95,36 +99,53 @@ class TilePublisher:
         if held is not None and checkpoint.size == old_size:
             if checkpoint.root_hash != held[0].root_hash:
                 raise ForkError(f"the source's root at size {old_size} is not the published one")
-            changed = note != held[1] and self.dir.write(CHECKPOINT, note.encode(), immutable=False)
+            changed = note != held[1] and self.store.write(
+                CHECKPOINT, note.encode(), immutable=False
+            )
             return Published(old_size, old_size, 0, changed)
-        edge, bundle = self.dir.edge(old_size)
-        frontier = merkle.Frontier.from_nodes(tile_node_getter(self.dir.hashes, old_size), old_size)
+        edge, bundle = self.store.edge(old_size)
+        frontier = merkle.Frontier.from_nodes(
+            tile_node_getter(self.store.hashes, old_size), old_size
+        )
         prev = (
-            None if old_size == 0 else BlockHeader.from_bytes(self.dir.leaf(old_size - 1, old_size))
+            None
+            if old_size == 0
+            else BlockHeader.from_bytes(self.store.leaf(old_size - 1, old_size))
         )
         headers: list[bytes] = []
         files = 0
-        for block in self._blocks(old_size, checkpoint.size):
-            header = BlockHeader.from_bytes(block.header_raw)
-            verify_link(prev, header)
-            verify_block_entries(header, block.entries)
-            # Not yet published, so a file of another history may be replaced.
-            self.dir.write(
-                block_entries_path(block.height), encode_bundle(block.entries), immutable=False
-            )
-            files += 1
-            frontier.append(merkle.leaf_hash(block.header_raw))
-            headers.append(block.header_raw)
-            prev = header
+        pending: deque[Future[bool]] = deque()
+        with ThreadPoolExecutor(_WRITERS, thread_name_prefix="tiles-write") as writers:
+            for block in self._blocks(old_size, checkpoint.size):
+                header = BlockHeader.from_bytes(block.header_raw)
+                verify_link(prev, header)
+                verify_block_entries(header, block.entries)
+                # Not yet published, so a file of another history may be replaced.
+                pending.append(
+                    writers.submit(
+                        self.store.write,
+                        block_entries_path(block.height),
+                        encode_bundle(block.entries),
+                        immutable=False,
+                    )
+                )
+                if len(pending) >= _WINDOW:
+                    pending.popleft().result()
+                files += 1
+                frontier.append(merkle.leaf_hash(block.header_raw))
+                headers.append(block.header_raw)
+                prev = header
+            while pending:
+                pending.popleft().result()
         if frontier.root() != checkpoint.root_hash:
             raise ForkError(
                 f"the source's blocks up to {checkpoint.size} do not have its checkpoint's root"
             )
         for write in tile_writes(old_size, edge, bundle, headers):
-            files += self.dir.write(
+            files += self.store.write(
                 write.tile.path, write.data, immutable=write.tile.width == TILE_WIDTH
             )
-        self.dir.write(CHECKPOINT, note.encode(), immutable=False)
+        self.store.write(CHECKPOINT, note.encode(), immutable=False)
         return Published(old_size, checkpoint.size, files + 1, True)
 
     def _blocks(self, start: int, stop: int) -> Iterator[FetchedBlock]:

@@ -5,8 +5,9 @@ block by its hash and for everything needed to check it, and checks it all
 with :mod:`chain`: the checkpoint's signature, the header's hash, the entries
 root, the block's inclusion in the checkpoint, the registrations of every
 signer involved (each proven in the same checkpoint and authorised, back to
-the trust root's administrators) and every entry's signature and authority.
-Each step is a :class:`Check` in the :class:`BatchReport`.
+the trust root's administrators; their lists proven complete by the
+checkpoint's registry line, :mod:`verify._registry`) and every entry's
+signature and authority. Each step is a :class:`Check` in the :class:`BatchReport`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from chain.proof_bundle import verify_entry_proof
 from chain.registry import Registry
 from chain.trust import TrustRoot
 from readapi.client import FetchedBlock, ReadApiClient
+from verify._registry import registry_history_problem
 
 __all__ = ["CHECKS", "BatchReport", "Check", "SiteUnavailableError", "verify_batch"]
 
@@ -273,11 +275,15 @@ class _Verifier:
                 continue
             asked.add(signer)
             try:
-                grants = self._fetch(self.client.signer, signer)["grants"]
+                body = self._fetch(self.client.signer, signer, checkpoint.size)
             except SourceError as exc:
                 if exc.status != 404:  # a signer never registered fails its entries' signatures
                     problems.append(f"signer {signer!r}: {exc}")
                 continue
+            grants = body["grants"]
+            incomplete = registry_history_problem(signer, body, checkpoint)
+            if incomplete is not None:
+                problems.append(incomplete)
             for grant in grants:
                 index = grant.get("index")
                 if type(index) is not int or index < 0:

@@ -35,7 +35,15 @@ from typing import Protocol
 
 from chain.audit import AuditReport, Finding, audit_store
 from chain.checkpoint import Checkpoint, open_checkpoint
-from chain.errors import FarmtraceError, ForkError, QuorumError, SourceError, StorageError
+from chain.errors import (
+    FarmtraceError,
+    ForkError,
+    MalformedNoteError,
+    QuorumError,
+    RegistryCommitmentError,
+    SourceError,
+    StorageError,
+)
 from chain.follow import Follower
 from chain.store import Store
 from chain.trust import TrustRoot
@@ -175,9 +183,16 @@ def _copy_and_audit(
                 )
             ],
         )
-    follower.commit_checkpoint(note, checkpoint)
+    try:
+        follower.commit_checkpoint(note, checkpoint)
+        refused = None
+    except (RegistryCommitmentError, MalformedNoteError) as exc:  # a false registry line
+        refused = Finding(exc.reason, f"the log's checkpoint of size {checkpoint.size}: {exc}")
     with progress("auditing", store.entry_count, " entries") as advance:
-        return audit_store(store, trust, jobs=jobs, progress=advance)
+        audited = audit_store(store, trust, jobs=jobs, progress=advance)
+    if refused is not None:
+        audited.failures.insert(0, refused)
+    return audited
 
 
 def _check_state(

@@ -1,12 +1,13 @@
 """Cross-checking a log against what its witnesses remember cosigning.
 
 Each witness that cosigns a log keeps the latest checkpoint it cosigned and
-serves it (``GET <url>/latest-checkpoint?origin=<origin>``: the log's signed
-note plus the witness's cosignature line; 404 when it knows nothing of the
-log). A log that was rolled back (restored from a backup) or forked (history
-rewritten and re-signed with its own key) cannot make that checkpoint
-disappear: the witness's size is then beyond what the log holds, or the log's
-history at that size has another root.
+serves it (C2SP tlog-witness's ``GET <url>/<origin hash>/checkpoint``, or
+farmtrace's older ``GET <url>/latest-checkpoint?origin=<origin>``, asked when
+the first answers 404: the log's signed note plus the witness's cosignature
+line; 404 when it knows nothing of the log). A log that was rolled back
+(restored from a backup) or forked (history rewritten and re-signed with its
+own key) cannot make that checkpoint disappear: the witness's size is then
+beyond what the log holds, or the log's history at that size has another root.
 
 Fetching runs in parallel (one thread per witness, each bounded by the
 timeout); comparing is :class:`~verify._history.HistoryProbe`'s job.
@@ -23,6 +24,7 @@ from urllib.parse import quote
 from chain.checkpoint import Checkpoint, open_checkpoint, verify_cosignatures
 from chain.errors import FarmtraceError, ForkError, MalformedError, RollbackError, SourceError
 from chain.json_input import load_json_object
+from chain.tlog_witness import monitoring_checkpoint_path
 from chain.witness_policy import Witness, WitnessPolicy
 from readapi.client import Transport
 from verify._history import HistoryProbe
@@ -86,19 +88,25 @@ def _fetch_latest(
 ) -> tuple[Checkpoint, int] | None:
     """The witness's latest cosigned checkpoint of ``origin`` and its cosigning time.
 
-    Returns None when the witness answers 404 (it never cosigned this log).
+    Returns None when the witness answers 404 at both paths (it never cosigned this log).
 
     Raises:
         _Unchecked: no answer, an error status, or an answer that is not a
             checkpoint signed by ``log_key`` and cosigned by ``witness``.
     """
     assert witness.url is not None
-    url = f"{witness.url.rstrip('/')}{LATEST_CHECKPOINT_PATH}?origin={quote(origin, safe='')}"
-    try:
-        status, _headers, body = transport("GET", url, timeout)
-    except (OSError, http.client.HTTPException) as exc:
-        raise _Unchecked(f"{url}: unreachable: {str(exc) or type(exc).__name__}") from exc
-    if status == 404:
+    base = witness.url.rstrip("/")
+    for url in (
+        base + monitoring_checkpoint_path(origin),
+        f"{base}{LATEST_CHECKPOINT_PATH}?origin={quote(origin, safe='')}",
+    ):
+        try:
+            status, _headers, body = transport("GET", url, timeout)
+        except (OSError, http.client.HTTPException) as exc:
+            raise _Unchecked(f"{url}: unreachable: {str(exc) or type(exc).__name__}") from exc
+        if status != 404:
+            break
+    else:
         return None
     if status != 200:
         raise _Unchecked(f"{url}: HTTP {status}: {_error_text(body)}")

@@ -5,8 +5,11 @@ Routes::
     POST /add-checkpoint                  C2SP tlog-witness: 200 cosignature line, or
                                           400/403/404/409/413/422 with a text/plain reason
                                           (409 for a stale old size: text/x.tlog.size)
-    GET  /latest-checkpoint?origin=<o>    the latest cosigned checkpoint, a signed note with
-                                          the log's line(s) and ours (monitoring; not in the spec)
+    GET  /<sha256(origin) hex>/checkpoint the spec's monitoring endpoint: the latest cosigned
+                                          checkpoint, a signed note with the log's line(s)
+                                          and ours; 404 if none (our monitoring prefix is
+                                          our submission prefix)
+    GET  /latest-checkpoint?origin=<o>    the same note, by origin (farmtrace's own, older)
     GET  /                                JSON status: name, vkey, each log's size/root/time
     GET  /metrics                         Prometheus metrics
     GET  /verify, /anchors.json           the verifier page and this witness's anchors, when
@@ -31,6 +34,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from chain.tlog_witness import (
     ADD_CHECKPOINT_PATH,
     MAX_REQUEST_BYTES,
+    MONITORING_CHECKPOINT_SUFFIX,
     SIZE_CONTENT_TYPE,
     encode_size,
 )
@@ -91,6 +95,16 @@ def create_app(
                 )
             return _text(f"{refusal}\n", refusal.status)
         return _text(line, 200)
+
+    @app.get(f"/<origin_hash>{MONITORING_CHECKPOINT_SUFFIX}")
+    def monitoring_checkpoint(origin_hash: str) -> Response:
+        origin = witness.origin_of(origin_hash)
+        signed_note = None if origin is None else witness.latest_note(origin)
+        if signed_note is None:
+            return _text("no checkpoint of this log cosigned\n", 404)
+        answer = _text(signed_note, 200)
+        answer.headers["Cache-Control"] = "no-cache"  # it changes with every cosignature
+        return answer
 
     @app.get("/latest-checkpoint")
     def latest_checkpoint() -> Response:

@@ -1,13 +1,16 @@
 """The witness's decision on an ``add-checkpoint`` request: cosign, or refuse and say why.
 
 Pure: no I/O, no clock (the time comes in as ``now``). The checks follow
-C2SP tlog-witness in its order::
+C2SP tlog-witness in its order (the current text: docs/witnesses.md lists
+what changed since v1.0.0)::
 
     unknown origin                                   404
-    no signature by a key trusted for the origin     403
+    no signature by a key trusted for the origin,
+      or a trusted key's signature line that fails   403
     old size > checkpoint size                       400
     old size != latest cosigned size (0 if none)     409, body "<latest size>\\n"
-    old size == checkpoint size, another root        409 (a fork: evidence)
+    checkpoint of size 0 without the empty root     422 (evidence)
+    old size == checkpoint size, another root        422 (a fork: evidence; v1.0.0 said 409)
     consistency proof does not verify                422 (a lying log: evidence)
 
 A malformed body (400) never reaches this module: it fails in
@@ -116,7 +119,14 @@ def decide(
     keys = logs.get(origin)
     if keys is None:
         raise Refusal(f"unknown log origin {origin!r}", status=404, reason="unknown_log")
-    log_lines = _log_signatures(request.note, keys)
+    log_lines, failed = _log_signatures(request.note, keys)
+    if failed:
+        raise Refusal(
+            f"checkpoint of {origin!r}: the signature line of trusted key {failed!r} "
+            "does not verify (a malformed note)",
+            status=403,
+            reason="bad_signature",
+        )
     if not log_lines:
         raise Refusal(
             f"checkpoint of {origin!r}: expected a valid signature by a key trusted for "
@@ -141,11 +151,19 @@ def decide(
             latest_size=latest_size,
             evidence=checkpoint.size == latest_size and checkpoint.root_hash != latest_root,
         )
+    if checkpoint.size == 0 and checkpoint.root_hash != EMPTY_ROOT:
+        raise Refusal(
+            f"checkpoint of {origin!r} at size 0 has root {_b64(checkpoint.root_hash)}, "
+            f"not the empty tree's {_b64(EMPTY_ROOT)}",
+            status=422,
+            reason="bad_empty_root",
+            evidence=True,
+        )
     if old == checkpoint.size and checkpoint.root_hash != latest_root:
         raise Refusal(
             f"checkpoint of {origin!r} at size {old} has root {_b64(checkpoint.root_hash)}, "
             f"but this witness cosigned root {_b64(latest_root)} for that size (a fork)",
-            status=409,
+            status=422,
             reason="fork",
             evidence=True,
         )
@@ -159,7 +177,8 @@ def decide(
             reason="bad_proof",
             evidence=True,
         ) from exc
-    timestamp = now if latest is None else max(now, latest.cosigned_at)
+    # Never 0 (the spec forbids a zero timestamp), never before the last one.
+    timestamp = max(now, 1) if latest is None else max(now, 1, latest.cosigned_at)
     line = cosign(checkpoint.to_text(), cosigner_key, timestamp)
     served = note.Note(
         note.parse(request.note).text, (*log_lines, note.parse_signature_line(line))
@@ -170,22 +189,26 @@ def decide(
 
 def _log_signatures(
     signed_note: str, keys: Sequence[note.VerifierKey]
-) -> tuple[note.NoteSignature, ...]:
-    """The note's signature lines by ``keys`` that verify (one per key; others ignored)."""
+) -> tuple[tuple[note.NoteSignature, ...], str | None]:
+    """The note's signature lines by ``keys`` that verify (one per key; unknown keys ignored).
+
+    Second: the name of a trusted key whose line (same name and key ID) does
+    not verify, or None: such a note is malformed (c2sp.org/signed-note).
+    """
     parsed = note.parse(signed_note)
     wanted = {(k.name, k.key_id): k for k in keys}
     found: dict[tuple[str, int], note.NoteSignature] = {}
     for sig in parsed.signatures:
         ident = (sig.name, sig.key_id)
         key = wanted.get(ident)
-        if key is None or ident in found:
+        if key is None:
             continue
         try:
             key.verify(parsed.text, sig.signature)
         except SignatureError:
-            continue
-        found[ident] = sig
-    return tuple(found.values())
+            return tuple(found.values()), sig.name
+        found.setdefault(ident, sig)
+    return tuple(found.values()), None
 
 
 def _b64(data: bytes) -> str:

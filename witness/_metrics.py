@@ -10,8 +10,9 @@ Served at ``/metrics`` in the Prometheus text format. Names::
 
 Outcomes: ``cosigned`` (200); ``malformed``, ``too_large``, ``bad_old_size``
 (400/413); ``bad_signature`` (403); ``unknown_log`` (404); ``conflict`` (409,
-stale old size); ``fork`` (409, same size, another root); ``bad_proof``
-(422); ``storage_error`` (500).
+stale old size); ``bad_empty_root`` (422, size 0 without the empty tree's
+root); ``fork`` (422, same size, another root); ``bad_proof`` (422);
+``storage_error`` (500).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ OUTCOMES = (
     "bad_signature",
     "unknown_log",
     "conflict",
+    "bad_empty_root",
     "fork",
     "bad_proof",
     "storage_error",
@@ -60,7 +62,7 @@ class WitnessMetrics:
         )
         self.evidence = Counter(
             "farmtrace_witness_evidence",
-            "Log-signed checkpoints refused as a fork or with a bad proof",
+            "Log-signed checkpoints refused as a fork, with a bad proof or a bad empty root",
             ["kept"],
             registry=r,
         )

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from chain.errors import MalformedWitnessMessageError, StorageError
-from chain.tlog_witness import AddCheckpointRequest
+from chain.tlog_witness import AddCheckpointRequest, origin_hash
 from witness._config import WitnessConfig
 from witness._core import LogState, Refusal, decide
 from witness._metrics import WitnessMetrics
@@ -43,6 +43,7 @@ class WitnessService:
         self.store = store
         self.metrics = WitnessMetrics()
         self._clock = clock
+        self._origins_by_hash = {origin_hash(origin): origin for origin in config.logs}
         for state in store.all().values():
             self._observe(state.origin, state.size, state.cosigned_at)
 
@@ -103,6 +104,10 @@ class WitnessService:
         """The latest cosigned checkpoint of ``origin`` as a note with our cosignature, or None."""
         state = self.store.get(origin)
         return None if state is None else state.note
+
+    def origin_of(self, hex_hash: str) -> str | None:
+        """The followed log whose origin's lowercase hex SHA-256 is ``hex_hash``, or None."""
+        return self._origins_by_hash.get(hex_hash)
 
     def status(self) -> dict[str, Any]:
         """The witness's status document (see :func:`status_document`)."""

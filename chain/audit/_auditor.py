@@ -14,7 +14,8 @@ Order of work:
    and equivocating ``(signer, seq)`` pairs, the lifecycle rules
    (:mod:`chain.lifecycle`) over every verified event, the stored Merkle
    nodes against the recomputed log tree, and every stored checkpoint's
-   signature and root.
+   signature, root and registry commitment line (recomputed from the
+   registrations in the blocks it covers: :mod:`chain.registry_commitment`).
 4. Count every key family and list every record outside them, so that no
    extra record hides anywhere, and report per-signer sequence gaps.
 
@@ -30,6 +31,7 @@ import hashlib
 import os
 import time
 from array import array
+from collections import deque
 from collections.abc import Callable, Iterator
 
 from chain import merkle
@@ -45,6 +47,7 @@ from chain.entries import parse_entry, verify_entry
 from chain.errors import FarmtraceError, LifecycleError, StorageError
 from chain.lifecycle import LifecycleState
 from chain.registry import Registry
+from chain.registry_commitment import RegistryTree, check_checkpoint_registry, has_registry_line
 from chain.store import Family, Store
 from chain.trust import TrustRoot
 
@@ -53,6 +56,8 @@ __all__ = ["audit_store"]
 _TASK_ENTRIES = 2048
 _INLINE_BELOW = 4096
 _MAX_LISTED_FOREIGN = 100
+WITHDRAWAL = "withdrawal_period"
+"""Warning reason: a bird slaughtered inside a treatment's withdrawal period (chain.lifecycle)."""
 
 
 def audit_store(
@@ -107,6 +112,9 @@ class _Audit:
         self.block_firsts: list[int] = []
         self.checkpoint_sizes = set(store.checkpoint_sizes())
         self.verified_roots: dict[int, bytes] = {}
+        self.registry_tree = RegistryTree()  # the registrations of the blocks walked so far
+        self.registry_adopted = False  # a checkpoint with a registry line was seen
+        self.registrations_due: deque[int] = deque()  # their indexes, not yet added
 
     def run(self, jobs: int | None, started: float) -> AuditReport:
         if self.store.origin != self.trust.origin:
@@ -182,6 +190,7 @@ class _Audit:
     # -- step 3 ----------------------------------------------------------------
 
     def _in_order(self, batch: BatchResult, tasks: list[BlockTask]) -> None:
+        self.registrations_due.extend(batch.registrations)
         for task, result in zip(tasks, batch.blocks, strict=True):
             self._block_in_order(task, result)
         for signer, seqs in batch.seqs.items():
@@ -213,6 +222,7 @@ class _Audit:
                         block=height,
                     )
                 )
+        self._add_registrations(task)
         if self.frontier.size in self.checkpoint_sizes:
             self._check_checkpoint(self.frontier.size, self.frontier.root())
         check_index_records(self.store, height, result, self.fail)
@@ -229,6 +239,11 @@ class _Audit:
                 self.lifecycle.check(entry, index)
             except LifecycleError as exc:
                 self.fail(Finding(exc.reason, str(exc), block=task.height, entry=index))
+            breach = self.lifecycle.withdrawal_breach(entry, index)
+            if breach is not None:
+                self.report.warnings.append(
+                    Finding(WITHDRAWAL, breach.describe(), block=task.height, entry=index)
+                )
             self.lifecycle.apply(entry, index)
 
     def _check_link(self, header: BlockHeader | None, task: BlockTask) -> None:
@@ -275,8 +290,37 @@ class _Audit:
                 )
             )
             return
+        if has_registry_line(checkpoint):
+            try:
+                check_checkpoint_registry(checkpoint, self.registry_tree.commitment())
+            except FarmtraceError as exc:
+                self.fail(Finding(exc.reason, f"checkpoint for size {size}: {exc}", block=size - 1))
+                return
+            self.registry_adopted = True
+        elif self.registry_adopted:
+            self.fail(
+                Finding(
+                    "registry_commitment",
+                    f"checkpoint for size {size} has no registry line, though an earlier "
+                    "checkpoint of this log has one",
+                    block=size - 1,
+                )
+            )
+            return
         self.report.checkpoints_verified += 1
         self.verified_roots[size] = root
+
+    def _add_registrations(self, task: BlockTask) -> None:
+        """Add the block's parsed registration entries to the registry tree."""
+        end = task.first_index + len(task.entries)
+        due = self.registrations_due
+        while due and due[0] < end:
+            index = due.popleft()
+            try:
+                entry = parse_entry(task.entries[index - task.first_index])
+                self.registry_tree.add_entries([entry], index)
+            except (FarmtraceError, ValueError, IndexError):
+                continue  # reported by the block check
 
     # -- step 4 ----------------------------------------------------------------
 

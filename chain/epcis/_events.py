@@ -10,6 +10,9 @@ placed/moved  ObjectEvent OBSERVE, bizStep ``arriving`` ("an object arrives at a
               bizLocation the barn
 vaccinated    ObjectEvent OBSERVE, bizStep ``other``: no CBV step names a treatment,
               and calling it ``inspecting`` would claim an inspection nobody made
+treated       ObjectEvent OBSERVE, bizStep ``other``, as vaccinated (CBV 2.0 has no
+              step for giving medicine); a barn treatment names the barn and is
+              located there; medicine, dose and withdrawal as ``farmtrace:`` members
 inspected     ObjectEvent OBSERVE, bizStep ``inspecting``, disposition ``conformant``
               or ``non_conformant`` (CBV 2.0) from the result; a barn inspection
               names the barn (a fixed asset) and is located there
@@ -21,7 +24,10 @@ packed        serial: AggregationEvent ADD, bizStep ``packing``, parentID the pa
               Digital Link, childEPCs the carcasses. lot: TransformationEvent, bizStep
               ``packing``, the carcasses in, the lot's LGTIN out (``outputQuantityList``,
               with the packed weight in KGM): a lot is a class, and EPCIS wants an
-              instance as an aggregation's parentID
+              instance as an aggregation's parentID. A lot's ``best_before`` is
+              also the CBV master data attribute ``cbvmda:bestBeforeDate`` (GS1
+              AI 15) in the event's ILMD; an AggregationEvent has no ILMD, so a
+              serial pack's is only ``farmtrace:best_before``
 shipped       ObjectEvent OBSERVE, bizStep ``shipping``, disposition ``in_transit``,
               source and destination (type ``location``)
 received      ObjectEvent OBSERVE, bizStep ``receiving``, located at ``location``
@@ -81,6 +87,7 @@ class EventMapper:
             "placed": self._placed,
             "moved": self._placed,
             "vaccinated": self._vaccinated,
+            "treated": self._treated,
             "inspected": self._inspected,
             "died": self._died,
             "slaughtered": self._slaughtered,
@@ -154,6 +161,13 @@ class EventMapper:
     def _vaccinated(self, payload: Mapping[str, Any], subjects: list[str]) -> dict[str, Any]:
         return self._observe(subjects, bizStep="other")
 
+    def _treated(self, payload: Mapping[str, Any], subjects: list[str]) -> dict[str, Any]:
+        fields: dict[str, Any] = {"bizStep": "other"}
+        barns = [s for s in subjects if s.startswith(f"{_BARN}:")]
+        if len(barns) == 1:
+            fields |= self._at(self.ids.subject(barns[0]))
+        return self._observe(subjects, **fields)
+
     def _inspected(self, payload: Mapping[str, Any], subjects: list[str]) -> dict[str, Any]:
         result = "conformant" if payload["result"] == "pass" else "non_conformant"
         fields: dict[str, Any] = {"bizStep": "inspecting", "disposition": result}
@@ -203,6 +217,8 @@ class EventMapper:
             "outputQuantityList": [output],
             "bizStep": "packing",
         }
+        if "best_before" in payload:
+            event["ilmd"] = {"cbvmda:bestBeforeDate": payload["best_before"]}
         return event | self._plant(payload)
 
     def _plant(self, payload: Mapping[str, Any]) -> dict[str, Any]:

@@ -56,10 +56,10 @@ async function check(badge) {
   const [first, ...rest] = entries;
   let results;
   try {
-    const { labelKey, readApi, verifyEntry, verifyInto } = await load();
-    const api = readApi(panel?.dataset.apiBase ?? "/api/v1");
+    const { labelKey, pageApi, verifyEntry, verifyInto } = await load();
+    const api = await pageApi(panel); // the tiles too, with the panel's data-tiles-base
     results = await Promise.all([
-      first === undefined || !panel ? null : verifyInto(panel, first),
+      first === undefined || !panel ? null : verifyInto(panel, first, null, api),
       ...rest.map((index) => verifyEntry(index, api, { quorum, labelKey: labelKey() })),
     ]);
   } catch (error) {

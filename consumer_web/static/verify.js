@@ -133,8 +133,23 @@ function render(panel, state, index, result) {
   }
 }
 
-/** Verify entry `index` and show the outcome in `panel` (#verify-result). */
-export async function verifyInto(panel, index, row = null) {
+/**
+ * The read API client `panel`'s proofs come from: with data-tiles-base, entry
+ * proofs built from the tiles (verify/tiles.js) and the rest (the log's
+ * description, signers) from the site's API; else the site's API alone.
+ */
+export async function pageApi(panel) {
+  const site = readApi(panel?.dataset.apiBase ?? "/api/v1");
+  const tiles = panel?.dataset.tilesBase;
+  // Loaded only when used, so that pages without a tiles source do not carry it.
+  return tiles ? (await import("./verify/tiles.js")).tileApi(tiles, site) : site;
+}
+
+/**
+ * Verify entry `index` and show the outcome in `panel` (#verify-result);
+ * `api` (default: pageApi(panel)) lets several checks share one client.
+ */
+export async function verifyInto(panel, index, row = null, api = null) {
   const ticket = ++latest;
   render(panel, "working", index, null);
   row?.setAttribute("data-verify-state", "working");
@@ -145,11 +160,8 @@ export async function verifyInto(panel, index, row = null) {
   }
   const given = panel.dataset.quorum ?? "";
   const quorum = /^[0-9]{1,6}$/.test(given) ? Number(given) : undefined;
-  const site = readApi(panel.dataset.apiBase ?? "/api/v1");
-  const tiles = panel.dataset.tilesBase;
-  // Loaded only when used, so that pages without a tiles source do not carry it.
-  const api = tiles ? (await import("./verify/tiles.js")).tileApi(tiles, site) : site;
-  const result = await verifyEntry(index, api, { quorum, labelKey: labelKey() });
+  const client = api ?? (await pageApi(panel));
+  const result = await verifyEntry(index, client, { quorum, labelKey: labelKey() });
   row?.setAttribute("data-verify-state", result.ok ? "ok" : "fail");
   if (ticket === latest) render(panel, result.ok ? "ok" : "fail", index, result);
   return result;

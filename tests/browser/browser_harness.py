@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Flask
+from flask import Response as FlaskResponse
 from playwright.sync_api import ConsoleMessage, Error, Page, Response
 from werkzeug.serving import make_server
 
@@ -33,6 +34,27 @@ def serve(app: Flask) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+@contextmanager
+def blank_page_with(static: Path) -> Iterator[str]:
+    """Serve an empty page at ``/`` and ``static`` at ``/static``; yield the base URL.
+
+    For tests that import the verifier's modules into a page of their own.
+    """
+    app = Flask(__name__, static_folder=str(static), static_url_path="/static")
+
+    @app.get("/")
+    def blank() -> FlaskResponse:
+        html = '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>t</title>'
+        return FlaskResponse(html + "</head><body></body></html>", mimetype="text/html")
+
+    @app.get("/favicon.ico")
+    def favicon() -> FlaskResponse:
+        return FlaskResponse(status=204)
+
+    with serve(app) as url:
+        yield url
 
 
 class ConsoleWatch:

@@ -4,8 +4,10 @@ Pack ``GOOD`` has a ``shipped`` event signed by a plant operator (allowed); pack
 ``NO_ROLE`` has a ``shipped`` event signed by a vet, a role that may not
 sign it (chain/registry.py EVENT_ROLES); pack ``INTRUDED`` has a
 ``recalled`` event signed by :data:`INTRUDER`, never registered. A gateway
-would refuse both, and a verifier must too. The latest checkpoint carries the cosignature
-of the witness whose signer key is given.
+would refuse both, and a verifier must too. Pack ``REVOKED`` has a ``shipped``
+event signed by a distributor after its revocation: refused, unless a site
+hides the revocation (and then the registry proof fails). The latest
+checkpoint carries the cosignature of the witness whose signer key is given.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ START_MS = 1_767_225_600_000
 GOOD = DigitalLink("09506000134352", serial="S1")
 NO_ROLE = DigitalLink("09506000134352", serial="S2")
 INTRUDED = DigitalLink("09506000134352", serial="S3")
+REVOKED = DigitalLink("09506000134352", serial="S4")
 
 
 def _key(name: str) -> SignerKey:
@@ -62,6 +65,7 @@ class CoopLog:
 def build_coop_log(root: Path, witness_skey: str, witness_vkey: str) -> CoopLog:
     """Build the log under ``root``; its checkpoint cosigned with ``witness_skey``."""
     admin, plant, vet = _key("farm-admin"), _key("plant-op"), _key("vet")
+    dist = _key("dist-op")
     trust = init_data_dir(DataDir(root), ORIGIN, [admin], START_MS - 3_600_000)
     store = Store.open(DataDir(root).log)
     writer = LogWriter(store, read_log_signer(DataDir(root)))
@@ -78,11 +82,14 @@ def build_coop_log(root: Path, witness_skey: str, witness_vkey: str) -> CoopLog:
         return seqs[signer]
 
     t = START_MS
-    for op, roles in ((plant, ["plant"]), (vet, ["vet"])):
+    for op, roles in ((plant, ["plant"]), (vet, ["vet"]), (dist, ["distributor"])):
         payload = operator_payload(
             "register", op.id, seq(admin.id), t - 60_000, pubkey=op.public_key, roles=roles
         )
         sign(f"{op.id}_registered", payload, admin)
+    writer.commit_block(pending, t)
+    pending.clear()
+    sign("dist_revoked", operator_payload("revoke", dist.id, seq(admin.id), t - 30_000), admin)
     writer.commit_block(pending, t)
     pending.clear()
     good, bad = pack_subject(GOOD), pack_subject(NO_ROLE)
@@ -91,6 +98,8 @@ def build_coop_log(root: Path, witness_skey: str, witness_vkey: str) -> CoopLog:
     sign("no_role", event_payload("shipped", seq(vet.id), t, [bad], **shipped), vet)
     recall = event_payload("recalled", 1, t, [pack_subject(INTRUDED)], reason="test")
     sign("intruder", recall, INTRUDER)
+    late = event_payload("shipped", seq(dist.id), t, [pack_subject(REVOKED)], **shipped)
+    sign("revoked_event", late, dist)
     writer.commit_block(pending, t)
     writer.sign_checkpoint()
     size, signed = store.latest_checkpoint() or (0, "")

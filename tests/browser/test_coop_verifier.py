@@ -12,6 +12,7 @@ event signed by an operator without the role for it. The farm's own page
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,7 @@ from urllib.parse import quote
 import pytest
 from browser_harness import ConsoleWatch, screenshot, serve
 from browser_site import verify_app
-from coop_log import GOOD, INTRUDED, INTRUDER, NO_ROLE, CoopLog, build_coop_log
+from coop_log import GOOD, INTRUDED, INTRUDER, NO_ROLE, REVOKED, CoopLog, build_coop_log
 from playwright.sync_api import Page, Route
 from witness_harness import WitnessProcess, make_witness_dir
 
@@ -228,3 +229,27 @@ def test_the_verifier_page_has_a_strict_policy(page: Page, setup: Setup) -> None
     module = page.request.get(f"{setup.witness.url}/verify/lib/entry.js")
     assert module.ok and "javascript" in module.headers["content-type"]
     assert page.request.get(f"{setup.witness.url}/verify/lib/..%2fnote.js").status == 404
+
+
+def test_a_revoked_signer_is_refused_and_hiding_its_revocation_does_not_help(
+    page: Page, setup: Setup
+) -> None:
+    """Issue 14: the site's list of a signer's registrations is proven complete."""
+    honest = open_coop(page, setup.coop(setup.pack_url(REVOKED)))
+    assert honest.state == "fail"
+    (entry,) = honest.entries.values()
+    assert "dist-op was revoked at ts" in entry["text"]
+
+    def hide(route: Route) -> None:
+        response = route.fetch()
+        body = response.json()
+        body["grants"] = [g for g in body["grants"] if g["action"] != "revoke"]
+        route.fulfill(response=response, body=json.dumps(body))
+
+    page.route(re.compile(re.escape(f"{setup.site}/api/v1/signers/dist-op") + r"(\?.*)?$"), hide)
+    outcome = open_coop(page, setup.coop(setup.pack_url(REVOKED)))
+    assert outcome.state == "fail"
+    (entry,) = outcome.entries.values()
+    assert entry["failed"] == "signer entry-signature"
+    assert "registration history not proven complete" in entry["text"]
+    screenshot(page, "coop-verify-hidden-revocation")

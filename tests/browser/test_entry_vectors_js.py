@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_harness import ConsoleWatch, serve
+from browser_harness import ConsoleWatch, blank_page_with
 from browser_site import STATIC
-from flask import Flask, Response
 from playwright.sync_api import Page
 
 from chain import checkpoint as cp
@@ -74,18 +73,7 @@ STAGES = {
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[str]:
-    app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
-
-    @app.get("/")
-    def blank() -> Response:
-        html = '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>v</title>'
-        return Response(html + "</head><body></body></html>", mimetype="text/html")
-
-    @app.get("/favicon.ico")
-    def favicon() -> Response:
-        return Response(status=204)
-
-    with serve(app) as url:
+    with blank_page_with(STATIC) as url:
         yield url
 
 

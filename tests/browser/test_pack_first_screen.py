@@ -1,13 +1,17 @@
+# ruff: noqa: RUF001  (Chinese text: full-width punctuation is meant)
 """A pack's page on a 390 x 844 phone: the answers on the first screen, proof on demand.
 
 A twelve-day story farm (two of three witnesses cosigned its checkpoint, a
 2-of-3 policy; farm time zone Europe/Amsterdam) is served by consumer_web in
 a real Chromium. The first screen must show the product, farm, days raised,
-welfare share, vaccinations, slaughter and pack dates and the badge, in
+welfare share, vaccinations, medicine, slaughter and pack dates and the badge, in
 English and in Chinese; the badge says "Checked on your phone" only once the
 browser verified one entry of every signing party, and turns red, naming the
-check, when a proof is tampered with in transit. Screenshots of the first
-screens go to test-artifacts/screenshots/.
+check, when a proof is tampered with in transit. The scanned pack's bird had
+an antibiotic course early in life: the first screen names the medicine and
+says that its withdrawal period ended before slaughter, and the pack's product
+name and best-before date stand next to its weight and packing date.
+Screenshots of the first screens go to test-artifacts/screenshots/.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ FIRST_SCREEN = (
     "#fact-days",
     "#fact-welfare",
     "#fact-vaccines",
+    "#fact-treatments",
     "#fact-slaughter",
     "#fact-packed",
     "#badge > summary",
@@ -78,6 +83,8 @@ def test_the_first_screen_answers_the_shopper(phone: BrowserContext, site: Site,
     facts = {s: page.inner_text(s) for s in FIRST_SCREEN}
     assert "Green Valley Farm" in facts["#fact-farm"]
     assert "Marek" in facts["#fact-vaccines"] and "Newcastle" in facts["#fact-vaccines"]
+    assert "Whole chicken" in facts["#fact-pack"]
+    assert "Amoxicillin" in facts["#fact-treatments"]
     assert "Riverside Processing Plant" in facts["#fact-slaughter"]
     assert "(UTC+1)" in facts["#fact-slaughter"] and "(UTC+1)" in facts["#fact-packed"]
     assert re.search(r"\b1[01]\b", facts["#fact-days"]), facts["#fact-days"]
@@ -85,7 +92,11 @@ def test_the_first_screen_answers_the_shopper(phone: BrowserContext, site: Site,
     if lang == "en":
         assert facts["#facts h1"].startswith("Ross 308 chicken")
         assert "days" in facts["#fact-days"]
-        assert "welfare temperature band" in facts["#fact-welfare"]
+        assert "recommended temperature for its age" in facts["#fact-welfare"]
+        assert "best before Jan 19, 2026" in facts["#fact-pack"]
+        assert facts["#fact-treatments"] == (
+            "Amoxicillin on Jan 3, 2026 (1-day withdrawal period, ended before slaughter)"
+        )
         assert facts["#badge > summary"].startswith("Tap to check on your phone")
         assert "signed by 6 parties" in facts["#badge > summary"]
         assert "vouched for by 2 independent witnesses" in facts["#badge > summary"]
@@ -93,6 +104,9 @@ def test_the_first_screen_answers_the_shopper(phone: BrowserContext, site: Site,
         assert page.get_attribute("html", "lang") == "zh-CN"
         for selector in ("#facts h1", "#fact-days", "#fact-welfare", "#badge > summary"):
             assert CJK.search(facts[selector]), (selector, facts[selector])
+        assert "保质期至 2026年1月19日" in facts["#fact-pack"]
+        medicine = "2026年1月3日 使用Amoxicillin（休药期 1 天，屠宰前已结束）"
+        assert facts["#fact-treatments"] == medicine
     # Details on demand: no raw subject, no entry number, until opened.
     shown = page.inner_text("main")
     assert not re.search(r"\b(bird|pack|lot|carcass|barn):", shown), shown

@@ -156,3 +156,32 @@ def test_a_tampered_tile_fails_the_block_inclusion(page: Page, tile_site: TileSi
     # signer, and so the signature, cannot be checked either.
     failed = set((result.get_attribute("data-failed") or "").split())
     assert failed == {"block-inclusion", "signer", "entry-signature"}
+
+
+def test_proofs_the_tiles_do_not_cover_yet_come_from_the_site(
+    page: Page, tile_site: TileSite
+) -> None:
+    # The publisher runs behind the site: an entry (or a tree) newer than the
+    # published checkpoint is asked of the site's API, verified the same way.
+    page.goto(f"{tile_site.url}/page")
+    count = tile_site.store.entry_count
+    published = (tile_site.store.latest_checkpoint() or (0, ""))[0]
+    found = page.evaluate(
+        """async ([count, published]) => {
+            const t = await import("/static/verify/tiles.js");
+            const asked = [];
+            const site = { get: async (path) => { asked.push(path); return { path }; } };
+            const api = t.tileApi("/tiles", site);
+            const newer = await api.get(`/entries/${count}/proof`);
+            const larger = await api.get(`/entries/0/proof?tree_size=${published + 1}`);
+            const covered = await api.get(`/entries/${count - 1}/proof`);
+            return { newer, larger, covered: covered.index, asked };
+        }""",
+        [count, published],
+    )
+    assert found == {
+        "newer": {"path": f"/entries/{count}/proof"},
+        "larger": {"path": f"/entries/0/proof?tree_size={published + 1}"},
+        "covered": count - 1,
+        "asked": [f"/entries/{count}/proof", f"/entries/0/proof?tree_size={published + 1}"],
+    }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from chain import merkle, note
 from chain._encoding import b64_decode, b64_encode, b64url_decode, b64url_encode
 from chain.checkpoint import Checkpoint
 from chain.keyfile import SignerKey
+from gateway.init import read_log_signer
 
 KNOWN_ANSWERS = Path(__file__).parents[1] / "unit/chain/data/merkle_rfc6962_known_answers.json"
 
@@ -247,7 +249,14 @@ TAMPERED_PROOFS = [
 ]
 
 
-def _tamper_json(page: Page, url: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+def _signer_url(site: Site, signer: str) -> re.Pattern[str]:
+    """``/api/v1/signers/<signer>``, with or without a query (verify.js asks ``?tree_size=``)."""
+    return re.compile(re.escape(f"{site.url}/api/v1/signers/{signer}") + r"(\?.*)?$")
+
+
+def _tamper_json(
+    page: Page, url: str | re.Pattern[str], change: Callable[[dict[str, Any]], dict[str, Any]]
+) -> None:
     def handle(route: Route) -> None:
         response = route.fetch()
         route.fulfill(response=response, body=json.dumps(change(response.json())))
@@ -298,7 +307,7 @@ def test_a_wrong_registered_key_fails_the_signer_and_the_signature(page: Page, s
                 grant["pubkey"] = b64url_encode(other.public_key)
         return signer
 
-    _tamper_json(page, f"{site.url}/api/v1/signers/barn1-temp", tamper)
+    _tamper_json(page, _signer_url(site, "barn1-temp"), tamper)
     outcome = verify(page, site, site.log.entries["reading1"])
     assert (outcome.state, outcome.failed) == ("fail", {"signer", "entry-signature"})
     assert "entry 3 is not the registration listed for barn1-temp" in (
@@ -483,4 +492,65 @@ def test_js_note_keys_and_checkpoints_match_chain(page: Page, site: Site) -> Non
         expected.origin,
         expected.size,
         expected.root_hash.hex(),
+    )
+
+
+# --- Issue 14: a signer's registration history, proven complete ---
+
+
+def test_an_honest_site_proves_the_history_of_a_rotated_key(page: Page, site: Site) -> None:
+    outcome = verify(page, site, site.log.entries["new_key"])
+    assert (outcome.state, outcome.failed) == ("ok", set())
+    assert "barn1-temp: registered by farm-op" in (outcome.checks["signer"]["text"] or "")
+
+
+def test_a_site_hiding_a_revocation_turns_the_badge_red(page: Page, site: Site) -> None:
+    index = site.log.entries["after_revocation"]
+    honest = verify(page, site, index)
+    assert honest.failed == {"signer", "entry-signature"}
+    assert "barn1-temp was revoked at ts" in (honest.checks["signer"]["text"] or "")
+
+    def hide(signer: dict[str, Any]) -> dict[str, Any]:
+        signer["grants"] = [g for g in signer["grants"] if g["action"] != "revoke"]
+        return signer
+
+    _tamper_json(page, _signer_url(site, "barn1-temp"), hide)
+    outcome = verify(page, site, index)
+    assert (outcome.state, outcome.failed) == ("fail", {"signer", "entry-signature"})
+    text = outcome.checks["signer"]["text"] or ""
+    assert "registration history not proven complete" in text
+    assert "the 2 registrations listed for barn1-temp" in text
+    screenshot(page, "verify-js-hidden-revocation")
+
+
+def test_a_forged_registry_proof_fails_the_signer_check(page: Page, site: Site) -> None:
+    def forge(signer: dict[str, Any]) -> dict[str, Any]:
+        path = signer["registry_proof"]["path"]
+        path[0] = b64_encode(bytes(32))
+        return signer
+
+    _tamper_json(page, _signer_url(site, "barn1-temp"), forge)
+    outcome = verify(page, site, site.log.entries["new_key"])
+    assert (outcome.state, outcome.failed) == ("fail", {"signer", "entry-signature"})
+    assert "registration history not proven complete" in (outcome.checks["signer"]["text"] or "")
+
+
+def test_a_checkpoint_without_the_registry_line_fails_the_signer_check(
+    page: Page, site: Site
+) -> None:
+    """Re-signed by the log key, as an old gateway (or one hiding its registry) would sign it."""
+    index = site.log.entries["reading1"]
+
+    def strip(proof: dict[str, Any]) -> dict[str, Any]:
+        text = note.parse(proof["checkpoint"]).text
+        body = Checkpoint.from_text(text)
+        plain = Checkpoint(body.origin, body.size, body.root_hash)
+        proof["checkpoint"] = note.sign(plain.to_text(), read_log_signer(site.log.data_dir))
+        return proof
+
+    _tamper_json(page, f"{site.url}/api/v1/entries/{index}/proof", strip)
+    outcome = verify(page, site, index)
+    assert "signer" in outcome.failed
+    assert "the checkpoint carries no registry commitment" in (
+        outcome.checks["signer"]["text"] or ""
     )

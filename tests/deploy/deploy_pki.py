@@ -1,4 +1,8 @@
-"""A self-signed CA and a server certificate it signs (pyca/cryptography), as PEM files."""
+"""A self-signed CA and a server certificate it signs (pyca/cryptography), as PEM files.
+
+:func:`client_cert` issues client certificates from the same CA (an MQTT
+broker's TLS listener may require one).
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,8 @@ class Pki:
     key: Path
     spki_sha256_b64: str
     """The server key's SPKI hash, for Chromium's --ignore-certificate-errors-spki-list."""
+    ca_key: Path | None = None
+    """The CA's private key (for :func:`client_cert`)."""
 
 
 def _name(common: str) -> x509.Name:
@@ -71,8 +77,48 @@ def make_pki(directory: Path, names: list[str]) -> Pki:
         key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     paths.key.chmod(0o600)
+    ca_key_path = directory / "ca.key"
+    _write_key(ca_key_path, ca_key)
     spki = key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     digest = base64.b64encode(hashlib.sha256(spki).digest()).decode()
-    return Pki(paths.ca, paths.cert, paths.key, digest)
+    return Pki(paths.ca, paths.cert, paths.key, digest, ca_key_path)
+
+
+def client_cert(pki: Pki, name: str, directory: Path) -> tuple[Path, Path]:
+    """A client certificate with common name ``name`` from ``pki``'s CA: (cert, key) PEM files."""
+    assert pki.ca_key is not None
+    pem = serialization.Encoding.PEM
+    ca = x509.load_pem_x509_certificate(pki.ca.read_bytes())
+    ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    now = datetime.datetime.now(datetime.UTC)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(name))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / f"{name}.pem", directory / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(pem))
+    _write_key(key_path, key)
+    return cert_path, key_path
+
+
+def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    path.chmod(0o600)

@@ -1,41 +1,56 @@
-"""The stack as a co-op deploys it: nginx with TLS in front of the site, the desk and a witness.
+"""The stack as a co-op deploys it: nginx with TLS in front of the site, the desk, a witness, tiles.
 
 Started once for the module, each a real process: Mosquitto with passwords,
-``farmtrace gateway run`` (password from a file), ``site run``, ``desk run``
-and ``witness serve`` under the production WSGI server (waitress), and
-Debian's nginx, unprivileged, with the server blocks ``farmtrace deploy``
-writes and a certificate from a CA made here. Checked: the certificate chain
-(Python's ssl against the CA), HTTP/2, security and caching headers,
-keep-alive, compression, refused host names, the desk's log-in rate limit,
-no password in any process's arguments, and a pack page through nginx in
-Chromium with the in-browser verification passing.
+``farmtrace gateway run`` (password from a file), ``site run`` (its pages
+reading proofs from the tiles host), ``desk run`` and ``witness serve``
+under the production WSGI server (waitress), ``farmtrace tiles --follow``
+publishing the site's log into a directory, and Debian's nginx,
+unprivileged, with the server blocks ``farmtrace deploy`` writes (the
+tiles served from that directory) and a certificate from a CA made here;
+a device (``farmtrace device run``) sends over Mosquitto's TLS listener
+with that CA and a client certificate. Checked: the certificate chain (Python's ssl against the CA),
+HTTP/2, security and caching headers, keep-alive, compression, refused host
+names, the desk's log-in rate limit, no password in any process's arguments,
+the device's readings committed, the tiles' caching and CORS headers, and a
+pack page through nginx in Chromium with the in-browser verification passing
+on proofs read from the tiles host.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import getpass
 import gzip
 import http.client
 import json
+import re
 import socket
 import ssl
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from deploy_device import DEVICE, TlsDevice, start_tls_device
 from deploy_pki import Pki, make_pki
 from deploy_stack import NGINX, Service, Services, command_lines, farmtrace_once
 from mqtt_broker import Broker, free_port, secured_settings
 
 from demo.story_farm import StoryFarm, StoryManifest, build_story_log
 from deployment import Machine, nginx_plan, standalone_conf
+from gateway.broker_config import TlsFiles
 from gateway.datadir import DataDir
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
-NAMES = {"site": "trace.test", "desk": "desk.test", "witness": "witness.test"}
+NAMES = {
+    "site": "trace.test",
+    "desk": "desk.test",
+    "witness": "witness.test",
+    "tiles": "tiles.test",
+}
 FARM = StoryFarm(days=2, birds=4, shelf_birds=3, lot_birds=1)
 PASSWORDS = {"gateway": "gw-Very-Secret-41", "deskop": "desk-Very-Secret-42"}
 
@@ -47,6 +62,9 @@ class Stack:
     http_port: int
     manifest: StoryManifest
     services: Services
+    device: TlsDevice
+    broker_conf: Path
+    tiles_dir: Path
 
     def connect(self, name: str, alpn: tuple[str, ...] = ("http/1.1",)) -> ssl.SSLSocket:
         """A TLS connection to nginx for host ``name``, the chain checked against the CA."""
@@ -87,7 +105,13 @@ def _start(root: Path, services: Services) -> Stack:
     pki = make_pki(root, list(NAMES.values()))
     https_port, http_port = free_port(), free_port()
     settings = secured_settings(
-        root / "broker", farm=FARM.farm_id, devices=("deskop",), passwords=PASSWORDS
+        root / "broker",
+        farm=FARM.farm_id,
+        devices=("deskop", manifest.admin, DEVICE),
+        passwords=PASSWORDS,
+        tls=TlsFiles(pki.ca, pki.cert, pki.key),  # for devices, as docs/broker.md deploys it
+        tls_port=free_port(),
+        tls_bind="127.0.0.1",
     )
     broker = Broker(root / "broker", settings)
     broker.start()
@@ -103,13 +127,17 @@ def _start(root: Path, services: Services) -> Stack:
         "--http-port", "0",
     )  # fmt: skip
     gateway_url = gateway.wait_for(r"gateway running: (http://\S+)/checkpoint")[1]
+    device = start_tls_device(
+        root, services, broker, pki, data_dir.signer_key(manifest.admin),
+        manifest.last_seqs[manifest.admin] + 1, FARM.farm_id, gateway_url,
+    )  # fmt: skip
     site_dir, desk_dir, witness_dir = root / "site", root / "desk", root / "witness"
     farmtrace_once("site", "init", "--site-dir", str(site_dir), "--trust", str(data_dir.trust))
     public = f"https://{NAMES['site']}:{https_port}"
     site = services.farmtrace(
         "site", "site", "run", "--site-dir", str(site_dir), "--source", gateway_url,
         "--port", "0", "--public-url", public, "--trusted-proxy", "127.0.0.1",
-        "--sync-interval", "1",
+        "--sync-interval", "1", "--tiles-url", f"https://{NAMES['tiles']}:{https_port}/",
     )  # fmt: skip
     farmtrace_once("desk", "init", "--desk-dir", str(desk_dir), "--operator-id", "deskop")
     farmtrace_once(
@@ -136,22 +164,31 @@ def _start(root: Path, services: Services) -> Stack:
         "witness": int(witness.wait_for(r"listening on http://127\.0\.0\.1:(\d+)")[1]),
         "gateway": 0,
     }
+    tiles_dir = root / "tiles"  # from the site's read API: never ahead of the site (docs/tiles.md)
+    services.farmtrace(
+        "tiles", "tiles", "--url", f"http://127.0.0.1:{ports['site']}",
+        "--trust", str(data_dir.trust), "--dir", str(tiles_dir), "--follow", "1",
+    )  # fmt: skip
     machine = Machine(
-        parts=("site", "desk", "witness"),
+        parts=("site", "desk", "witness", "tiles"),
         hosts=NAMES,
         tls_cert=pki.cert,
         tls_key=pki.key,
         ports=ports,
         static_root=ROOT / "consumer_web" / "static",
+        tiles_dir=tiles_dir,
     )
     plan = dataclasses.replace(nginx_plan(machine, https_port, http_port), listen="127.0.0.1")
     prefix = root / "nginx"
     (prefix / "tmp").mkdir(parents=True)
     conf = prefix / "nginx.conf"
-    conf.write_text(standalone_conf(plan, prefix, Path("/etc/nginx/mime.types")))
+    conf.write_text(
+        standalone_conf(plan, prefix, Path("/etc/nginx/mime.types"), user=getpass.getuser())
+    )
     nginx = services.start("nginx", [str(NGINX), "-p", str(prefix), "-c", str(conf)])
-    stack = Stack(pki, https_port, http_port, manifest, services)
+    stack = Stack(pki, https_port, http_port, manifest, services, device, broker.config, tiles_dir)
     _await_nginx(stack, nginx)
+    device.service()  # registered and started meanwhile
     return stack
 
 
@@ -205,6 +242,65 @@ def _synced_pack(stack: Stack) -> tuple[int, dict[str, str], bytes]:
         if status == 200 or time.monotonic() > deadline:
             return status, headers, body
         time.sleep(0.2)
+
+
+def _size(checkpoint: bytes) -> int:
+    """The tree size of a C2SP checkpoint (its second line)."""
+    return int(checkpoint.split(b"\n")[1])
+
+
+def _await_tiles(stack: Stack) -> int:
+    """The tiles' checkpoint size, once it reaches the site's size as of now."""
+    _synced_pack(stack)
+    status, _, body = stack.get(NAMES["site"], "/checkpoint")
+    assert status == 200, body
+    wanted = _size(body)
+    deadline = time.monotonic() + 30
+    while True:
+        status, _, body = stack.get(NAMES["tiles"], "/checkpoint")
+        if status == 200 and _size(body) >= wanted:
+            return _size(body)
+        assert time.monotonic() < deadline, (status, body, wanted)
+        time.sleep(0.1)
+
+
+def test_tiles_are_served_from_disk_with_their_caching_and_cors(stack: Stack) -> None:
+    _await_tiles(stack)
+    connection = stack.https(NAMES["tiles"])  # one kept-alive TLS connection for them all
+    try:
+        sock = connection.sock
+
+        def get(path: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
+            connection.request("GET", path, headers={"Host": NAMES["tiles"], **headers})
+            response = connection.getresponse()
+            body = response.read()
+            assert connection.sock is sock
+            return response.status, dict(response.getheaders()), body
+
+        status, headers, body = get("/checkpoint")
+        assert status == 200 and _size(body) > 0
+        assert headers["Content-Type"] == "text/plain; charset=utf-8"
+        assert headers["Cache-Control"] == "no-cache"
+        assert headers["Access-Control-Allow-Origin"] == "*"
+        assert headers["Strict-Transport-Security"] == "max-age=63072000"
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert get("/checkpoint", **{"If-None-Match": headers["ETag"]})[0] in (200, 304)
+        tile = next(p for p in sorted((stack.tiles_dir / "tile" / "0").rglob("*")) if p.is_file())
+        block = next(p for p in sorted((stack.tiles_dir / "block").rglob("*")) if p.is_file())
+        for path in (tile, block):
+            status, headers, body = get(
+                "/" + str(path.relative_to(stack.tiles_dir)), **{"Accept-Encoding": "gzip"}
+            )
+            assert status == 200 and body == path.read_bytes(), path
+            assert headers["Content-Type"] == "application/octet-stream"
+            assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
+            assert headers["Access-Control-Allow-Origin"] == "*"
+            assert headers["Strict-Transport-Security"] == "max-age=63072000"
+            assert "Content-Encoding" not in headers  # binary: never compressed
+        for path in ("/", "/api/v1/log", "/tile/0/.000.tmp", "/etc/passwd"):
+            assert get(path)[0] == 404, path  # nothing else, nothing proxied
+    finally:
+        connection.close()
 
 
 def test_tls_chain_names_and_http2(stack: Stack) -> None:
@@ -262,6 +358,25 @@ def test_static_files_and_blocks_are_cacheable(stack: Stack) -> None:
     assert status == 200 and "immutable" in headers["Cache-Control"]
 
 
+def test_nginx_answers_repeated_scans_from_a_one_second_page_cache(stack: Stack) -> None:
+    _synced_pack(stack)
+    path = _pack_path(stack)
+    seen: list[str] = []
+    deadline = time.monotonic() + 30
+    while "HIT" not in seen and time.monotonic() < deadline:
+        status, headers, _ = stack.get(NAMES["site"], path)
+        assert status == 200
+        seen.append(headers["X-Cache-Status"])
+        assert headers["Cache-Control"] == "no-cache"  # browsers still revalidate
+        assert headers["Strict-Transport-Security"] == "max-age=63072000"
+    assert "HIT" in seen, seen
+    assert seen[0] in ("MISS", "EXPIRED", "HIT", "UPDATING"), seen
+    for _ in range(3):  # a response that sets a cookie is never kept
+        status, headers, _ = stack.get(NAMES["site"], path + "?lang=zh-CN")
+        assert status == 200 and "Set-Cookie" in headers
+        assert headers["X-Cache-Status"] != "HIT"
+
+
 def test_host_names_other_than_the_sites_are_refused(stack: Stack) -> None:
     assert stack.get(NAMES["site"], "/", {"Host": "evil.example"})[0] == 421
     with pytest.raises(ssl.SSLError, match="UNRECOGNIZED_NAME"):  # no certificate at all
@@ -309,6 +424,20 @@ def test_the_witness_answers_through_nginx_and_hides_its_metrics(stack: Stack) -
     assert stack.get(NAMES["site"], "/metrics")[0] == 403
 
 
+def test_a_device_sends_over_mosquittos_tls_listener_and_is_committed(stack: Stack) -> None:
+    conf = stack.broker_conf.read_text()
+    assert re.search(r"^listener \d+ 127\.0\.0\.1$", conf, re.M)  # plain: loopback only
+    assert "require_certificate true" in conf and "cafile " in conf
+    device = stack.device.service()
+    deadline = time.monotonic() + 30
+    while stack.device.committed() < 2:  # readings signed, sent over TLS, committed
+        assert device.proc.poll() is None, device.log.read_text()
+        assert time.monotonic() < deadline, device.log.read_text()
+        time.sleep(0.1)
+    log = device.log.read_text()
+    assert "TLS" not in log and "retrying" not in log, log
+
+
 def test_no_process_shows_a_password_in_its_arguments(stack: Stack) -> None:
     lines = command_lines()
     assert any(b"gateway\x00run" in line for line in lines)
@@ -321,10 +450,10 @@ def test_the_pack_page_verifies_in_chromium_through_nginx(stack: Stack) -> None:
 
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    _synced_pack(stack)
+    _await_tiles(stack)  # the pages' proofs come from the tiles host
     args = [
         "--no-sandbox",
-        f"--host-resolver-rules=MAP {NAMES['site']} 127.0.0.1",
+        f"--host-resolver-rules=MAP {NAMES['site']} 127.0.0.1, MAP {NAMES['tiles']} 127.0.0.1",
         f"--ignore-certificate-errors-spki-list={stack.pki.spki_sha256_b64}",
     ]
     with sync_playwright() as playwright:
@@ -342,6 +471,8 @@ def test_the_pack_page_verifies_in_chromium_through_nginx(stack: Stack) -> None:
 
             page.on("console", console)
             page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
+            asked: list[str] = []
+            page.on("request", lambda request: asked.append(request.url))
             url = f"https://{NAMES['site']}:{stack.https_port}{_pack_path(stack)}"
             response = page.goto(url)
             assert response is not None and response.status == 200
@@ -359,5 +490,15 @@ def test_the_pack_page_verifies_in_chromium_through_nginx(stack: Stack) -> None:
             result = page.locator("#verify-result")
             assert result.get_attribute("data-state") == "ok", result.inner_text()
             assert problems == [], problems
+            tiles = f"https://{NAMES['tiles']}:{stack.https_port}/"
+            assert result.get_attribute("data-tiles-base") == tiles.rstrip("/")
+            of_tiles = [urlsplit(u).path for u in asked if u.startswith(tiles)]
+            assert "/checkpoint" in of_tiles, asked
+            for prefix in ("/tile/0/", "/tile/entries/", "/block/"):
+                assert any(path.startswith(prefix) for path in of_tiles), (prefix, of_tiles)
+            site = f"https://{NAMES['site']}:{stack.https_port}/"
+            api = [urlsplit(u).path for u in asked if u.startswith(site)]
+            api = [p for p in api if p.startswith("/api/") or p == "/checkpoint"]
+            assert all(re.fullmatch(r"/api/v1/(log|signers/[^/]+)", p) for p in api), api
         finally:
             browser.close()

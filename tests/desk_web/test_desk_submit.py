@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -143,8 +144,11 @@ def test_a_birds_story_through_two_desks_ends_signed_in_the_log(farm: Farm) -> N
     assert reserved_seq(plant_dir) == 1
 
     html = plant.get("/events/packed").get_data(as_text=True)
+    assert '<input id="m-best_before" name="best_before" type="date"' in html  # a date picker
     tokens = dict(re.findall(r'name="(csrf_token|form_id)" value="([^"]+)"', html))
     data = {**tokens, "subjects": "carcass:0001", "gtin": GTIN, "serial": "s1", "weight_g": "1850"}
+    best_before = (datetime.now(UTC).date() + timedelta(days=7)).isoformat()
+    data |= {"product": "Whole chicken", "best_before": best_before}
     first = plant.post("/events/packed", data=data)
     second = plant.post("/events/packed", data=data)  # a double click: the same form again
     assert recorded(plant, first)[0] == 2 and recorded(plant, second)[0] == 2
@@ -170,6 +174,7 @@ def test_a_birds_story_through_two_desks_ends_signed_in_the_log(farm: Farm) -> N
     packed = events[-1].payload
     assert packed["subjects"] == ("carcass:0001",) and packed["weight_g"] == 1850
     assert packed["gtin"] == GTIN and packed["serial"] == "s1"
+    assert (packed["product"], packed["best_before"]) == ("Whole chicken", best_before)
 
 
 def test_an_event_the_gateway_refuses_is_reported_as_not_confirmed(farm: Farm) -> None:

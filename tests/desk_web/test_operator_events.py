@@ -26,10 +26,15 @@ SAMPLES = {
     "placed": ("bird:1", {"barn": "b1"}),
     "moved": ("bird:1", {"barn": "b2", "from_barn": "b1"}),
     "vaccinated": ("bird:1, bird:2", {"vaccine": "Newcastle", "dose": ""}),
+    "treated": ("bird:1", {"medicine": "Amoxicillin", "reason": "", "withdrawal_days": "1"}),
     "inspected": ("barn:b1", {"result": "pass", "note": "dry litter"}),
     "died": ("bird:1", {"cause": ""}),
     "slaughtered": ("bird:1", {"plant": "Riverside", "outputs": "carcass:1\ncut:1-breast"}),
-    "packed": ("carcass:1", {"gtin": GTIN, "serial": "s1", "lot": "", "weight_g": "1850"}),
+    "packed": (
+        "carcass:1",
+        {"gtin": GTIN, "serial": "s1", "lot": "", "weight_g": "1850"}
+        | {"product": "Whole chicken", "best_before": "2023-11-21"},
+    ),
     "shipped": (f"pack:{GTIN}.s1", {"destination": "Shop", "source": ""}),
     "received": (f"pack:{GTIN}.s1", {"location": "Shop"}),
     "recalled": ("lot:x", {"reason": "salmonella"}),
@@ -42,8 +47,9 @@ def test_every_kind_is_described_with_its_roles_in_lifecycle_order() -> None:
     assert (first, last) == ("hatched", "recalled")
     for name, kind in EVENT_KINDS.items():
         assert kind.roles == EVENT_ROLES[name]
-        assert set(kind.lists | kind.integers | set(kind.choices)) <= set(kind.members)
-    assert kinds_for_roles(["vet"]) == ("vaccinated", "inspected", "died")
+        presented = kind.lists | kind.integers | kind.dates | set(kind.choices)
+        assert presented <= set(kind.members)
+    assert kinds_for_roles(["vet"]) == ("vaccinated", "treated", "inspected", "died")
     assert kinds_for_roles([]) == ()
 
 

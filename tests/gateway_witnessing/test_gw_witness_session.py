@@ -74,13 +74,22 @@ def test_a_witness_ahead_of_the_log_is_a_refusal_and_later_probes_start_from_zer
     assert witness.requests[-1].body.startswith(b"old 0\n\n")
 
 
-def test_another_root_at_the_same_size_is_a_root_mismatch_refusal() -> None:
+@pytest.mark.parametrize("status", [422, 409], ids=["current-text", "v1.0.0"])
+def test_another_root_at_the_same_size_is_a_root_mismatch_refusal(status: int) -> None:
+    """Current c2sp.org/tlog-witness (C2SP PR #280) answers 422; v1.0.0 answered 409."""
     log, witness, session = setup(7)
+    witness.same_size_status = status
     witness.preload(ORIGIN, 7, ToyLog(7, fork=b"x").root(7))
     assert session.push(*log.signed()).outcome == "size_conflict"
     attempt = session.push(*log.signed())
-    assert (attempt.outcome, attempt.refusal) == ("refused", "root_mismatch")
-    assert "fork" in attempt.message
+    assert (attempt.outcome, attempt.refusal, attempt.retry) == (
+        "refused",
+        "root_mismatch",
+        Retry.BACKOFF,
+    )
+    assert [r.status for r in witness.requests] == [409, status]
+    assert "fork" in attempt.message and f"answered {status}" in attempt.message
+    assert witness.requests[-1].body.startswith(b"old 7\n\n")  # same size, no proof
 
 
 def test_a_same_size_409_without_a_size_body_is_a_root_mismatch_refusal() -> None:
@@ -106,7 +115,7 @@ def test_an_inconsistent_history_is_refused_with_422() -> None:
     session.push(*log.signed())
     attempt = session.push(*log.signed())
     assert (attempt.outcome, attempt.refusal, attempt.old_size) == ("refused", "inconsistent", 3)
-    assert witness.requests[-1].status == 422
+    assert witness.requests[-1].status == 422 and "answered 422" in attempt.message
 
 
 def test_a_witness_that_does_not_know_the_log_or_its_key_is_a_misconfiguration() -> None:

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import shutil
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from farm_logs import START_MS, LogFactory
-from werkzeug.serving import BaseWSGIServer, make_server
+from server_thread import ServerThread
+from werkzeug.serving import make_server
 
 from chain import merkle
 from chain.block import BlockHeader, build_header
 from chain.checkpoint import Checkpoint, sign_checkpoint
+from chain.entries import parse_entry
+from chain.errors import FarmtraceError
 from chain.follow import Follower
-from chain.log import LogWriter
+from chain.log import LogWriter, load_registry_tree
 from chain.store import Store
 from gateway.datadir import DataDir
 from gateway.init import read_log_signer
@@ -103,7 +106,12 @@ def craft(
         leaves.append(header.raw)
         prev = header
     size = len(leaves)
-    checkpoint = Checkpoint(store.origin, size, merkle.root_hash(leaves))
+    registry = load_registry_tree(store)  # the registry line an honest log would sign
+    for header, entries in zip(headers, blocks, strict=True):
+        with contextlib.suppress(FarmtraceError, ValueError):  # the follower refuses it first
+            registry.add_entries([parse_entry(e) for e in entries], header.first_index)
+    line = registry.commitment().to_line()
+    checkpoint = Checkpoint(store.origin, size, merkle.root_hash(leaves), (line,))
     note = sign_checkpoint(checkpoint, read_log_signer(factory.data_dir))
     first = store.size
     return Crafted(
@@ -143,8 +151,7 @@ class HttpLog:
 
     info: LogSource
     port: int = 0
-    _server: BaseWSGIServer | None = None
-    _thread: threading.Thread | None = None
+    _serving: ServerThread | None = None
 
     @property
     def url(self) -> str:
@@ -152,21 +159,14 @@ class HttpLog:
 
     def start(self) -> HttpLog:
         app = create_app(self.info)
-        self._server = make_server("127.0.0.1", self.port, app, threaded=True)
-        self.port = self._server.server_port
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), daemon=True
-        )
-        self._thread.start()
+        self._serving = ServerThread(make_server("127.0.0.1", self.port, app, threaded=True))
+        self.port = self._serving.port
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            assert self._thread is not None
-            self._thread.join()
-            self._server = None
+        if self._serving is not None:
+            self._serving.stop()
+            self._serving = None
 
 
 def serve(factory: LogFactory) -> HttpLog:

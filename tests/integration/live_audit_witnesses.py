@@ -1,7 +1,8 @@
 """Witnesses for the live-audit tests: cosigning notes, a tiny monitoring endpoint, policies.
 
-:class:`FakeWitness` serves only the monitoring endpoint
-(``GET /latest-checkpoint?origin=...``) of whatever note the test hands it,
+:class:`FakeWitness` serves only the monitoring endpoint (C2SP tlog-witness's
+``GET /<sha256(origin) hex>/checkpoint`` and farmtrace's older
+``GET /latest-checkpoint?origin=...``) of whatever note the test hands it,
 over real HTTP: the test decides what the witness remembers, including what
 an honest witness never would (a checkpoint of a history the log later
 forked). :func:`push` drives a real witness (``farmtrace witness serve``)
@@ -10,14 +11,16 @@ through ``POST /add-checkpoint``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
-import threading
 import urllib.request
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+from server_thread import ServerThread
 
 from chain import note
 from chain.checkpoint import Checkpoint, cosign, generate_cosigner_key
@@ -37,8 +40,7 @@ class FakeWitness:
         self.skey, self.vkey = generate_cosigner_key(name, seed=name.encode().ljust(32, b"\0"))
         self.latest: dict[str, str] = {}
         self.requests = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: ServerThread | None = None
         self.url = ""
 
     def cosign(self, signed_note: str, at: int = COSIGNED_AT) -> str:
@@ -60,8 +62,13 @@ class FakeWitness:
                 witness.requests += 1
                 parts = urlsplit(self.path)
                 origins = parse_qs(parts.query).get("origin", [])
+                if parts.path != "/latest-checkpoint":
+                    by_hash = {hashlib.sha256(o.encode()).hexdigest(): o for o in witness.latest}
+                    origin_hash, _, rest = parts.path[1:].partition("/")
+                    known = rest == "checkpoint" and origin_hash in by_hash
+                    origins = [by_hash[origin_hash]] if known else []
                 found = witness.latest.get(origins[0]) if origins else None
-                if parts.path != "/latest-checkpoint" or found is None:
+                if found is None:
                     self._answer(404, "application/json", json.dumps({"error": "unknown"}))
                 else:
                     self._answer(200, "text/plain; charset=utf-8", found)
@@ -77,19 +84,14 @@ class FakeWitness:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,))
-        self._thread.start()
+        self._serving = ServerThread(ThreadingHTTPServer(("127.0.0.1", 0), Handler))
+        self.url = f"http://127.0.0.1:{self._serving.port}"
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            assert self._thread is not None
-            self._thread.join()
-            self._server = None
+        if self._serving is not None:
+            self._serving.stop()
+            self._serving = None
 
 
 def cosigned(signed_note: str, witnesses: Sequence[FakeWitness], at: int = COSIGNED_AT) -> str:

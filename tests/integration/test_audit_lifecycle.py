@@ -17,7 +17,7 @@ GTIN = "09506000134352"
 
 
 class EventLog(LogFactory):
-    """A LogFactory whose operator ``plant`` (hatchery and plant roles) signs events."""
+    """A LogFactory whose operator ``plant`` (hatchery, plant and vet roles) signs events."""
 
     def __init__(self, root: Path) -> None:
         super().__init__(root)
@@ -30,7 +30,7 @@ class EventLog(LogFactory):
             self.admin_seq,
             START_MS - 500,
             pubkey=self.plant.public_key,
-            roles=["hatchery", "plant"],
+            roles=["hatchery", "plant", "vet"],
         )
         self.commit([parse_entry(sign_entry(payload, "admin", self.admin.seed))])
 
@@ -99,6 +99,31 @@ def test_a_lawful_story_audits_clean(log: EventLog) -> None:
     )
     report = log.audit()
     assert report.ok, report.to_text()
+
+
+def test_a_slaughter_inside_a_withdrawal_period_is_a_warning_not_a_failure(log: EventLog) -> None:
+    day = 86_400_000
+    log.commit(
+        [
+            log.event("hatched", ["bird:1", "bird:2"], breed="Ross 308"),
+            log.event("treated", ["bird:1"], medicine="Amoxicillin", withdrawal_days=1),
+            log.event("treated", ["bird:2"], medicine="Vitamin C", withdrawal_days=0),
+            log.event("slaughtered", ["bird:1"], plant="P", outputs=["carcass:1"]),
+            log.event("slaughtered", ["bird:2"], plant="P", outputs=["carcass:2"]),
+        ]
+    )
+    treated, slaughtered = log.store.entry_count - 4, log.store.entry_count - 2
+    report = log.audit()
+    assert report.ok, report.to_text()
+    assert [(w.reason, w.block, w.entry) for w in report.warnings] == [
+        ("withdrawal_period", log.store.size - 1, slaughtered)
+    ]
+    until = START_MS + 2000 + day  # the treatment's ts plus one day
+    assert report.warnings[0].message == (
+        "slaughtered: bird:1 was slaughtered 24 h before the withdrawal period of its "
+        f"treatment (entry {treated}) ended at ts {until}"
+    )
+    assert "warning: block" in report.to_text() and "withdrawal_period" in report.to_text()
 
 
 def test_an_unverified_event_is_a_signature_finding_not_a_lifecycle_one(log: EventLog) -> None:

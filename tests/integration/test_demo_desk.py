@@ -58,7 +58,8 @@ def test_a_vet_added_to_and_retired_from_the_demos_desk(tmp_path: Path) -> None:
         vet_login = {"username": "vet2", "password": vet_password[1]}
         status, where, page = vet.form("/login", vet_login)
         assert status == 200 and where == f"{desk_url}/", page
-        assert re.findall(r'href="/events/(\w+)"', page) == ["vaccinated", "inspected", "died"]
+        vet_kinds = ["vaccinated", "treated", "inspected", "died"]
+        assert re.findall(r'href="/events/(\w+)"', page) == vet_kinds
         fields = {"subjects": "bird:0050", "vaccine": "Newcastle", "dose": "0.2ml"}
         status, where, page = vet.form("/events/vaccinated", fields)
         assert status == 200 and where.endswith("/recorded"), page

@@ -25,9 +25,15 @@ from gateway_harness import FARM, ROOT, GatewayProcess, committed_entries, metri
 from mqtt_broker import Broker
 from third_party_device import ThirdPartyDevice
 
+from chain import note
+from chain.checkpoint import Checkpoint
 from chain.entries import parse_entry
 from chain.keyfile import load_key, save_key
+from chain.log import load_registry_tree
+from chain.registry_commitment import check_checkpoint_registry
+from chain.store import Store
 from gateway.broker_accounts import BrokerAccounts, BrokerAdmin, find_dynsec_plugin
+from gateway.datadir import DataDir
 from signer.identity import DeviceIdentity
 
 Cli = Callable[..., tuple[int, str, str]]
@@ -182,6 +188,23 @@ def test_add_run_replace_retire_while_a_neighbour_streams(
         neighbour.close()
     gateway.terminate()
     _check_history(farm)
+    _check_registry_lines(farm)
+
+
+def _check_registry_lines(farm: dict[str, object]) -> None:
+    """Each checkpoint the gateway signed commits to the registrations in its blocks (issue 14)."""
+    data_dir = farm["data_dir"]
+    assert isinstance(data_dir, DataDir)
+    with Store.open(data_dir.log) as store:
+        tree = load_registry_tree(store)
+        sizes = store.checkpoint_sizes()
+        for size in sizes:
+            last = store.block(size - 1)
+            checkpoint = Checkpoint.from_text(note.parse(store.checkpoint(size)).text)
+            expected = tree.commitment_before(last.first_index + last.count)
+            check_checkpoint_registry(checkpoint, expected)
+    swapped = [r for r in tree.records if r.signer in ("b1-thermo", "b1-thermo-2")]
+    assert len(sizes) > 3 and len(swapped) == 4  # two registrations, two revocations
 
 
 def _old_key_is_refused(farm: dict[str, object], state: Path, settings: dict[str, object]) -> None:

@@ -11,6 +11,7 @@ import json
 import shlex
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -127,6 +128,9 @@ def test_a_birds_whole_story_through_the_command_line(farm: Farm) -> None:
     farm.record("hatchery", "hatched", "--bird", "0001", "--bird", "0002", "--breed", "Ross 308")
     farm.record("farm-mgr", "placed", "--bird", "0001", "--bird", "0002", "--barn", "b1")
     farm.record("vet", "vaccinated", "--bird", "0001", "--vaccine", "Newcastle", "--dose", "0.2ml")
+    farm.record(
+        "vet", "treated", "--bird", "0002", "--medicine", "Amoxicillin", "--withdrawal-days", "5"
+    )
     farm.record("vet", "inspected", "--barn", "b1", "--result", "pass", "--note", "weekly check")
     farm.record("farm-mgr", "moved", "--bird", "0001", "--barn", "b2", "--from-barn", "b1")
     farm.record("vet", "inspected", "--bird", "0001", "--result", "pass")
@@ -134,7 +138,11 @@ def test_a_birds_whole_story_through_the_command_line(farm: Farm) -> None:
         "plant", "slaughtered", "--bird", "bird:0001", "--plant", "Riverside",
         "--output", "carcass:0001",
     )  # fmt: skip
-    farm.record("plant", "packed", "--carcass", "0001", "--gtin", GTIN, "--serial", "S0001")
+    best_before = (datetime.now(UTC).date() + timedelta(days=7)).isoformat()
+    farm.record(
+        "plant", "packed", "--carcass", "0001", "--gtin", GTIN, "--serial", "S0001",
+        "--product", "Whole chicken", "--best-before", best_before,
+    )  # fmt: skip
     farm.record("plant", "shipped", "--pack", f"{GTIN}.S0001", "--destination", "DC North")
     farm.record("dc-north", "received", "--pack", f"/01/{GTIN}/21/S0001", "--location", "DC")
     farm.record("shop-12", "recalled", "--pack", f"{GTIN}.S0001", "--reason", "cold chain break")
@@ -144,10 +152,14 @@ def test_a_birds_whole_story_through_the_command_line(farm: Farm) -> None:
     told = [(entry.kid, entry.payload["event"]) for _, entry in events]
     assert told == [
         ("hatchery", "hatched"), ("farm-mgr", "placed"), ("vet", "vaccinated"),
-        ("vet", "inspected"), ("farm-mgr", "moved"), ("vet", "inspected"),
+        ("vet", "treated"), ("vet", "inspected"), ("farm-mgr", "moved"), ("vet", "inspected"),
         ("plant", "slaughtered"), ("plant", "packed"), ("plant", "shipped"),
         ("dc-north", "received"), ("shop-12", "recalled"),
     ]  # fmt: skip
+    packed = next(e.payload for _, e in events if e.payload["event"] == "packed")
+    assert (packed["product"], packed["best_before"]) == ("Whole chicken", best_before)
+    treated = next(e.payload for _, e in events if e.payload["event"] == "treated")
+    assert (treated["medicine"], treated["withdrawal_days"]) == ("Amoxicillin", 5)
     # Every operator's seqs are 1, 2, 3 ... with no gap: nothing refused used one.
     for op in OPERATORS:
         assert [e.seq for _, e in events if e.kid == op] == list(

@@ -91,6 +91,8 @@ def test_each_bad_input_is_rejected_with_its_reason(tmp_path: Path, broker: Brok
         assert metric(text, rejected, "equivocation") == 1
         assert metric(text, "farmtrace_entries_duplicate_total") == 1
         assert gateway.running
+        pool = gateway.mqtt._pool if gateway.mqtt is not None else None
+        assert pool is not None and pool.size == 1  # a signature worker ran beside it
     finally:
         pub.close()
         gateway.stop()

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from farm_logs import START_MS, LogFactory
 
 from gateway.admission import Decision, Verdict
@@ -18,23 +14,15 @@ BLOCK = 500
 BATCH = 128
 
 
-@pytest.fixture
-def factory(tmp_path: Path) -> Iterator[LogFactory]:
-    log = LogFactory(tmp_path / "log")
-    log.register("d1")
-    yield log
-    log.close()
-
-
-def test_pending_entries_stay_under_a_block_plus_a_batch(factory: LogFactory) -> None:
+def test_pending_entries_stay_under_a_block_plus_a_batch(d1_log: LogFactory) -> None:
     ingest = Ingest.open(
-        factory.store,
-        factory.trust,
-        read_log_signer(factory.data_dir),
+        d1_log.store,
+        d1_log.trust,
+        read_log_signer(d1_log.data_dir),
         IngestConfig(max_block_entries=BLOCK, block_interval_ms=60_000),
         now_ms=NOW,
     )
-    readings = [factory.reading("d1").raw for _ in range(8 * BLOCK)]
+    readings = [d1_log.reading("d1").raw for _ in range(8 * BLOCK)]
     most = 0
     for start in range(0, len(readings), BATCH):  # as the MQTT loop does, batch by batch
         for raw in readings[start : start + BATCH]:

@@ -56,12 +56,14 @@ class Stream(NamedTuple):
     thread: threading.Thread
 
 
-def start_stream(root: Path, broker: Broker, chunk: int) -> Stream:
-    """Start a gateway in ``root``, register DEVICES devices, and start publishing
-    READINGS readings of each, ``chunk`` per message, from a thread."""
+def start_stream(root: Path, broker: Broker, chunk: int, workers: int = 1) -> Stream:
+    """Start a gateway in ``root`` with ``workers`` signature workers, register DEVICES
+    devices, and start publishing READINGS readings of each, ``chunk`` per message, from a
+    thread. (The default worker count is 0 on one core: the workers are named here.)"""
     data_dir, admin = new_data_dir(root)
     devices = [Signer(k) for k in device_keys(DEVICES)]
-    gateway = GatewayProcess(data_dir, broker.url, ["--block-interval-ms", "50"])
+    extra = ["--block-interval-ms", "50", "--verify-workers", str(workers)]
+    gateway = GatewayProcess(data_dir, broker.url, extra)
     gateway.start()
     pub = Publisher(broker.port, "stream")
     pub.watch(admin.id)

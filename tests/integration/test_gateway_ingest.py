@@ -42,7 +42,7 @@ def start_gateway(data_dir: DataDir, broker: Broker, **ingest: int) -> Gateway:
         GatewayConfig(
             data_dir=data_dir,
             farm=FARM,
-            mqtt=MqttSettings(port=broker.port, client_id="gw-test"),
+            mqtt=MqttSettings(port=broker.port, client_id="gw-test", verify_workers=1),
             ingest=IngestConfig(**{"block_interval_ms": 100, **ingest}),
             http_port=0,
         )

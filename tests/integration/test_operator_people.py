@@ -187,7 +187,7 @@ def test_a_vet_added_and_retired_on_a_running_desk(live: LiveFarm, desk: tuple[P
     status, where, page = vet.form("/login", {"username": "vet2", "password": password[1]})
     assert status == 200 and where.endswith("/"), page
     kinds = re.findall(r'href="/events/(\w+)"', page)
-    assert kinds == list(kinds_for_roles(["vet"])) == ["vaccinated", "inspected", "died"]
+    assert kinds == list(kinds_for_roles(["vet"])) == ["vaccinated", "treated", "inspected", "died"]
     assert "vet2" in page
     status, _, page = vet.get("/events/hatched")
     assert status == 403

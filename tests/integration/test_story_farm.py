@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from chain.audit import audit_store
-from chain.entries import Entry, parse_entry
+from chain.entries import Entry, packing_day, parse_entry
 from chain.keyfile import load_key
 from chain.store import Store
-from demo.story_farm import StoryFarm, StoryManifest, build_story_log
+from demo.story_farm import StoryFarm, StoryManifest, best_before, build_story_log
 from gateway.datadir import DataDir
 
 SMALL = StoryFarm(days=2, barns=1, birds=3, shelf_birds=2, lot_birds=0, block_size=97)
@@ -194,13 +194,24 @@ def test_a_longer_farm_has_weekly_checks_and_a_booster(tmp_path: Path) -> None:
     data_dir = DataDir(tmp_path / "long")
     manifest = build_story_log(data_dir, farm)
     with Store.open(data_dir.log) as store:
-        assert audit_store(store, manifest.trust, jobs=1).ok
+        report = audit_store(store, manifest.trust, jobs=1)
+        assert report.ok
         weekly = [
             c for c in _events(store, "barn:b1", "inspected") if c.payload["result"] == "pass"
         ]
         assert len(weekly) == 2
         vaccines = [v.payload["vaccine"] for v in _events(store, "bird:0001", "vaccinated")]
         assert vaccines == ["Marek's disease (HVT)", "Newcastle disease (La Sota)"]
+        # The first bird's antibiotic course, its withdrawal period over long before slaughter.
+        [treated] = _events(store, "bird:0001", "treated")
+        [slaughtered] = _events(store, "bird:0001", "slaughtered")
+        assert treated.kid == manifest.operators["vet"] and treated.payload["medicine"]
+        assert treated.ts + treated.payload["withdrawal_days"] * 86_400_000 < slaughtered.ts
+        assert not _events(store, "bird:0002", "treated")
+        assert [w.reason for w in report.warnings] == []  # no withdrawal_period warning
+        [packed] = _events(store, "carcass:0001", "packed")
+        assert packed.payload["product"] == "Whole chicken"
+        assert packed.payload["best_before"] == best_before(packed.ts) > packing_day(packed.ts)
 
 
 @pytest.mark.parametrize(

@@ -239,6 +239,65 @@ def cases() -> list[dict[str, Any]]:
         signed({**vaccinated, "ts": T0 - 120 * _MINUTE}, VET),
         "signer",
     )
+    out += label_and_medicine_cases(t)
+    return out
+
+
+def label_and_medicine_cases(t: int) -> list[dict[str, Any]]:
+    """A packed event's best-before date and a treated event's role and withdrawal period.
+
+    ``t`` is midnight UTC: its packing day is the day before (it still is in UTC-12).
+    """
+    out: list[dict[str, Any]] = []
+    gtin = "09506000134352"
+    packed = event_payload(
+        "packed", 3, t, ["carcass:b1"], gtin=gtin, serial="S1", product="Whole chicken"
+    )
+    treated = event_payload(
+        "treated", 4, t, ["bird:b1"], medicine="Amoxicillin", reason="E. coli", withdrawal_days=1
+    )
+
+    def add(
+        name: str, payload: Mapping[str, object], signer: SignerKey, reason: str | None
+    ) -> None:
+        jws = forge(header(signer.id), canonical(payload), signer)  # never validated
+        if reason is None:
+            jws = sign_entry(payload, signer.id, signer.seed).decode()
+        out.append({"name": name, "jws": jws, "accept": reason is None, "reason": reason})
+
+    add("packed with a best-before date", {**packed, "best_before": "2026-01-08"}, PLANT, None)
+    add(
+        "packed best-before on the packing day in UTC-12",
+        {**packed, "best_before": "2025-12-31"},
+        PLANT,
+        None,
+    )
+    for name, value in [
+        ("packed best-before before the packing day", "2025-12-30"),
+        ("packed best-before not a calendar date", "2026-02-30"),
+        ("packed best-before in the basic format", "20260108"),
+        ("packed best-before with a time", "2026-01-08T00:00"),
+        ("packed best-before a number", 20260108),
+    ]:
+        add(name, {**packed, "best_before": value}, PLANT, "payload")
+    add("treated by the vet", treated, VET, None)
+    add("treated without a withdrawal period", {**treated, "withdrawal_days": 0}, VET, None)
+    add("treated signed by the farm", {**treated, "seq": 2}, FARM, "role")
+    for name, days in [
+        ("treated with a negative withdrawal period", -1),
+        ("treated with a withdrawal period over 1000 days", 1001),
+        ("treated with a withdrawal period of a string", "7"),
+    ]:
+        add(name, {**treated, "withdrawal_days": days}, VET, "payload")
+    body = canonical(treated).replace('"withdrawal_days":1', '"withdrawal_days":1.0')
+    out.append(
+        {
+            "name": "treated withdrawal period written 1.0",
+            "jws": forge(header(VET.id), body, VET),
+            "accept": False,
+            "reason": "payload",
+        }
+    )
     return out
 
 
@@ -257,7 +316,8 @@ def log_context(entries: list[str]) -> dict[str, Any]:
         client = app.test_client()
         api: dict[str, Any] = {}
         for signer in (ADMIN, FARM, VET, PLANT, SENSOR):
-            api[f"/signers/{signer.id}"] = client.get(f"/api/v1/signers/{signer.id}").json
+            path = f"/signers/{signer.id}?tree_size={store.size}"
+            api[path] = client.get(f"/api/v1{path}").json
         for index in range(len(entries)):
             path = f"/entries/{index}/proof?tree_size={store.size}"
             api[path] = client.get(f"/api/v1{path}").json

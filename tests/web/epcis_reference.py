@@ -32,6 +32,7 @@ MAPPING: Mapping[str, tuple[str, str | None, str | None, str | None]] = {
     "placed": ("ObjectEvent", "OBSERVE", "arriving", None),
     "moved": ("ObjectEvent", "OBSERVE", "arriving", None),
     "vaccinated": ("ObjectEvent", "OBSERVE", "other", None),
+    "treated": ("ObjectEvent", "OBSERVE", "other", None),
     "died": ("ObjectEvent", "DELETE", "destroying", "destroyed"),
     "slaughtered": ("TransformationEvent", None, "commissioning", "active"),
     "shipped": ("ObjectEvent", "OBSERVE", "shipping", "in_transit"),

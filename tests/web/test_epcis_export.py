@@ -126,11 +126,16 @@ def _check_event(event: dict[str, Any], index: int, entry: Entry, scan: Scan) ->
             if "weight_g" in payload:
                 output |= {"quantity": payload["weight_g"] / 1000, "uom": "KGM"}
             assert event["outputQuantityList"] == [output]
+            if "best_before" in payload:  # CBV master data, GS1 AI 15
+                assert event["ilmd"] == {"cbvmda:bestBeforeDate": payload["best_before"]}
     else:
         named = event.get("epcList", []) + [q["epcClass"] for q in event.get("quantityList", [])]
         assert sorted(named) == sorted(subjects)
     if kind in ("placed", "moved"):
         barn = uri(BASE, f"barn:{payload['barn']}")
+        assert event["readPoint"] == event["bizLocation"] == {"id": barn}
+    if kind == "treated" and payload["subjects"][0].startswith("barn:"):
+        barn = uri(BASE, payload["subjects"][0])
         assert event["readPoint"] == event["bizLocation"] == {"id": barn}
 
 

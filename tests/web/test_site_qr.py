@@ -49,7 +49,7 @@ def test_the_png_scans_to_the_default_origin_and_leads_to_the_bird(
     assert url == f"http://localhost{pack.link.path}{_lk(story)}"
     page = client.get(urlsplit(url).path + "?" + urlsplit(url).query)
     assert page.status_code == 200
-    assert f'href="/bird/{pack.bird}"' in page.get_data(as_text=True)
+    assert f'href="/bird/{pack.bird}{_lk(story)}"' in page.get_data(as_text=True)  # pin kept
 
 
 def test_public_url_is_what_labels_carry(

@@ -62,6 +62,7 @@ class SiteProcess:
     source: str
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    extra: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -74,7 +75,7 @@ class SiteProcess:
                 [
                     sys.executable, "-m", "farmtrace", "site", "run",
                     "--site-dir", str(self.site_dir), "--source", self.source,
-                    "--port", str(self.port), "--sync-interval", "0.2",
+                    "--port", str(self.port), "--sync-interval", "0.2", *self.extra,
                 ],
                 stdout=out, stderr=out, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
             )  # fmt: skip

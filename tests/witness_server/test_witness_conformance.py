@@ -8,7 +8,11 @@ request bytes and the cosignature checks follow the specs' wording:
   a signature line is "— <name> base64(key ID || signature)\\n".
 - tlog-cosignature: Ed25519 key ID with type 0x04; the signature is
   u64 big-endian timestamp || Ed25519 over "cosignature/v1\\ntime <t>\\n" || checkpoint.
-- tlog-witness: the body is "old <n>\\n", proof lines, "\\n", the checkpoint note.
+- tlog-witness: the body is "old <n>\\n", proof lines, "\\n", the checkpoint note;
+  a same size with another root and a size-0 checkpoint without the empty
+  tree's root are 422 (C2SP PR #280); the latest cosigned checkpoint is at
+  "<monitoring prefix>/<lowercase hex SHA-256 of the origin>/checkpoint"
+  (C2SP PR #273, with tlog-mirror's "<origin hash>").
 """
 
 from __future__ import annotations
@@ -121,10 +125,13 @@ def test_cosigns_an_append_only_log(
         assert (status, ctype) == (200, "text/plain; charset=utf-8"), body
         assert before <= check_cosignature(witness, log.checkpoint(size), body) <= time.time()
         old = size
-    conn.request("GET", "/latest-checkpoint?origin=" + ORIGIN.replace("/", "%2F"))
+    conn.request("GET", "/" + hashlib.sha256(ORIGIN.encode()).hexdigest() + "/checkpoint")
     answer = conn.getresponse()
     served = answer.read().decode()
     assert answer.status == 200
+    conn.request("GET", "/latest-checkpoint?origin=" + ORIGIN.replace("/", "%2F"))
+    legacy = conn.getresponse()
+    assert (legacy.status, legacy.read().decode()) == (200, served)
     text, _, signatures = served.partition("\n\n")
     assert text + "\n" == log.checkpoint(40)
     lines = signatures.splitlines(keepends=True)
@@ -140,6 +147,17 @@ def test_stale_old_size_gets_409_with_the_size(
         assert submit(conn, log.body(old, 9)) == (409, "text/x.tlog.size", b"7\n")
 
 
+def test_size_0_needs_the_empty_trees_root(conn: http.client.HTTPConnection, log: SpecLog) -> None:
+    """PR #280: "A checkpoint of size zero MUST have the root hash of the empty tree"."""
+    empty = log.checkpoint(0, root=hashlib.sha256(b"").digest())
+    not_empty = log.checkpoint(0, root=ref_root(log.leaves[:1]))
+    assert submit(conn, log.body(0, 0, proof=[], text=not_empty))[0] == 422
+    assert submit(conn, log.body(0, 0, proof=[], text=empty))[0] == 200
+    conn.request("GET", "/" + "ab" * 32 + "/checkpoint")  # a log it does not follow
+    answer = conn.getresponse()
+    assert (answer.status, answer.read() != b"") == (404, True)
+
+
 def test_other_refusals(conn: http.client.HTTPConnection, log: SpecLog) -> None:
     assert submit(conn, log.body(0, 4))[0] == 200
     stranger = SpecLog()  # the same origin, a key the witness does not trust
@@ -152,8 +170,7 @@ def test_other_refusals(conn: http.client.HTTPConnection, log: SpecLog) -> None:
     wrong[0] = bytes(32)
     assert submit(conn, log.body(4, 6, proof=wrong))[0] == 422
     other_root = log.checkpoint(4, root=ref_root([b"another history"] * 4))
-    status, ctype, _ = submit(conn, log.body(4, 4, proof=[], text=other_root))
-    assert (status, ctype.split(";")[0]) == (409, "text/plain")
+    assert submit(conn, log.body(4, 4, proof=[], text=other_root))[0] == 422
     status, _, answer = submit(conn, log.body(4, 6) + b"x" * 70_000)
     assert status == 413 and b"larger than" in answer
     # a note that also carries another witness's (unknown) cosignature is accepted

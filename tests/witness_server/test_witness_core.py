@@ -97,6 +97,26 @@ def test_bad_signature_by_the_trusted_key_is_403() -> None:
     assert refusal(log, AddCheckpointRequest(0, (), bad), None).status == 403
 
 
+def test_a_trusted_keys_failing_line_is_403_even_beside_a_valid_one() -> None:
+    """Current text: 403 when a line's key name and ID match a trusted key but it fails."""
+    log = FakeLog()
+    parsed = note.parse(log.signed(3))
+    good = parsed.signatures[0]
+    failing = note.NoteSignature(good.name, good.key_id, bytes(64))
+    for lines in ((failing, good), (good, failing)):
+        bad = note.Note(parsed.text, lines).to_text()
+        found = refusal(log, AddCheckpointRequest(0, (), bad), None)
+        assert (found.status, found.reason) == (403, "bad_signature")
+        assert "does not verify" in str(found)
+
+
+def test_the_cosignature_time_is_never_0() -> None:
+    log = FakeLog()
+    result = decide(log.request(0, 2), logs_for(log), None, SIGNER, 0)
+    assert result.state.cosigned_at == 1
+    assert note.parse_signature_line(result.line).signature[:8] == (1).to_bytes(8, "big")
+
+
 def test_unknown_signatures_are_ignored_and_not_served() -> None:
     log, stranger = FakeLog(), FakeLog()
     other_witness, _ = generate_cosigner_key("other.test/witness")
@@ -148,11 +168,12 @@ def test_rollback_to_a_smaller_tree_is_refused() -> None:
     assert refusal(log, older, latest).status == 400
 
 
-def test_same_size_other_root_is_a_409_fork_kept_as_evidence() -> None:
+def test_same_size_other_root_is_a_422_fork_kept_as_evidence() -> None:
+    """C2SP PR #280: 422 (v1.0.0: 409), so that every 409 carries the size body."""
     log = FakeLog()
     fork = log.sibling(b" forked")
     found = refusal(log, fork.request(6, 6), state_at(log, 6))
-    assert (found.status, found.reason, found.latest_size) == (409, "fork", None)
+    assert (found.status, found.reason, found.latest_size) == (422, "fork", None)
     assert found.evidence and "a fork" in str(found)
 
 
@@ -192,4 +213,8 @@ def test_size_0_checkpoint_must_have_the_empty_root() -> None:
     text = f"{log.origin}\n0\n{base64.b64encode(log.root(1)).decode()}\n"
     bogus = AddCheckpointRequest(0, (), note.sign(text, log.skey))
     found = refusal(log, bogus, None)
-    assert (found.status, found.reason, found.evidence) == (409, "fork", True)
+    assert (found.status, found.reason, found.evidence) == (422, "bad_empty_root", True)
+    assert "not the empty tree's" in str(found)
+    # The same from a witness that cosigned the empty tree before.
+    found = refusal(log, bogus, state_at(log, 0))
+    assert (found.status, found.reason) == (422, "bad_empty_root")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,12 @@ from flask.testing import FlaskClient
 from witness_fake_log import FakeLog
 
 from chain.checkpoint import open_checkpoint, verify_cosignatures
-from chain.tlog_witness import MAX_REQUEST_BYTES, parse_cosignature_lines, parse_size
+from chain.tlog_witness import (
+    MAX_REQUEST_BYTES,
+    monitoring_checkpoint_path,
+    parse_cosignature_lines,
+    parse_size,
+)
 from witness import create_app, init_witness_dir
 
 NOW = 1_760_000_000
@@ -59,12 +65,40 @@ def test_stale_old_size_is_409_text_x_tlog_size(client: FlaskClient, log: FakeLo
     assert answer.data == b"5\n" and parse_size(answer.data) == 5
 
 
-def test_fork_is_409_with_a_text_reason(client: FlaskClient, log: FakeLog) -> None:
+def test_fork_is_422_with_a_text_reason(client: FlaskClient, log: FakeLog) -> None:
+    """Same size, another root: 422 since C2SP PR #280 (v1.0.0 said 409)."""
     assert post(client, log.body(0, 5)).status_code == 200
     answer = post(client, log.sibling(b"!").body(5, 5))
-    assert answer.status_code == 409
+    assert answer.status_code == 422
     assert answer.headers["Content-Type"] == "text/plain; charset=utf-8"
     assert b"a fork" in answer.data
+    metrics = client.get("/metrics").data.decode()
+    assert 'farmtrace_witness_requests_total{outcome="fork"} 1.0' in metrics
+
+
+def test_monitoring_checkpoint_by_origin_hash(
+    client: FlaskClient, app: Flask, log: FakeLog
+) -> None:
+    """``GET <monitoring prefix>/<lowercase hex SHA-256 of the origin>/checkpoint``."""
+    path = "/" + hashlib.sha256(log.origin.encode()).hexdigest() + "/checkpoint"
+    assert path == monitoring_checkpoint_path(log.origin)
+    assert client.get(path).status_code == 404  # nothing cosigned yet
+    assert post(client, log.body(0, 6)).status_code == 200
+    answer = client.get(path)
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert answer.headers["Cache-Control"] == "no-cache"
+    text = answer.data.decode()
+    assert open_checkpoint(text, log.vkey) == log.checkpoint(6)
+    vkey = app.extensions["farmtrace_witness"].config.vkey
+    assert verify_cosignatures(text, [vkey]) == {"w.test/witness": NOW}
+    assert client.get("/latest-checkpoint?origin=log.test%2Fa").data == answer.data
+    # A refused fork leaves it as it was.
+    assert post(client, log.sibling(b"!").body(6, 6)).status_code == 422
+    assert client.get(path).data == answer.data
+    upper = path.replace(path[1:65], path[1:65].upper())
+    for other in (upper, "/" + "0" * 64 + "/checkpoint", "/log.test%2Fa/checkpoint"):
+        assert client.get(other).status_code == 404, other
 
 
 @pytest.mark.parametrize(

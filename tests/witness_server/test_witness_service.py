@@ -162,7 +162,7 @@ def test_fork_and_bad_proof_are_kept_as_evidence_and_logged(
     fork = log.sibling(b" forked")
     bodies = [fork.body(6, 6), fork.body(6, 10)]
     with caplog.at_level(logging.WARNING, logger="witness"):
-        assert [refused(service, b).status for b in bodies] == [409, 422]
+        assert [refused(service, b).status for b in bodies] == [422, 422]
         assert refused(service, bodies[0]).reason == "fork"  # the same evidence, kept once
     kept = sorted(p.read_bytes() for p in (wdir / "evidence").glob("*.txt"))
     assert kept == sorted(bodies)

@@ -8,6 +8,7 @@ export const EVENT_ROLES = Object.freeze({
   moved: ["farm"],
   died: ["farm", "vet"],
   vaccinated: ["farm", "hatchery", "vet"],
+  treated: ["vet"],
   inspected: ["vet"],
   slaughtered: ["plant"],
   packed: ["plant"],

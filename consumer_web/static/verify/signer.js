@@ -1,8 +1,13 @@
 // Who signed an entry, and with which right: the signer's registrations,
 // replayed like chain/registry.py, and each registration proven in turn.
 //
-// GET /api/v1/signers/<id> lists {"grants": [{"index", "kind", "action",
-// "pubkey", "ts", "signer"}]} in log order. The genesis administrators (from
+// GET /api/v1/signers/<id>?tree_size=<the checkpoint's size> lists {"grants":
+// [{"index", "kind", "action", "pubkey", "ts", "signer", "entry"}],
+// "registry_proof"} in log order. The list must be complete: each grant must
+// be what its entry (JWS) says, and the entries, by the registry proof, must
+// be every registration and revocation the checkpoint's registry line commits
+// to (verify/registry.js); else "registration history not proven complete".
+// The genesis administrators (from
 // GET /api/v1/log "admins") hold the admin role from ts 0, before entry 0,
 // but only once their own self-signed registration of that key is proven in
 // the log's genesis block (gateway init writes it there): the site's list of
@@ -12,6 +17,7 @@
 import { VerifyError, b64urlDecode } from "./bytes.js";
 import { checkIncluded, decodeProof } from "./bundle.js";
 import { parseCompact, verifyCompact } from "./jws.js";
+import { verifyRegistryHistory } from "./registry.js";
 import { EVENT_ROLES, REGISTRAR_ROLES } from "./roles.js";
 
 const MAX_DEPTH = 8;
@@ -48,14 +54,49 @@ function grantsOf(info, kid) {
   return info.grants;
 }
 
+/** Check that grant `g` of `kid` says what its entry (JWS) says. */
+function checkListed(g, kid) {
+  let parsed;
+  try {
+    parsed = parseCompact(g.entry);
+  } catch (error) {
+    throw new VerifyError(`entry ${g.index}, listed for ${kid}: ${error.message}`);
+  }
+  const p = parsed.payload;
+  const subject = p.type === "device" ? p.dev : p.op;
+  const says = [p.type, p.action, subject, p.pubkey ?? null, p.ts, parsed.kid];
+  const listed = [g.kind, g.action, kid, g.pubkey ?? null, g.ts, g.signer];
+  if (JSON.stringify(says) !== JSON.stringify(listed)) {
+    throw new VerifyError(`entry ${g.index} is not the registration listed for ${kid}`, {
+      expected: listed.join(" "),
+      calculated: says.join(" "),
+    });
+  }
+}
+
+/**
+ * `kid`'s grants from `info` (its /signers answer at the checkpoint's size),
+ * once each is its entry and the registry proof shows they are all of them.
+ */
+async function provenGrants(info, kid, ctx) {
+  const grants = grantsOf(info, kid);
+  if (info === null) return grants; // none in this tree: hiding them all proves nothing
+  grants.forEach((g) => checkListed(g, kid));
+  const entries = grants.map((g) => ({ index: g.index, jws: g.entry }));
+  await verifyRegistryHistory(kid, entries, info.registry_proof, ctx.checkpoint);
+  return grants;
+}
+
 /** The grant in force for `kid` at time `ts`, for the entry at log `index`. */
 async function grantInForce(kid, ts, index, ctx) {
   const grants = [];
   if (Object.hasOwn(ctx.admins, kid)) {
     grants.push({ index: -1, ts: 0, action: "register", pubkey: ctx.admins[kid], genesis: true });
   }
-  const info = await ctx.api.get(`/signers/${encodeURIComponent(kid)}`, { missingOk: true });
-  grants.push(...grantsOf(info, kid).filter((g) => g.index < index));
+  const path = `/signers/${encodeURIComponent(kid)}?tree_size=${ctx.checkpoint.size}`;
+  const info = await ctx.api.get(path, { missingOk: true });
+  const listed = await provenGrants(info, kid, ctx);
+  grants.push(...listed.filter((g) => g.index < index));
   if (!grants.length) throw new VerifyError(`${kid} is not registered before entry ${index}`);
   const inForce = grants.filter((g) => g.ts <= ts);
   if (!inForce.length) {
@@ -69,7 +110,7 @@ async function grantInForce(kid, ts, index, ctx) {
   if (grant.action !== "register" || typeof grant.pubkey !== "string") {
     throw new VerifyError(`${kid} was revoked at ts ${grant.ts} (entry ${grant.index})`);
   }
-  return grant.genesis ? genesisRegistration(kid, grant.pubkey, grantsOf(info, kid)) : grant;
+  return grant.genesis ? genesisRegistration(kid, grant.pubkey, listed) : grant;
 }
 
 /**

@@ -9,8 +9,10 @@
 // tileApi(tilesBase, api) answers `/entries/<i>/proof` with a proof bundle it
 // builds from those files (the same JSON as the read API's, checked by
 // bundle.js exactly as one fetched from a site would be); every other path
-// (the log's description, signers) goes to `api`. Nothing here is trusted:
-// entry.js verifies the bundle against the checkpoint's signature.
+// (the log's description, signers) goes to `api`, and so does the proof of
+// an entry the published checkpoint does not cover yet (the publisher runs
+// behind the site). Nothing here is trusted: entry.js verifies the bundle
+// against the checkpoint's signature, wherever it came from.
 
 import { VerifyError, b64encode, fromUtf8, hex, sha256 } from "./bytes.js";
 import { leafHash, nodeHash } from "./merkle.js";
@@ -36,6 +38,9 @@ export const tilePath = (level, index, width = WIDTH) =>
 export const entriesPath = (index, width = WIDTH) =>
   `tile/entries/${encodeIndex(index)}${suffix(width)}`;
 export const blockPath = (height) => `block/${encodeIndex(height)}`;
+
+/** A VerifyError saying the published checkpoint does not cover something (yet). */
+const unpublished = (message) => Object.assign(new VerifyError(message), { unpublished: true });
 
 /** Hashes tile `index` of `level` holds in the tree of `size` leaves. */
 export function tileWidth(level, index, size) {
@@ -191,8 +196,12 @@ async function blockOf(reader, index, size) {
     else hi = mid - 1;
   }
   const found = await header(lo);
-  if (!(index >= found.json.first_index && index < found.json.first_index + found.json.count)) {
-    throw new VerifyError(`entry ${index} is not in the published log of ${size} blocks`);
+  const end = found.json.first_index + found.json.count;
+  if (lo === size - 1 && index >= end) {
+    throw unpublished(`entry ${index} is not in the published log of ${size} blocks`);
+  }
+  if (!(index >= found.json.first_index && index < end)) {
+    throw new VerifyError(`entry ${index} is in no block of the published log`);
   }
   return { height: lo, ...found };
 }
@@ -208,9 +217,10 @@ export async function entryProof(reader, index, treeSize = undefined) {
     throw new VerifyError("checkpoint: no tree size");
   }
   const size = treeSize ?? published;
-  if (!(size >= 1 && size <= published)) {
-    throw new VerifyError(`tree size ${size}: the published checkpoint has ${published} blocks`);
+  if (size > published) {
+    throw unpublished(`tree size ${size}: the published checkpoint has ${published} blocks`);
   }
+  if (!(Number.isSafeInteger(size) && size >= 1)) throw new VerifyError(`tree size ${size}`);
   const block = await blockOf(reader, index, published);
   if (block.height >= size) throw new VerifyError(`entry ${index} is not in the tree of ${size}`);
   const entries = await reader.entries(block.height);
@@ -232,7 +242,10 @@ export async function entryProof(reader, index, treeSize = undefined) {
   };
 }
 
-/** A read API client (entry.js readApi's interface) whose entry proofs come from tiles. */
+/**
+ * A read API client (entry.js readApi's interface) whose entry proofs come
+ * from tiles; those the tiles do not cover yet come from `api`.
+ */
 export function tileApi(tilesBase, api, fetchImpl) {
   const reader = tileReader(tilesBase, fetchImpl);
   const proofs = new Map();
@@ -241,7 +254,13 @@ export function tileApi(tilesBase, api, fetchImpl) {
       const found = /^\/entries\/(\d+)\/proof(?:\?tree_size=(\d+))?$/.exec(path);
       if (!found) return api.get(path, options);
       const size = found[2] === undefined ? undefined : Number(found[2]);
-      if (!proofs.has(path)) proofs.set(path, entryProof(reader, Number(found[1]), size));
+      if (!proofs.has(path)) {
+        const built = entryProof(reader, Number(found[1]), size).catch((error) => {
+          if (!error.unpublished) throw error;
+          return api.get(path, options);
+        });
+        proofs.set(path, built);
+      }
       return proofs.get(path);
     },
   };

@@ -14,6 +14,8 @@ from flask.testing import FlaskClient
 from served_log import ServedLog
 from werkzeug.test import TestResponse
 
+from chain import note
+from chain.checkpoint import Checkpoint
 from chain.entries import (
     Entry,
     device_payload,
@@ -26,6 +28,7 @@ from chain.keyfile import SignerKey
 from gateway.http_app import create_app as create_gateway_app
 from gateway.metrics import GatewayMetrics
 from readapi import LogInfo, create_app
+from verify._registry import registry_history_problem
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -215,6 +218,7 @@ class RegistryLog:
                         "pubkey": entry.payload.get("pubkey"),
                         "ts": entry.ts,
                         "signer": entry.kid,
+                        "entry": entry.raw.decode(),
                     }
                 )
         return grants
@@ -236,7 +240,37 @@ def test_a_signers_grants_are_its_registrations_in_log_order(
     assert response.headers["Cache-Control"] == "no-cache"
     expected = registry_log.expected_grants(signer)
     assert expected, "the fixture registers every signer"
-    assert body == {"id": signer, "grants": expected}
+    assert body == {"id": signer, "grants": expected, "registry_proof": body["registry_proof"]}
+    store = registry_log.factory.store
+    size, signed = store.latest_checkpoint() or (0, "")
+    assert body["registry_proof"]["size"] == size
+    checkpoint = Checkpoint.from_text(note.parse(signed).text)
+    assert registry_history_problem(signer, body, checkpoint) is None
+
+
+def test_at_a_tree_size_a_signer_has_the_grants_and_proof_of_that_checkpoint(
+    registry_log: RegistryLog,
+) -> None:
+    """d2 is registered in block 2, revoked in 3 and registered again in 4 (issue 14)."""
+    store = registry_log.factory.store
+    seen = []
+    for size in (3, 4, 5):
+        response = registry_log.client.get(f"/api/v1/signers/d2?tree_size={size}")
+        body = _json(response)
+        assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        checkpoint = Checkpoint.from_text(note.parse(store.checkpoint(size)).text)
+        assert registry_history_problem("d2", body, checkpoint) is None
+        assert body["registry_proof"]["size"] == size
+        seen.append([g["action"] for g in body["grants"]])
+    assert seen == [["register"], ["register", "revoke"], ["register", "revoke", "register"]]
+    hidden = _json(registry_log.client.get("/api/v1/signers/d2?tree_size=4"))
+    hidden["grants"] = hidden["grants"][:1]  # a site hiding the revocation
+    checkpoint = Checkpoint.from_text(note.parse(store.checkpoint(4)).text)
+    assert "not proven complete" in (registry_history_problem("d2", hidden, checkpoint) or "")
+    message = _error(registry_log.client.get("/api/v1/signers/d3?tree_size=5"), 404)
+    assert message == "signer 'd3' was never registered in the tree of size 5"
+    beyond = _error(registry_log.client.get(f"/api/v1/signers/d2?tree_size={store.size + 1}"), 400)
+    assert "beyond the latest checkpoint" in beyond
 
 
 def test_grants_describe_rotation_and_revocation(registry_log: RegistryLog) -> None:
@@ -265,6 +299,7 @@ def test_grants_describe_rotation_and_revocation(registry_log: RegistryLog) -> N
             "pubkey": registry_log.factory.admin.public_key_b64,
             "ts": START_MS - 1000,
             "signer": "admin",  # the genesis administrator registers itself
+            "entry": store.entry(0).decode(),
         }
     ]
 

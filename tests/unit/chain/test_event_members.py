@@ -18,7 +18,8 @@ TYPICAL = {  # a valid value for every member of every event
     "from_barn": "b1", "vaccine": "HVT", "dose": "0.2ml", "result": "pass", "note": "ok",
     "cause": "heat", "plant": "P", "outputs": ["carcass:1"], "gtin": "09506000134352",
     "serial": "S1", "lot": "L1", "weight_g": 1800, "destination": "DC", "source": "P",
-    "location": "DC", "reason": "r",
+    "location": "DC", "reason": "r", "medicine": "Amoxicillin", "withdrawal_days": 1,
+    "product": "Whole chicken", "best_before": "2026-01-19",
 }  # fmt: skip
 SUBJECT = {"bird": "bird:1", "barn": "barn:b1", "carcass": "carcass:1", "cut": "cut:1"}
 SUBJECT |= {"pack": "pack:09506000134352.S1", "lot": "lot:09506000134352.L1"}

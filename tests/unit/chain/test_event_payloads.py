@@ -11,9 +11,11 @@ from chain import note
 from chain._payloads import EVENT_SCHEMAS
 from chain.entries import (
     EVENTS,
+    WITHDRAWAL_DAYS_MAX,
     device_payload,
     event_outputs,
     event_payload,
+    packing_day,
     parse_entry,
     reading_payload,
     sign_entry,
@@ -34,6 +36,7 @@ MINIMAL: _Form = {
     "placed": (["bird:b1"], {"barn": "barn1"}),
     "moved": (["bird:b1"], {"barn": "barn2"}),
     "vaccinated": (["bird:b1"], {"vaccine": "Newcastle disease (live)"}),
+    "treated": (["bird:b1"], {"medicine": "Amoxicillin"}),
     "inspected": (["barn:barn1"], {"result": "pass"}),
     "died": (["bird:b1"], {}),
     "slaughtered": (["bird:b1"], {"plant": "Plant 4", "outputs": ["carcass:b1"]}),
@@ -52,6 +55,10 @@ FULL: _Form = {
     "placed": (["bird:b1", "bird:b2"], {"barn": "barn1", "pen": "3"}),
     "moved": (["bird:b1"], {"barn": "barn2", "from_barn": "barn1"}),
     "vaccinated": (["bird:b1", "bird:b2"], {"vaccine": "IB H120", "dose": "0.03 ml"}),
+    "treated": (
+        ["bird:b1", "barn:barn1"],
+        {"medicine": "Amoxicillin", "reason": "E. coli", "dose": "15 mg/kg", "withdrawal_days": 1},
+    ),
     "inspected": (["bird:b1", "barn:barn1"], {"result": "fail", "note": "wet litter"}),
     "died": (["bird:b1"], {"cause": "heat stress"}),
     "slaughtered": (
@@ -60,7 +67,8 @@ FULL: _Form = {
     ),
     "packed": (
         ["carcass:b1", "cut:b2.leg", "bird:b3"],
-        {"gtin": GTIN, "lot": "L-2026.01", "plant": "Plant 4", "weight_g": 2150, "count": 3},
+        {"gtin": GTIN, "lot": "L-2026.01", "plant": "Plant 4", "weight_g": 2150, "count": 3}
+        | {"product": "Chicken legs", "best_before": "2026-01-08"},
     ),
     "shipped": ([f"lot:{GTIN}.L7", f"pack:{GTIN}.S1"], {"destination": "DC", "source": "P4"}),
     "received": ([f"lot:{GTIN}.L7"], {"location": "Shop 12", "by": "clerk-7"}),
@@ -93,6 +101,7 @@ def test_every_event_is_accepted(event: str, form: _Form) -> None:
 
 
 _TEXT = "a string of at most 200 characters"
+_DATE = "a calendar date YYYY-MM-DD (ISO 8601)"
 _ID = "an id matching"
 # (event, changes to its minimal form, message the error must start with, then contain)
 BAD: list[tuple[str, dict[str, object], str, str]] = [
@@ -146,6 +155,25 @@ BAD: list[tuple[str, dict[str, object], str, str]] = [
     ("packed", {"weight_g": 2.5}, "weight_g", "an integer in"),
     ("packed", {"plant": {"id": 4}}, "plant", _TEXT),
     ("packed", {"subjects": ["pack:x"]}, "subjects[0]", "a bird:<id> or carcass:<id> or cut:"),
+    ("packed", {"product": 5}, "product", _TEXT),
+    ("packed", {"best_before": "2025-12-30"}, "best_before", "on or after the packing date 2025"),
+    ("packed", {"best_before": "2026-02-30"}, "best_before", _DATE),
+    ("packed", {"best_before": "20260108"}, "best_before", _DATE),
+    ("packed", {"best_before": "2026-W02-1"}, "best_before", _DATE),
+    ("packed", {"best_before": "2026-01-08T00:00"}, "best_before", _DATE),
+    ("packed", {"best_before": "2026-1-8"}, "best_before", _DATE),
+    ("packed", {"best_before": "0000-01-08"}, "best_before", _DATE),
+    ("packed", {"best_before": 20260108}, "best_before", _DATE),
+    ("treated", {"medicine": DELETE}, "medicine", "required in treated events"),
+    ("treated", {"medicine": 5}, "medicine", _TEXT),
+    ("treated", {"reason": ["E. coli"]}, "reason", _TEXT),
+    ("treated", {"dose": 5}, "dose", _TEXT),
+    ("treated", {"withdrawal_days": -1}, "withdrawal_days", "an integer in [0, 1000]"),
+    ("treated", {"withdrawal_days": 1001}, "withdrawal_days", "an integer in [0, 1000]"),
+    ("treated", {"withdrawal_days": 7.0}, "withdrawal_days", "an integer in [0, 1000]"),
+    ("treated", {"withdrawal_days": "7"}, "withdrawal_days", "an integer in [0, 1000]"),
+    ("treated", {"withdrawal_days": True}, "withdrawal_days", "an integer in [0, 1000]"),
+    ("treated", {"subjects": ["carcass:b1"]}, "subjects[0]", "a barn:<id> or bird:<id> subject"),
     ("shipped", {"destination": DELETE}, "destination", "required in shipped events"),
     ("shipped", {"source": 3}, "source", _TEXT),
     ("shipped", {"subjects": ["bird:b1"]}, "subjects[0]", "a lot:<id> or pack:<id> subject"),
@@ -229,3 +257,40 @@ def test_the_store_finds_a_pack_its_carcass_and_its_bird(tmp_path: Path) -> None
         assert list(store.subject_entries("bird:b1")) == [0]
         assert list(store.subject_entries(f"lot:{GTIN}.L7")) == [2]
         assert list(store.subject_entries(f"pack:{GTIN}.S2")) == []
+
+
+HOUR = 3_600_000
+
+
+@pytest.mark.parametrize(
+    ("ts", "day"),
+    [
+        (TS, "2025-12-31"),  # midnight UTC is still the day before in UTC-12
+        (TS + 12 * HOUR - 1, "2025-12-31"),
+        (TS + 12 * HOUR, "2026-01-01"),
+        (TS + 35 * HOUR, "2026-01-01"),  # 11:00 on Jan 2 in UTC, 23:00 on Jan 1 in UTC-12
+        (0, "1969-12-31"),
+    ],
+)
+def test_the_packing_day_is_the_earliest_local_date_of_the_ts(ts: int, day: str) -> None:
+    assert packing_day(ts) == day
+
+
+@pytest.mark.parametrize("best_before", ["2025-12-31", "2026-01-01", "2026-12-31", "9999-12-31"])
+def test_a_best_before_on_or_after_the_packing_day_is_accepted(best_before: str) -> None:
+    payload = _payload("packed", MINIMAL, best_before=best_before, product="Whole chicken")
+    entry = parse_entry(sign_entry(payload, "op-1", SEED))
+    assert entry.payload["best_before"] == best_before
+    assert entry.payload["product"] == "Whole chicken"
+
+
+def test_a_packed_entry_without_product_or_best_before_stays_valid() -> None:
+    payload = _payload("packed", MINIMAL)
+    assert not {"product", "best_before"} & payload.keys()
+    parse_entry(sign_entry(payload, "op-1", SEED))
+
+
+@pytest.mark.parametrize("days", [0, 1, WITHDRAWAL_DAYS_MAX])
+def test_a_treatment_may_state_a_withdrawal_period_from_0_to_the_maximum(days: int) -> None:
+    payload = _payload("treated", MINIMAL, withdrawal_days=days)
+    assert parse_entry(sign_entry(payload, "vet", SEED)).payload["withdrawal_days"] == days

@@ -57,6 +57,9 @@ _EVENTS: dict[str, st.SearchStrategy[tuple[list[str], dict[str, object]]]] = {
         ),
     ),
     "vaccinated": st.tuples(some(BIRDS), st.just({"vaccine": "ND"})),
+    "treated": st.tuples(
+        some([*BIRDS, "barn:b1"]), st.just({"medicine": "Amoxicillin", "withdrawal_days": 1})
+    ),
     "inspected": st.tuples(some([*BIRDS, "barn:b1", "barn:b2"]), st.just({"result": "pass"})),
     "died": st.tuples(some(BIRDS), st.just({})),
     "slaughtered": st.tuples(

@@ -110,7 +110,12 @@ def test_moved_needs_a_placed_bird_and_another_barn(log: Log) -> None:
 
 @pytest.mark.parametrize(
     ("event", "fields"),
-    [("vaccinated", {"vaccine": "ND"}), ("died", {}), ("inspected", {"result": "pass"})],
+    [
+        ("vaccinated", {"vaccine": "ND"}),
+        ("treated", {"medicine": "Amoxicillin", "withdrawal_days": 1}),
+        ("died", {}),
+        ("inspected", {"result": "pass"}),
+    ],
 )
 def test_bird_care_needs_a_hatched_living_unslaughtered_bird(
     log: Log, event: str, fields: dict[str, Any]
@@ -125,8 +130,9 @@ def test_bird_care_needs_a_hatched_living_unslaughtered_bird(
     assert str(error).endswith(f"bird:2 was slaughtered in entry {done}")
 
 
-def test_inspecting_a_barn_needs_nothing(log: Log) -> None:
+def test_inspecting_or_treating_a_barn_needs_nothing(log: Log) -> None:
     log.ok("inspected", ["barn:nowhere", "barn:b1"], result="fail", note="wet litter")
+    log.ok("treated", ["barn:nowhere"], medicine="Amoxicillin", withdrawal_days=1)
 
 
 def test_a_bird_cannot_be_slaughtered_twice_or_after_it_died(log: Log) -> None:

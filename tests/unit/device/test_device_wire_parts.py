@@ -36,7 +36,7 @@ def test_mqtt_urls_parse(url: str, expected: MqttUrl) -> None:
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("mqtts://h", "scheme"),
+        ("mqttss://h", "scheme"),
         ("tcp://h:1883", "scheme"),
         ("mqtt://", "host"),
         ("mqtt://h:0", "port"),
