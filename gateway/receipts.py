@@ -38,20 +38,28 @@ from chain.errors import StorageError
 from chain.store import Store
 from chain.wire import MAX_RECEIPT_HASHES, MAX_RECEIPT_RANGES, Receipt, entry_digest
 
-__all__ = ["MAX_RELEASE_SCAN", "ReceiptBook"]
+__all__ = ["MAX_RELEASE_SCAN", "MAX_RUNS_KEPT", "ReceiptBook"]
 
 MAX_RELEASE_SCAN = 1024
 """Blocks a release reads to find whose receipts changed; beyond, the book reloads lazily."""
+
+MAX_RUNS_KEPT = 4096
+"""Runs the book keeps per signer besides its first; a device with more holes
+(one that skips seqs, hostile or broken) has its oldest runs dropped from
+memory and read again from the store when its ``low`` or a resend reaches
+below those kept."""
 
 
 class _Runs:
     """Sorted, disjoint, non-adjacent inclusive runs of integers."""
 
-    __slots__ = ("firsts", "lasts")
+    __slots__ = ("dropped_below", "firsts", "lasts")
 
     def __init__(self) -> None:
         self.firsts: list[int] = []
         self.lasts: list[int] = []
+        self.dropped_below = 0
+        """Runs between the first and this value were dropped (:meth:`trim`); 0: none."""
 
     def add(self, value: int) -> None:
         firsts, lasts = self.firsts, self.lasts
@@ -84,6 +92,27 @@ class _Runs:
         """The position of the first run whose last value is >= ``low``."""
         return bisect.bisect_left(self.lasts, low)
 
+    def trim(self, keep: int) -> None:
+        """Keep the first run and the newest ``keep`` after it; drop the runs between.
+
+        What is kept stays true (each kept run is committed); what was
+        dropped is only forgotten (:attr:`dropped_below`).
+        """
+        extra = len(self.firsts) - 1 - keep
+        if extra > 0:
+            self.dropped_below = self.firsts[1 + extra]
+            del self.firsts[1 : 1 + extra], self.lasts[1 : 1 + extra]
+
+    def misses(self, low: int | None) -> bool:
+        """Whether a receipt reaching ``low`` would need runs that were dropped.
+
+        A receipt lists the runs from the first reaching ``low`` (after the
+        first run): when ``low`` lies below :attr:`dropped_below`, the dropped
+        runs come first. Without a ``low``, the device drains by resending
+        what it holds (:meth:`ReceiptBook.resent` gives one).
+        """
+        return bool(self.dropped_below) and low is not None and low < self.dropped_below
+
 
 class ReceiptBook:
     """Committed seqs per signer, answering "what receipt does this device get now?".
@@ -92,9 +121,10 @@ class ReceiptBook:
     module docstring.
     """
 
-    def __init__(self, store: Store, *, held: bool = False) -> None:
+    def __init__(self, store: Store, *, held: bool = False, max_runs: int = MAX_RUNS_KEPT) -> None:
         self._store = store
         self.held = held
+        self._max_runs = max_runs
         self._released = 0  # blocks whose entries receipts cover (held books only)
         self._released_entries = 0
         self._runs: dict[str, _Runs] = {}
@@ -103,19 +133,34 @@ class ReceiptBook:
         self._recent: dict[str, deque[tuple[int, str]]] = {}
 
     def _load(self, signer: str) -> _Runs:
+        """``signer``'s runs as kept in memory (read from the store the first time)."""
         runs = self._runs.get(signer)
         if runs is None:
-            runs = _Runs()
-            limit = self._released_entries if self.held else None
-            if limit is not None and limit >= self._store.entry_count:
-                limit = None  # everything committed is released
-            for seq in self._store.signer_seqs(signer):
-                if limit is not None:
-                    index = self._store.lookup(signer, seq)
-                    if index is None or index >= limit:
-                        continue
-                runs.add(seq)
+            runs = self._read_runs(signer)
+            runs.trim(self._max_runs)
             self._runs[signer] = runs
+        return runs
+
+    def _runs_reaching(self, signer: str, low: int | None) -> _Runs:
+        """``signer``'s runs, all of them from the store if those reaching ``low`` were dropped.
+
+        Only a device with more than :data:`MAX_RUNS_KEPT` holes below what
+        it holds pays this read (of its own entries' index); it is not kept.
+        """
+        runs = self._load(signer)
+        return self._read_runs(signer) if runs.misses(low) else runs
+
+    def _read_runs(self, signer: str) -> _Runs:
+        runs = _Runs()
+        limit = self._released_entries if self.held else None
+        if limit is not None and limit >= self._store.entry_count:
+            limit = None  # everything committed is released
+        for seq in self._store.signer_seqs(signer):
+            if limit is not None:
+                index = self._store.lookup(signer, seq)
+                if index is None or index >= limit:
+                    continue
+            runs.add(seq)
         return runs
 
     @property
@@ -166,6 +211,7 @@ class ReceiptBook:
             if runs is not None:
                 for seq, _ in pairs:
                     runs.add(seq)
+                runs.trim(self._max_runs)
             for seq, digest in pairs[-MAX_RECEIPT_HASHES:]:
                 self.confirm(signer, seq, digest)
         return set(by_signer)
@@ -185,6 +231,7 @@ class ReceiptBook:
         runs = self._load(signer)
         for seq in seqs:
             runs.add(seq)
+        runs.trim(self._max_runs)
         for seq, digest in digests:
             self.confirm(signer, seq, digest)
 
@@ -228,7 +275,7 @@ class ReceiptBook:
         low = self._lows.get(signer)
         if low is None:
             return False
-        runs = self._load(signer)
+        runs = self._runs_reaching(signer, low)
         return runs.reaching(low) < len(runs.lasts)
 
     def receipt(self, signer: str) -> Receipt:
@@ -237,10 +284,10 @@ class ReceiptBook:
         Raises:
             StorageError: the store's indexes disagree with each other.
         """
-        runs = self._load(signer)
+        low = self._resends.pop(signer, None) or self._lows.get(signer)
+        runs = self._runs_reaching(signer, low)
         contiguous = runs.lasts[0] if runs.firsts and runs.firsts[0] == 1 else 0
         start = 1 if contiguous else 0
-        low = self._resends.pop(signer, None) or self._lows.get(signer)
         if low is not None:
             start = max(start, runs.reaching(low))
         ranges = tuple(

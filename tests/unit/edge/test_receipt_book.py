@@ -131,3 +131,60 @@ def test_a_device_without_a_status_drains_by_sending_again_what_it_holds(
         assert receipt.covers(min(held))
         held -= {s for s in held if receipt.covers(s)}
     assert not held
+
+
+class _KnowingStore(_FakeStore):
+    """A store whose index holds ``seqs``: what the book reads again after dropping runs."""
+
+    def __init__(self) -> None:
+        self.seqs: set[int] = set()
+        self.reads = 0
+
+    def signer_seqs(self, signer: str) -> list[int]:
+        self.reads += 1
+        return sorted(self.seqs)
+
+
+def test_a_device_with_endless_holes_costs_the_book_a_bounded_number_of_runs() -> None:
+    store = _KnowingStore()
+    book = ReceiptBook(store, max_runs=16)  # type: ignore[arg-type]
+    for seq in range(1, 2_000, 2):  # every other seq: a run each
+        store.seqs.add(seq)
+        book.committed("dev", [seq])
+    kept = book._load("dev")
+    assert len(kept.firsts) == 1 + 16  # the first run, and the newest 16
+    assert kept.firsts[0] == 1 and kept.lasts[-1] == 1_999
+    receipt = book.receipt("dev")
+    assert receipt.seq == 1 and all(
+        book_seq % 2 for first, _ in receipt.ranges for book_seq in [first]
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.sets(st.integers(min_value=1, max_value=2000), min_size=1, max_size=600),
+    st.data(),
+    st.integers(min_value=1, max_value=40),
+)
+def test_a_device_behind_dropped_runs_still_drains(
+    committed: set[int], data: st.DataObject, max_runs: int
+) -> None:
+    """As the test above, with a book that keeps few runs: the dropped ones are read again."""
+    held = set(data.draw(st.lists(st.sampled_from(sorted(committed)), unique=True)))
+    store = _KnowingStore()
+    book = ReceiptBook(store, max_runs=max_runs)  # type: ignore[arg-type]
+    for seq in sorted(committed):  # committed one at a time, as blocks come
+        store.seqs.add(seq)
+        book.committed("dev", [seq])
+    assert len(book._load("dev").firsts) <= 1 + max_runs
+    book.note_low("dev", min(held, default=None))
+    for _ in range(2 + len(committed) // MAX_RECEIPT_RANGES):
+        receipt = book.receipt("dev")
+        assert len(receipt.ranges) <= MAX_RECEIPT_RANGES
+        claimed = {s for s in range(1, 2001) if receipt.covers(s)}
+        assert claimed <= committed
+        held -= claimed
+        if len(receipt.ranges) < MAX_RECEIPT_RANGES or not held:
+            break
+        book.note_low("dev", min(held))
+    assert not held
