@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import NoReturn
 
 from chain import note
@@ -23,7 +24,14 @@ from chain.errors import MalformedEntryError
 from chain.jws import ID_PATTERN
 from chain.proof_bundle import EntryProof
 
-__all__ = ["MAX_REFS", "LogReference", "parse_refs", "reference_from_proof", "refs_to_json"]
+__all__ = [
+    "MAX_REFS",
+    "REFERABLE",
+    "LogReference",
+    "parse_refs",
+    "reference_from_proof",
+    "refs_to_json",
+]
 
 MAX_REFS = 8
 """The most references one event may carry.
@@ -31,6 +39,32 @@ MAX_REFS = 8
 Eight references with 32-character origins, in a ``received`` event naming eight
 packs, make an entry of about 3,450 bytes, under the 4,096-byte entry limit; with
 longer origins :func:`chain.entries.sign_entry` refuses the entry as too big.
+"""
+
+REFERABLE: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "placed": frozenset({"hatched"}),
+        "vaccinated": frozenset({"hatched", "placed", "moved"}),
+        "treated": frozenset({"hatched", "placed", "moved"}),
+        "inspected": frozenset({"hatched", "placed", "moved"}),
+        "slaughtered": frozenset({"hatched", "placed", "moved"}),
+        "packed": frozenset({"slaughtered"}),
+        "shipped": frozenset({"packed", "shipped", "received"}),
+        "received": frozenset({"packed", "shipped"}),
+        "recalled": frozenset(
+            {"hatched", "placed", "moved", "slaughtered", "packed", "shipped", "received"}
+            | {"recalled"}
+        ),
+    }
+)
+"""For each event kind that may carry ``refs``, the event kinds its references may name.
+
+A farm's placement names the hatchery's hatch; a vet's, or a plant's
+slaughter, names the bird's hatch or placement at the farm; a packing plant
+that did not slaughter names the slaughter that made the carcass; a shipment
+or a receipt names the packing, or the previous hop's shipment or receipt;
+a recall names whatever it recalls, or the recall it follows. Other events
+(``hatched``, ``moved``, ``died``) concern only their own log's subjects.
 """
 
 _FIELDS = ("log", "index", "hash", "size", "root", "subject")

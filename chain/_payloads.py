@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime
 from types import MappingProxyType
 from typing import Any, NoReturn
 
+from chain._crosslog_format import REFERABLE, parse_refs
 from chain._encoding import b64url_decode
 from chain.errors import MalformedEntryError
 from chain.gs1 import KEY_VALUE_PATTERN, gtin_check_digit
@@ -307,7 +308,7 @@ class EventSchema:
     """One event's rules: its subjects' kinds (empty: any), members, cross-member rule.
 
     Members in neither ``required`` nor ``optional`` are allowed and checked
-    by ``_event_member``.
+    by ``_event_member``; ``refs``, in any event kind, by ``_refs_rules``.
     """
 
     kinds: frozenset[str]
@@ -347,6 +348,25 @@ EVENT_SCHEMAS: Mapping[str, EventSchema] = MappingProxyType(
     }
 )
 _EVENT_COMMON = frozenset({"type", "seq", "ts", "event", "subjects"})
+_BAD_REF = "malformed_reference"
+
+
+def _refs_rules(payload: Mapping[str, Any]) -> None:
+    """An event's cross-log references (chain.crosslog): their format, kind and subjects.
+
+    Raises:
+        MalformedEntryError: (reason ``malformed_reference``) ``refs`` breaks
+            the format, the event's kind may not reference other logs, or a
+            reference's ``subject`` is not among the event's ``subjects``.
+    """
+    event, refs = payload["event"], payload["refs"]
+    if event not in REFERABLE:
+        kinds = ", ".join(sorted(REFERABLE))
+        fail("refs", f"no refs in a {event} event (only in {kinds})", refs, reason=_BAD_REF)
+    for index, ref in enumerate(parse_refs(refs)):
+        if ref.subject not in payload["subjects"]:
+            expected = "one of the event's subjects " + ", ".join(payload["subjects"])
+            fail(f"refs[{index}].subject", expected, ref.subject, reason=_BAD_REF)
 
 
 def _event_rules(payload: Mapping[str, Any], kid: str) -> None:
@@ -356,10 +376,12 @@ def _event_rules(payload: Mapping[str, Any], kid: str) -> None:
         if name not in payload:
             raise MalformedEntryError(f"{name}: required in {event} events, missing")
     for name, value in payload.items():
-        if name not in _EVENT_COMMON:
+        if name not in _EVENT_COMMON and name != "refs":
             _member_name(name, "event member name")
             check = schema.required.get(name) or schema.optional.get(name, _event_member)
             check(value, name)
+    if "refs" in payload:
+        _refs_rules(payload)
     if schema.kinds:
         for index, subject in enumerate(payload["subjects"]):
             if subject.partition(":")[0] not in schema.kinds:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chain._trace_index import TraceIndex, feed_rises
-from chain.entries import Entry, event_outputs
+from chain.entries import Entry, event_outputs, member_text
 from chain.store import Store
 
 __all__ = [
@@ -108,9 +108,7 @@ def _item(subject: str, relation: str, index: int, entry: Entry, **extra: FieldV
 
 
 def _text(value: object) -> FieldValue:
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value)
-    return value if isinstance(value, (str, int, float)) else str(value)
+    return value if isinstance(value, (str, int, float)) else member_text(value)
 
 
 def sorted_items(items: Mapping[tuple[str, str, int], TraceItem]) -> tuple[TraceItem, ...]:

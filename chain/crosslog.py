@@ -29,12 +29,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 from chain import merkle
 from chain._crosslog_format import (
     MAX_REFS,
+    REFERABLE,
     LogReference,
     parse_refs,
     reference_from_proof,
@@ -71,32 +71,6 @@ __all__ = [
     "reference_from_proof",
     "refs_to_json",
 ]
-
-REFERABLE: Mapping[str, frozenset[str]] = MappingProxyType(
-    {
-        "placed": frozenset({"hatched"}),
-        "vaccinated": frozenset({"hatched", "placed", "moved"}),
-        "treated": frozenset({"hatched", "placed", "moved"}),
-        "inspected": frozenset({"hatched", "placed", "moved"}),
-        "slaughtered": frozenset({"hatched", "placed", "moved"}),
-        "packed": frozenset({"slaughtered"}),
-        "shipped": frozenset({"packed", "shipped", "received"}),
-        "received": frozenset({"packed", "shipped"}),
-        "recalled": frozenset(
-            {"hatched", "placed", "moved", "slaughtered", "packed", "shipped", "received"}
-            | {"recalled"}
-        ),
-    }
-)
-"""For each event kind that may carry ``refs``, the event kinds its references may name.
-
-A farm's placement names the hatchery's hatch; a vet's, or a plant's
-slaughter, names the bird's hatch or placement at the farm; a packing plant
-that did not slaughter names the slaughter that made the carcass; a shipment
-or a receipt names the packing, or the previous hop's shipment or receipt;
-a recall names whatever it recalls, or the recall it follows. Other events
-(``hatched``, ``moved``, ``died``) concern only their own log's subjects.
-"""
 
 FAILURE_REASONS = (
     "ref_unknown_log",

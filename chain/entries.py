@@ -73,6 +73,7 @@ __all__ = [
     "event_payload",
     "event_subject_kinds",
     "gap_payload",
+    "member_text",
     "operator_payload",
     "packing_day",
     "parse_entry",
@@ -163,6 +164,19 @@ def sign_entry(payload: Mapping[str, object], kid: str, seed: bytes) -> bytes:
     except UnicodeEncodeError as exc:  # a lone surrogate in a string
         raise MalformedEntryError(f"payload: expected JSON-serialisable UTF-8, {exc}") from exc
     return sign_compact(data, kid, seed)
+
+
+def member_text(value: object) -> str:
+    """A payload member's value as plain text for pages and traces.
+
+    A list is its items joined by ", "; a cross-log reference (``refs``) is
+    ``<log> entry <index>``; anything else its ``str``.
+    """
+    if isinstance(value, (list, tuple)):
+        return ", ".join(member_text(item) for item in value)
+    if isinstance(value, Mapping) and "log" in value and "index" in value:
+        return f"{value['log']} entry {value['index']}"
+    return str(value)
 
 
 def event_outputs(payload: Mapping[str, Any]) -> tuple[str, ...]:

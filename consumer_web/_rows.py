@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chain.entries import Entry
+from chain.entries import Entry, member_text
 from chain.errors import FarmtraceError
 from chain.gs1 import DigitalLink
 from consumer_web._directory import Directory
@@ -13,16 +13,10 @@ __all__ = ["event_row", "pack_info"]
 _COMMON = frozenset({"type", "seq", "ts", "event", "subjects"})
 
 
-def _text(value: object) -> str:
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value)
-    return str(value)
-
-
 def event_row(entry: Entry, index: int, height: int, directory: Directory) -> EventRow:
     """The :class:`EventRow` of event ``entry`` (log index ``index``, in block ``height``)."""
     payload = entry.payload
-    fields = tuple(sorted((k, _text(v)) for k, v in payload.items() if k not in _COMMON))
+    fields = tuple(sorted((k, member_text(v)) for k, v in payload.items() if k not in _COMMON))
     return EventRow(
         index,
         height,

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import textwrap
+from pathlib import Path
 from typing import Any
 
+from chain.crosslog import REFERABLE
 from chain.errors import (
     AuthorizationError,
     FarmtraceError,
@@ -24,7 +26,7 @@ from farmtrace._exits import fail
 from farmtrace._mqtt_tls_args import mqtt_url_of
 from readapi.client import ReadApiClient
 from signer.checked_events import LogUnavailableError, sign_checked_event
-from signer.event_text import MEMBER_HELP, SUBJECT_HELP, subject_from_option
+from signer.event_text import MEMBER_HELP, SUBJECT_HELP, refs_from_text, subject_from_option
 from signer.operator_events import EVENT_KINDS, EventKind, draft_event
 from signer.registration import Sent, receipt_text
 
@@ -170,6 +172,8 @@ def _add_kind_options(sub: argparse.ArgumentParser, kind: EventKind) -> None:
         if member in kind.required:
             options |= {"required": True}
         where.add_argument(_option(member, kind), **options)
+    if kind.name in REFERABLE:
+        _add_refs_options(sub, kind)
     checking = sub.add_argument_group("checking against the log")
     checking.add_argument(
         "--check-url",
@@ -180,6 +184,25 @@ def _add_kind_options(sub: argparse.ArgumentParser, kind: EventKind) -> None:
         "--no-check", action="store_true", help="sign without checking against the log"
     )
     add_signer_options(sub, "the operator")
+
+
+def _add_refs_options(sub: argparse.ArgumentParser, kind: EventKind) -> None:
+    refs = sub.add_argument_group(
+        "entries of other logs it concerns (cross-log references, docs/supply-chain.md)",
+        f"a {kind.name} event may reference: {', '.join(sorted(REFERABLE[kind.name]))}. "
+        "Only their format is checked here; not yet against the other log.",
+    )
+    refs.add_argument(
+        "--ref", action="append", default=[], metavar="JSON", help=MEMBER_HELP["refs"]
+    )
+    refs.add_argument(
+        "--refs-file", type=Path, metavar="FILE", help="a JSON list of such references"
+    )
+
+
+def _refs(args: argparse.Namespace) -> list[dict[str, object]]:
+    path = getattr(args, "refs_file", None)
+    return refs_from_text(getattr(args, "ref", []), None if path is None else path.read_bytes())
 
 
 def _subjects(args: argparse.Namespace, kind: EventKind) -> list[str]:
@@ -206,7 +229,8 @@ def run(args: argparse.Namespace) -> int:
     kind = EVENT_KINDS[args.event]
     ts = now_ms() if args.ts is None else args.ts
     try:
-        draft = draft_event(kind.name, _subjects(args, kind), _members(args, kind), ts)
+        refs = _refs(args)
+        draft = draft_event(kind.name, _subjects(args, kind), _members(args, kind), ts, refs=refs)
         key = load_key(args.key)
         url = mqtt_url_of(args)
     except (ValueError, OSError, MalformedError) as exc:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from chain.errors import GS1Error
+from collections.abc import Sequence
+
+from chain.crosslog import parse_refs, refs_to_json
+from chain.errors import GS1Error, MalformedEntryError
 from chain.gs1 import pack_subject, parse_digital_link_path
+from chain.json_input import load_json, load_json_object
 from signer.operator_events import EventDraft
 
-__all__ = ["MEMBER_HELP", "SUBJECT_HELP", "describe_draft", "subject_from_option"]
+__all__ = ["MEMBER_HELP", "SUBJECT_HELP", "describe_draft", "refs_from_text", "subject_from_option"]
 
 SUBJECT_HELP = {
     "bird": "a bird's tag id, e.g. 0001",
@@ -44,6 +48,9 @@ MEMBER_HELP = {
     "source": "where it leaves from",
     "location": "where it arrived",
     "reason": "why: a recall's reason, or what a treatment is for (shown on the consumer pages)",
+    "refs": "an entry of another log this event concerns, as one JSON object "
+    '{"log": ORIGIN, "index": N, "hash": HEX, "size": N, "root": HEX, "subject": KIND:ID} '
+    "(repeatable; see docs/supply-chain.md)",
 }
 """What each member of an event means, for people filling it in."""
 
@@ -73,3 +80,25 @@ def describe_draft(draft: EventDraft) -> str:
     """``packed event of 1 subject(s) (carcass:0001)``: for people."""
     shown = ", ".join(draft.subjects[:3]) + (" ..." if len(draft.subjects) > 3 else "")
     return f"{draft.event} event of {len(draft.subjects)} subject(s) ({shown})"
+
+
+def refs_from_text(items: Sequence[str], file_text: bytes | None = None) -> list[dict[str, object]]:
+    """The ``refs`` member from ``--ref`` objects and a ``--refs-file``'s JSON list.
+
+    The file's references come first, then ``items`` (each one JSON object),
+    in order; neither: an empty list (no ``refs`` member). Strict JSON
+    (:mod:`chain.json_input`) and the reference format of :mod:`chain.crosslog`.
+
+    Raises:
+        MalformedEntryError: text that is not strict JSON, or references that
+            break the format (reason ``malformed_reference``).
+    """
+    refs: list[object] = []
+    if file_text is not None:
+        listed = load_json(file_text, "--refs-file", error=MalformedEntryError)
+        if not isinstance(listed, list):
+            raise MalformedEntryError("--refs-file: expected a JSON list of references")
+        refs += listed
+    for item in items:
+        refs.append(load_json_object(item.encode(), "--ref", error=MalformedEntryError))
+    return refs_to_json(parse_refs(refs)) if refs else []

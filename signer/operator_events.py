@@ -193,7 +193,12 @@ def _typed(kind: EventKind, name: str, text: str) -> object:
 
 
 def draft_event(
-    event: str, subjects: str | Sequence[str], members: Mapping[str, str], ts: int
+    event: str,
+    subjects: str | Sequence[str],
+    members: Mapping[str, str],
+    ts: int,
+    *,
+    refs: Sequence[Mapping[str, object]] = (),
 ) -> EventDraft:
     """Build and validate an ``event`` of kind ``event`` from text.
 
@@ -201,7 +206,8 @@ def draft_event(
     white space. ``members`` maps member names of the kind to text: list
     members are split like ``subjects``, integer members parsed; an empty
     or blank value counts as absent. Leading and trailing white space is
-    dropped.
+    dropped. ``refs`` are the event's cross-log references as ``refs``
+    items (:mod:`chain.crosslog`); none: no ``refs`` member.
 
     Raises:
         MalformedEntryError: unknown kind or member, a required member or
@@ -226,6 +232,8 @@ def draft_event(
         value = text.strip()
         if value:
             typed[name] = _typed(kind, name, value)
+    if refs:
+        typed["refs"] = [dict(ref) for ref in refs]
     draft = EventDraft(event, ts, tuple(listed), MappingProxyType(typed))
     sign_entry(draft.payload(1), "check", bytes(32))  # validation only; raises on a bad draft
     return draft

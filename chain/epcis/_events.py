@@ -37,7 +37,10 @@ recalled      ObjectEvent OBSERVE, disposition ``recalled`` (also set as persist
 
 Lots appear in ``quantityList``; every other subject in ``epcList``. Every event
 carries the entry it comes from (``farmtrace:entry``, the signed JWS), its index,
-block and proof URL, and each payload member as ``farmtrace:<member>``.
+block and proof URL, and each payload member as ``farmtrace:<member>``. Cross-log
+references (``refs``, :mod:`chain.crosslog`) are ``farmtrace:refs``, each item's
+members named as this log's own are (:data:`REF_MEMBERS`; docs/supply-chain.md
+section 7).
 """
 
 from __future__ import annotations
@@ -50,12 +53,22 @@ from chain.epcis._ids import TZ_OFFSET, Identifiers, check_time, entry_event_id,
 from chain.epcis._view import LogView
 from chain.gs1 import DigitalLink
 
-__all__ = ["EventMapper", "proof_fields"]
+__all__ = ["REF_MEMBERS", "EventMapper", "proof_fields"]
 
 _COMMON = frozenset({"type", "seq", "ts", "event", "subjects"})
 _ILMD = {"hatched": frozenset({"breed", "hatchery", "parent_flock"})}
 _BARN = "barn"
 _Builder = Callable[[Mapping[str, Any], list[str]], dict[str, Any]]
+
+REF_MEMBERS = {
+    "log": "farmtrace:log",
+    "index": "farmtrace:entryIndex",
+    "hash": "farmtrace:entryHash",
+    "size": "farmtrace:treeSize",
+    "root": "farmtrace:rootHash",
+    "subject": "farmtrace:subject",
+}
+"""Each ``refs`` item's member and the ``farmtrace:`` member it exports as."""
 
 
 def proof_fields(view: LogView, ids: Identifiers, index: int, entry: Entry) -> dict[str, Any]:
@@ -111,6 +124,8 @@ class EventMapper:
         body |= build(payload, subjects) if build is not None else self._other(subjects)
         ilmd = _ILMD.get(kind, frozenset())
         members = {n: _plain(v) for n, v in payload.items() if n not in _COMMON}
+        if "refs" in members:
+            members["refs"] = [{REF_MEMBERS[n]: v for n, v in r.items()} for r in members["refs"]]
         if ilmd & members.keys():
             body["ilmd"] = {f"farmtrace:{n}": v for n, v in members.items() if n in ilmd}
         body["farmtrace:event"] = kind

@@ -22,6 +22,7 @@ from playwright.sync_api import Page
 from chain import checkpoint as cp
 from chain import note
 from chain.checkpoint import Checkpoint
+from chain.crosslog import REFERABLE
 from chain.registry import DEVICE_REGISTRAR_ROLES, EVENT_ROLES, OPERATOR_REGISTRAR_ROLES
 
 VECTORS = Path(__file__).parents[1] / "vectors" / "entries.json"
@@ -106,7 +107,11 @@ def test_the_browsers_role_tables_are_chain_registrys(page: Page, site: str) -> 
     tables = page.evaluate(
         """async () => {
             const roles = await import("/static/verify/roles.js");
-            return { events: roles.EVENT_ROLES, registrars: roles.REGISTRAR_ROLES };
+            return {
+                events: roles.EVENT_ROLES,
+                registrars: roles.REGISTRAR_ROLES,
+                referable: roles.REFERABLE,
+            };
         }"""
     )
     assert tables["events"] == {event: sorted(roles) for event, roles in EVENT_ROLES.items()}
@@ -114,6 +119,7 @@ def test_the_browsers_role_tables_are_chain_registrys(page: Page, site: str) -> 
         "device": sorted(DEVICE_REGISTRAR_ROLES),
         "operator": sorted(OPERATOR_REGISTRAR_ROLES),
     }
+    assert tables["referable"] == {event: sorted(kinds) for event, kinds in REFERABLE.items()}
 
 
 def test_the_browser_counts_one_witness_key_once_whatever_its_names(page: Page, site: str) -> None:

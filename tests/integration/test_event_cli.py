@@ -177,6 +177,32 @@ def test_a_birds_whole_story_through_the_command_line(farm: Farm) -> None:
         assert tuple(origin[0].payload["subjects"]) == ("bird:0001",)
 
 
+def _ref(log: str, index: int, subject: str) -> dict[str, object]:
+    return {"log": log, "index": index, "hash": "ab" * 32, "size": 9, "root": "cd" * 32} | {
+        "subject": subject
+    }
+
+
+def test_events_carry_references_to_other_logs_from_the_command_line(farm: Farm) -> None:
+    farm.register("hatchery", "farm-mgr", "plant")
+    farm.record("hatchery", "hatched", "--bird", "0001", "--breed", "Ross 308")
+    hatch = _ref("hatchery.example/log", 4, "bird:0001")
+    refs_file = farm.root / "refs.json"
+    refs_file.write_text(json.dumps([hatch]))
+    farm.record("farm-mgr", "placed", "--bird", "0001", "--barn", "b1", "--refs-file", refs_file)
+    placement = _ref("farm-b.example/log", 17, "bird:0001")
+    farm.record(
+        "plant", "slaughtered", "--bird", "0001", "--plant", "Riverside",
+        "--output", "carcass:0001", "--ref", json.dumps(placement),
+    )  # fmt: skip
+    farm.gateway.stop()
+    signed = {e.payload["event"]: e.payload for _, e in log_events(farm.data_dir)}
+    assert "refs" not in signed["hatched"]
+    assert [dict(r) for r in signed["placed"]["refs"]] == [hatch]
+    assert [dict(r) for r in signed["slaughtered"]["refs"]] == [placement]
+    audit_ok(farm.data_dir)
+
+
 def test_the_check_refuses_before_signing_and_uses_no_seq(farm: Farm) -> None:
     farm.register("hatchery", "farm-mgr", "vet", "plant")
     farm.record("hatchery", "hatched", "--bird", "0001", "--bird", "0002", "--breed", "Ross 308")
@@ -270,6 +296,12 @@ def test_the_gateway_refuses_what_an_unchecked_event_gets_wrong(farm: Farm) -> N
         (["received", "--lot", f"/01/{GTIN}/21/S1", "--location", "L"], "names a pack"),
         (["recalled", "--subject", "pack", "--reason", "r"], "subjects[0]: expected <kind>:<id>"),
         (["died", "--bird", "1", "--ts", "2026-11-24T08:00:00"], "expected a time with its zone"),
+        (["slaughtered", "--bird", "1", "--plant", "P", "--output", "carcass:1", "--ref",
+          json.dumps(_ref("farm.example/log", 1, "bird:2"))],
+         "refs[0].subject: expected one of the event's subjects bird:1"),
+        (["slaughtered", "--bird", "1", "--plant", "P", "--output", "carcass:1", "--ref", "[1]"],
+         "--ref: expected a JSON object"),
+        (["died", "--bird", "1", "--ref", "{}"], "unrecognized arguments: --ref"),
     ],
 )  # fmt: skip
 def test_bad_input_exits_2_before_anything_is_read_or_signed(

@@ -9,7 +9,8 @@ administrator, the registrations of a few operators and a device, a
 checkpoint, and the read API's answers about them (so that the browser's
 verifier proves each registration as it does on the site). Keys come from
 fixed seeds, so the file is the same on every run. roles.js is the table of
-who may sign what, as chain/registry.py has it, for the browser.
+who may sign what, as chain/registry.py has it, and which events may
+reference which (chain/crosslog.py), for the browser.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import nacl.bindings  # noqa: E402
 from flask import Flask  # noqa: E402
 
 from chain import note  # noqa: E402
+from chain.crosslog import REFERABLE  # noqa: E402
 from chain.entries import (  # noqa: E402
     KIND_UNITS,
     SENML_UNITS,
@@ -240,6 +242,7 @@ def cases() -> list[dict[str, Any]]:
         "signer",
     )
     out += label_and_medicine_cases(t)
+    out += refs_cases(t)
     return out
 
 
@@ -301,6 +304,61 @@ def label_and_medicine_cases(t: int) -> list[dict[str, Any]]:
     return out
 
 
+def refs_cases(t: int) -> list[dict[str, Any]]:
+    """Cross-log references (chain/crosslog.py): their format, who may carry them, about what."""
+    ref = {"log": "farm-a.example/log", "index": 17, "hash": "ab" * 32, "size": 9}
+    ref |= {"root": "cd" * 32, "subject": "bird:b1"}
+    slaughtered = event_payload(
+        "slaughtered", 2, t, ["bird:b1"], plant="Riverside", outputs=["carcass:b1"], refs=[ref]
+    )
+    vaccinated = event_payload("vaccinated", 5, t, ["bird:b1", "bird:b2"], vaccine="ND")
+    second = ref | {"index": 18, "subject": "bird:b2"}
+    out: list[dict[str, Any]] = []
+
+    def add(
+        name: str, payload: Mapping[str, object] | str, signer: SignerKey, reason: str | None
+    ) -> None:
+        if isinstance(payload, str):
+            jws = forge(header(signer.id), payload, signer)
+        elif reason is None:
+            jws = sign_entry(payload, signer.id, signer.seed).decode()
+        else:
+            jws = forge(header(signer.id), canonical(payload), signer)  # never validated
+        out.append({"name": name, "jws": jws, "accept": reason is None, "reason": reason})
+
+    add("slaughter with a cross-log reference", slaughtered, PLANT, None)
+    add("vaccination with two references", vaccinated | {"refs": [ref, second]}, VET, None)
+    for name, refs in [
+        ("refs an empty list", []),
+        ("refs an object, not a list", ref),
+        ("refs of 9 references", [ref | {"index": i} for i in range(9)]),
+        ("reference about a subject the event does not name", [ref | {"subject": "bird:b9"}]),
+        ("reference hash in upper case", [ref | {"hash": "AB" * 32}]),
+        ("reference root too short", [ref | {"root": "cd" * 31}]),
+        ("reference with an extra member", [ref | {"seen": 9}]),
+        ("reference without its root", [{k: v for k, v in ref.items() if k != "root"}]),
+        ("reference size 0", [ref | {"size": 0}]),
+        ("reference index a string", [ref | {"index": "17"}]),
+        ("reference index negative", [ref | {"index": -1}]),
+        ("reference index true", [ref | {"index": True}]),
+        ("reference index beyond 2**53", [ref | {"index": 2**53}]),
+        ("reference origin with a space", [ref | {"log": "farm a/log"}]),
+        ("reference origin with a +", [ref | {"log": "farm+a/log"}]),
+        ("reference subject without a kind", [ref | {"subject": "b1"}]),
+        ("the same reference twice", [ref, dict(ref)]),
+    ]:
+        add(name, {**slaughtered, "refs": refs}, PLANT, "payload")
+    add(
+        "reference index written 17.0",
+        canonical(slaughtered).replace('"index":17', '"index":17.0'),
+        PLANT,
+        "payload",
+    )
+    died = event_payload("died", 6, t, ["bird:b1"], refs=[ref])
+    add("refs in a died event (it may not reference)", died, FARM, "payload")
+    return out
+
+
 def log_context(entries: list[str]) -> dict[str, Any]:
     """The log of ``entries`` (one block), signed; and what its read API says about it."""
     signer_key, verifier_key = note.generate_key(ORIGIN, seed=seed("log"))
@@ -357,7 +415,7 @@ def vectors() -> dict[str, Any]:
 
 
 def roles_js() -> str:
-    """roles.js: chain/registry.py's table of who may sign what, as a JavaScript module."""
+    """roles.js: who may sign what (chain/registry.py) and reference what (chain/crosslog.py)."""
 
     def table(roles: Mapping[str, frozenset[str]]) -> str:
         rows = "".join(f"  {name}: {json.dumps(sorted(r))},\n" for name, r in roles.items())
@@ -365,12 +423,15 @@ def roles_js() -> str:
 
     registrars = {"device": DEVICE_REGISTRAR_ROLES, "operator": OPERATOR_REGISTRAR_ROLES}
     return (
-        "// Who may sign what: chain/registry.py's tables, for the in-browser verifier.\n"
+        "// Who may sign what (chain/registry.py) and which events may reference which\n"
+        "// (chain/crosslog.py): the tables, for the in-browser verifier.\n"
         "// Generated by tests/vectors/make_entry_vectors.py: do not edit by hand.\n\n"
         "/** The roles, one of which an operator must hold to sign each event. */\n"
         f"export const EVENT_ROLES = Object.freeze({table(EVENT_ROLES)});\n\n"
         "/** The roles, one of which an operator must hold to sign each registration. */\n"
-        f"export const REGISTRAR_ROLES = Object.freeze({table(registrars)});\n"
+        f"export const REGISTRAR_ROLES = Object.freeze({table(registrars)});\n\n"
+        "/** The event kinds that may carry refs, and the kinds each may reference. */\n"
+        f"export const REFERABLE = Object.freeze({table(REFERABLE)});\n"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +21,8 @@ from epcis_reference import (
     uri,
 )
 
-from chain.entries import Entry
+from chain import note
+from chain.entries import Entry, event_payload, parse_entry, sign_entry
 from chain.epcis import (
     EPCIS_CONTEXT,
     NAMESPACE,
@@ -31,8 +33,18 @@ from chain.epcis import (
 )
 from chain.errors import GS1Error, MalformedError
 from chain.gs1 import DigitalLink
+from chain.log import LogWriter
+from chain.store import Store
 
 BASE = "https://trace.example.com"
+REF_EXPORT = {
+    "log": "farmtrace:log",
+    "index": "farmtrace:entryIndex",
+    "hash": "farmtrace:entryHash",
+    "size": "farmtrace:treeSize",
+    "root": "farmtrace:rootHash",
+    "subject": "farmtrace:subject",
+}
 CREATED = 1_767_600_000_000
 
 
@@ -107,6 +119,8 @@ def _check_event(event: dict[str, Any], index: int, entry: Entry, scan: Scan) ->
     assert event["farmtrace:signer"] == entry.kid
     members = {n: v for n, v in payload.items() if n not in ("type", "seq", "ts", "event")}
     members = {n: list(v) if isinstance(v, tuple) else v for n, v in members.items()}
+    if "refs" in members:  # other logs' entries, as docs/supply-chain.md section 7 names them
+        members["refs"] = [{REF_EXPORT[n]: v for n, v in r.items()} for r in members["refs"]]
     if kind == "hatched":  # the hatchery's facts as instance master data
         facts = {n: members.pop(n) for n in ("breed", "hatchery", "parent_flock") if n in members}
         assert event["ilmd"] == {f"farmtrace:{n}": v for n, v in facts.items()}
@@ -319,3 +333,39 @@ def test_unknown_or_malformed_subjects_get_clear_errors(story: StoryLog) -> None
             export_bird(story.store, "0001", base_url=base, created_ms=CREATED)
     with pytest.raises(GS1Error):
         DigitalLink("09506000134353", serial="S1")
+
+
+def test_references_to_other_logs_export_as_farmtrace_refs(tmp_path: Path) -> None:
+    t = CREATED - 86_400_000
+    ref = {"log": "hatchery.example/log", "index": 4, "hash": "ab" * 32, "size": 2}
+    ref |= {"root": "cd" * 32, "subject": "bird:0001"}
+    placement = ref | {"log": "farm-b.example/log", "index": 17}
+    payloads = [
+        event_payload("placed", 1, t, ["bird:0001"], barn="b1", refs=[ref]),
+        event_payload(
+            "slaughtered", 1, t + 1000, ["bird:0001"], plant="Riverside",
+            outputs=["carcass:0001"], refs=[ref, placement],
+        ),
+    ]  # fmt: skip
+    entries = [
+        parse_entry(sign_entry(p, kid, bytes(32)))
+        for p, kid in zip(payloads, ("farm-mgr", "plant"), strict=True)
+    ]
+    signer_key, _ = note.generate_key("plant.example/log", seed=bytes(32))
+    with Store.open(tmp_path / "log", origin="plant.example/log") as store:
+        writer = LogWriter(store, signer_key)
+        writer.commit_block(entries, t + 2000)
+        writer.sign_checkpoint()
+        scan = Scan(store, store.entry_count)
+        document = export_bird(store, "0001", base_url=BASE, created_ms=CREATED)
+    _check_document(document, scan.story(["0001"]), scan)
+    placed, slaughtered = document["epcisBody"]["eventList"]
+    assert slaughtered["farmtrace:refs"][1] == {
+        "farmtrace:log": "farm-b.example/log",
+        "farmtrace:entryIndex": 17,
+        "farmtrace:entryHash": "ab" * 32,
+        "farmtrace:treeSize": 2,
+        "farmtrace:rootHash": "cd" * 32,
+        "farmtrace:subject": "bird:0001",
+    }
+    assert placed["farmtrace:refs"] == [{REF_EXPORT[n]: v for n, v in ref.items()}]

@@ -2,9 +2,10 @@
 // member names at any depth, no byte order mark; JSON.parse alone accepts
 // duplicates (the last wins), so the browser and the gateway could read one
 // payload two ways. The scan checks the grammar and the duplicates; JSON.parse
-// then builds the value. Members of the top-level object whose value is a
-// number written with a fraction or an exponent are reported, because chain/
-// reads `1.0` as a float where JSON.parse gives the integer 1.
+// then builds the value. Members of the top-level object whose value is, or
+// holds at any depth, a number written with a fraction or an exponent are
+// reported, because chain/ reads `1.0` as a float where JSON.parse gives the
+// integer 1.
 
 import { VerifyError } from "./bytes.js";
 
@@ -27,8 +28,9 @@ function scanner(text, what) {
   };
   const skip = () => match(WS);
   const floats = new Set();
+  let top; // the member of the top-level object being scanned
 
-  function value(depth, member) {
+  function value(depth) {
     skip();
     const c = text[at];
     if (c === "{" || c === "[") {
@@ -41,7 +43,7 @@ function scanner(text, what) {
     } else {
       const number = match(NUMBER);
       if (number) {
-        if ((number[1] || number[2]) && depth === 1 && member !== undefined) floats.add(member);
+        if ((number[1] || number[2]) && top !== undefined) floats.add(top);
       } else if (!match(LITERAL)) {
         fail("a JSON value");
       }
@@ -68,7 +70,8 @@ function scanner(text, what) {
       skip();
       if (text[at] !== ":") fail("':'");
       at += 1;
-      value(depth, name);
+      if (depth === 1) top = name;
+      value(depth);
       if (text[at] === "}") {
         at += 1;
         return;
@@ -106,7 +109,8 @@ function scanner(text, what) {
 
 /**
  * Parse `text` as one strict JSON object; return {value, floats}: the object,
- * and the names of its members whose numbers have a fraction or an exponent.
+ * and the names of its members whose numbers (at any depth) have a fraction
+ * or an exponent.
  * Throws a VerifyError naming `what` otherwise.
  */
 export function parseStrictObject(text, what) {

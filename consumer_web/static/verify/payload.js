@@ -7,17 +7,26 @@
 // members, the dates and periods a page shows: a packed event's best_before
 // (a calendar date YYYY-MM-DD, not before its packing day in the earliest
 // time zone, UTC-12) and a treated event's withdrawal_days (an integer in
-// [0, 1000]). The other members of each type and event kind are checked by
-// the gateway and the audit; these rules are the ones the in-browser verifier
-// needs to read an entry the way they do.
+// [0, 1000]); and an event's cross-log refs (chain/_crosslog_format.py: 1 to
+// 8 objects of exactly log, index, hash, size, root and subject, distinct, in
+// an event kind that may reference (roles.js REFERABLE), each about one of
+// the event's subjects). The other members of each type and event kind are
+// checked by the gateway and the audit; these rules are the ones the
+// in-browser verifier needs to read an entry the way they do.
 
 import { VerifyError } from "./bytes.js";
 import { KIND_UNITS, SENML_UNITS, VALUE_RANGES } from "./readings.js";
+import { REFERABLE } from "./roles.js";
 
 export const ENTRY_TYPES = ["reading", "event", "device", "operator", "gap"];
 export const WITHDRAWAL_DAYS_MAX = 1000;
 const EARLIEST_OFFSET_MS = 12 * 3_600_000;
 const ISO_DATE = /^[0-9]{4}-[0-9]{2}-[0-9]{2}$/;
+export const MAX_REFS = 8;
+const REF_MEMBERS = ["log", "index", "hash", "size", "root", "subject"];
+const ORIGIN = /^[!-*,-~]{1,255}$/;
+const HEX64 = /^[0-9a-f]{64}$/;
+const SUBJECT = /^[a-z][a-z0-9_]{0,31}:[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 function integer(payload, floats, name, lowest) {
   const value = payload[name];
@@ -50,6 +59,7 @@ export function checkPayload(payload, floats, kid) {
   }
   if (payload.type === "reading") checkReadingValue(payload);
   if (payload.type === "event") checkEventDates(payload, floats);
+  if (payload.type === "event" && Object.hasOwn(payload, "refs")) checkRefs(payload, floats);
   if (payload.type === "gap") {
     integer(payload, floats, "from", 1);
     integer(payload, floats, "to", 1);
@@ -148,4 +158,48 @@ function checkEventDates(payload, floats) {
       });
     }
   }
+}
+
+function badRef(name, expected, found) {
+  throw new VerifyError(`entry payload ${name}: expected ${expected}`, {
+    expected,
+    calculated: JSON.stringify(found),
+  });
+}
+
+/** Whether `ref` is one refs item of the exact format (integers checked by the caller). */
+function refProblem(ref) {
+  if (ref === null || typeof ref !== "object" || Array.isArray(ref)) return "an object";
+  const names = Object.keys(ref).sort();
+  if (names.join() !== [...REF_MEMBERS].sort().join()) return `exactly ${REF_MEMBERS.join(", ")}`;
+  if (typeof ref.log !== "string" || !ORIGIN.test(ref.log)) return "an origin without space or +";
+  if (!Number.isSafeInteger(ref.index) || ref.index < 0) return "index in [0, 2**53)";
+  if (!Number.isSafeInteger(ref.size) || ref.size < 1) return "size in [1, 2**53)";
+  for (const name of ["hash", "root"]) {
+    if (typeof ref[name] !== "string" || !HEX64.test(ref[name])) return `${name}: 64 lowercase hex`;
+  }
+  if (typeof ref.subject !== "string" || !SUBJECT.test(ref.subject)) return "subject <kind>:<id>";
+  return null;
+}
+
+/** An event's cross-log references: format, an event kind that may reference, its subjects. */
+function checkRefs(payload, floats) {
+  const refs = payload.refs;
+  if (!Object.hasOwn(REFERABLE, payload.event)) {
+    badRef("refs", `no refs in a ${payload.event} event`, refs);
+  }
+  if (!Array.isArray(refs) || refs.length < 1 || refs.length > MAX_REFS || floats.has("refs")) {
+    badRef("refs", `a list of 1 to ${MAX_REFS} references with integer numbers`, refs);
+  }
+  const seen = new Set();
+  refs.forEach((ref, index) => {
+    const problem = refProblem(ref);
+    if (problem) badRef(`refs[${index}]`, problem, ref);
+    const key = JSON.stringify([ref.log, ref.index, ref.subject]);
+    if (seen.has(key)) badRef(`refs[${index}]`, "distinct references", ref);
+    seen.add(key);
+    if (!Array.isArray(payload.subjects) || !payload.subjects.includes(ref.subject)) {
+      badRef(`refs[${index}].subject`, "one of the event's subjects", ref.subject);
+    }
+  });
 }
