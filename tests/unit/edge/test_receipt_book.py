@@ -38,6 +38,24 @@ def test_receipt_without_seq_1_is_all_ranges(seqs: set[int]) -> None:
     assert not any(receipt.covers(s) for s in range(1, 301) if s not in seqs)
 
 
+def _drain_by_lows(book: ReceiptBook, committed: set[int], held: set[int]) -> None:
+    """A device holding ``held`` reports its lowest held seq on connect, and again after a
+    receipt that lists as many ranges as a receipt can; it must end up holding nothing,
+    and no receipt may claim a seq that is not ``committed``."""
+    held = set(held)
+    book.note_low("dev", min(held, default=None))
+    for _ in range(2 + len(committed) // MAX_RECEIPT_RANGES):
+        receipt = book.receipt("dev")
+        assert len(receipt.ranges) <= MAX_RECEIPT_RANGES
+        claimed = {s for s in range(1, 2001) if receipt.covers(s)}
+        assert claimed <= committed
+        held -= claimed
+        if len(receipt.ranges) < MAX_RECEIPT_RANGES or not held:
+            break
+        book.note_low("dev", min(held))
+    assert not held
+
+
 class _FakeStore:
     """What the book asks a store: nothing committed before, and where an entry is."""
 
@@ -70,17 +88,7 @@ def test_a_device_holding_committed_entries_behind_many_holes_drains(
     held = set(data.draw(st.lists(st.sampled_from(sorted(committed)), unique=True)))
     book = ReceiptBook(_FakeStore())  # type: ignore[arg-type]
     book.committed("dev", sorted(committed))
-    book.note_low("dev", min(held, default=None))
-    for _ in range(2 + len(committed) // MAX_RECEIPT_RANGES):
-        receipt = book.receipt("dev")
-        assert len(receipt.ranges) <= MAX_RECEIPT_RANGES
-        claimed = {s for s in range(1, 2001) if receipt.covers(s)}
-        assert claimed <= committed
-        held -= claimed
-        if len(receipt.ranges) < MAX_RECEIPT_RANGES or not held:
-            break
-        book.note_low("dev", min(held))
-    assert not held
+    _drain_by_lows(book, committed, held)
 
 
 def test_receipts_name_the_newest_commits_and_confirmed_resends_by_hash() -> None:
@@ -177,14 +185,4 @@ def test_a_device_behind_dropped_runs_still_drains(
         store.seqs.add(seq)
         book.committed("dev", [seq])
     assert len(book._load("dev").firsts) <= 1 + max_runs
-    book.note_low("dev", min(held, default=None))
-    for _ in range(2 + len(committed) // MAX_RECEIPT_RANGES):
-        receipt = book.receipt("dev")
-        assert len(receipt.ranges) <= MAX_RECEIPT_RANGES
-        claimed = {s for s in range(1, 2001) if receipt.covers(s)}
-        assert claimed <= committed
-        held -= claimed
-        if len(receipt.ranges) < MAX_RECEIPT_RANGES or not held:
-            break
-        book.note_low("dev", min(held))
-    assert not held
+    _drain_by_lows(book, committed, held)
