@@ -47,7 +47,7 @@ from chain.errors import (
     RollbackError,
     StorageError,
 )
-from chain.log import load_registry_tree
+from chain.log import replay_registrations
 from chain.registry import Registry
 from chain.registry_commitment import (
     RegistryCommitment,
@@ -89,16 +89,7 @@ class Follower:
         self._log_key = note.parse_verifier_key(trust.log_key)
         self._vetted: Checkpoint | None = None
         self._executor = executor
-        registry = Registry.from_trust_root(trust)
-        for index in store.registration_indexes():
-            try:
-                registry.apply(parse_entry(store.entry(index)), index)
-            except (FarmtraceError, KeyError) as exc:
-                raise StorageError(
-                    f"stored registration entry {index} cannot be replayed: {exc}"
-                ) from exc
-        self._registry = registry
-        self._registry_tree = load_registry_tree(store)
+        self._registry, self._registry_tree = replay_registrations(store, trust)
         latest = store.latest_checkpoint()
         self._registry_adopted = latest is not None and note_has_registry_line(latest[1])
 

@@ -13,10 +13,12 @@ from chain.block import BlockHeader, build_header
 from chain.checkpoint import Checkpoint, sign_checkpoint
 from chain.entries import Entry, parse_entry
 from chain.errors import FarmtraceError, MalformedNoteError, StorageError
+from chain.registry import Registry
 from chain.registry_commitment import RegistryTree
 from chain.store import Store
+from chain.trust import TrustRoot
 
-__all__ = ["LogWriter", "load_registry_tree"]
+__all__ = ["LogWriter", "load_registry_tree", "replay_registrations"]
 
 
 def load_registry_tree(store: Store) -> RegistryTree:
@@ -34,6 +36,27 @@ def load_registry_tree(store: Store) -> RegistryTree:
     return tree
 
 
+def replay_registrations(store: Store, trust: TrustRoot) -> tuple[Registry, RegistryTree]:
+    """The log's registry, replayed as an auditor would, and its registry tree: one read.
+
+    Raises:
+        StorageError: the registration index names a missing entry, or a stored
+            registration does not parse or apply (the store is damaged: run the audit).
+    """
+    registry = Registry.from_trust_root(trust)
+    tree = RegistryTree()
+    for index in store.registration_indexes():
+        try:
+            entry = parse_entry(store.entry(index))
+            registry.apply(entry, index)
+        except (FarmtraceError, KeyError) as exc:
+            raise StorageError(
+                f"stored registration entry {index} cannot be replayed: {exc}"
+            ) from exc
+        tree.add_entries([entry], index)
+    return registry, tree
+
+
 class LogWriter:
     """Commits blocks to a :class:`~chain.store.Store` and signs checkpoints.
 
@@ -44,8 +67,13 @@ class LogWriter:
     writer while it is open.
     """
 
-    def __init__(self, store: Store, log_signer_key: str) -> None:
-        """Raises MalformedNoteError if the key is malformed or not named after the origin,
+    def __init__(
+        self, store: Store, log_signer_key: str, registry_tree: RegistryTree | None = None
+    ) -> None:
+        """``registry_tree``: the store's, if the caller already read it
+        (:func:`replay_registrations`); else it is read here.
+
+        Raises MalformedNoteError if the key is malformed or not named after the origin,
         StorageError if a stored registration entry is missing or does not parse."""
         key = note.parse_signer_key(log_signer_key)
         if key.name != store.origin:
@@ -54,7 +82,7 @@ class LogWriter:
             )
         self.store = store
         self._signer_key = key
-        self.registry_tree = load_registry_tree(store)
+        self.registry_tree = load_registry_tree(store) if registry_tree is None else registry_tree
 
     def commit_block(
         self, entries: Sequence[Entry], closed_at: int, *, release: Iterable[int] = ()

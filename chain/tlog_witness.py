@@ -26,6 +26,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from chain import note
 from chain._encoding import b64_decode, b64_encode
@@ -34,12 +35,14 @@ from chain.errors import MalformedNoteError, MalformedWitnessMessageError
 
 __all__ = [
     "ADD_CHECKPOINT_PATH",
+    "LATEST_CHECKPOINT_PATH",
     "MAX_PROOF_LINES",
     "MAX_REQUEST_BYTES",
     "MONITORING_CHECKPOINT_SUFFIX",
     "SIZE_CONTENT_TYPE",
     "AddCheckpointRequest",
     "encode_size",
+    "latest_checkpoint_urls",
     "merge_cosignatures",
     "monitoring_checkpoint_path",
     "origin_hash",
@@ -49,6 +52,9 @@ __all__ = [
 
 ADD_CHECKPOINT_PATH = "/add-checkpoint"
 """The path of the submission endpoint, relative to a witness's submission prefix."""
+
+LATEST_CHECKPOINT_PATH = "/latest-checkpoint"
+"""farmtrace witnesses' older path to their latest checkpoint of a log (``?origin=``)."""
 
 MONITORING_CHECKPOINT_SUFFIX = "/checkpoint"
 """Last segment of the monitoring path, after ``/<origin hash>``."""
@@ -184,6 +190,19 @@ def monitoring_checkpoint_path(origin: str) -> str:
     submission prefix).
     """
     return f"/{origin_hash(origin)}{MONITORING_CHECKPOINT_SUFFIX}"
+
+
+def latest_checkpoint_urls(witness_url: str, origin: str) -> tuple[str, str]:
+    """Where to ask the witness at ``witness_url`` for its latest checkpoint of ``origin``.
+
+    The spec's monitoring path first; then farmtrace's older
+    ``/latest-checkpoint?origin=``, asked only when the first answers 404.
+    """
+    base = witness_url.rstrip("/")
+    return (
+        base + monitoring_checkpoint_path(origin),
+        f"{base}{LATEST_CHECKPOINT_PATH}?origin={quote(origin, safe='')}",
+    )
 
 
 def encode_size(size: int) -> bytes:

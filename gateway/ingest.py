@@ -28,7 +28,7 @@ from chain.block import BlockHeader
 from chain.entries import Entry, parse_entry
 from chain.errors import FarmtraceError, StorageError
 from chain.lifecycle import LifecycleState
-from chain.log import LogWriter
+from chain.log import LogWriter, replay_registrations
 from chain.registry import Registry
 from chain.store import Store
 from chain.trust import TrustRoot
@@ -87,17 +87,10 @@ def load_registry(store: Store, trust: TrustRoot) -> Registry:
     """Replay the log's registrations into a registry, as an auditor would.
 
     Raises:
-        StorageError: a registration index points at a missing entry.
-        FarmtraceError: a stored registration does not parse or apply (run the audit).
+        StorageError: a registration index points at a missing entry, or a
+            stored registration does not parse or apply (run the audit).
     """
-    registry = Registry.from_trust_root(trust)
-    for index in store.registration_indexes():
-        try:
-            raw = store.entry(index)
-        except KeyError as exc:
-            raise StorageError(f"registration index names missing entry {index}") from exc
-        registry.apply(parse_entry(raw), index)
-    return registry
+    return replay_registrations(store, trust)[0]
 
 
 def load_lifecycle(store: Store) -> LifecycleState:
@@ -170,11 +163,12 @@ class Ingest:
             StorageError: the store failed. FarmtraceError: the log's
             registrations are inconsistent, or the key is not the log's.
         """
-        writer = LogWriter(store, log_signer_key)
+        registry, registry_tree = replay_registrations(store, trust)
+        writer = LogWriter(store, log_signer_key, registry_tree)
         stored = store.pending()
         ingest = cls(
             writer,
-            load_registry(store, trust),
+            registry,
             config,
             next_pending_id=(stored[-1][0] + 1) if stored else 0,
             lifecycle=load_lifecycle(store),

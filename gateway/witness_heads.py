@@ -18,12 +18,11 @@ from __future__ import annotations
 import http.client
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from chain.checkpoint import Checkpoint, open_checkpoint
 from chain.errors import FarmtraceError, ForkError, RollbackError
 from chain.store import Store
-from chain.tlog_witness import monitoring_checkpoint_path
+from chain.tlog_witness import latest_checkpoint_urls
 from chain.witness_policy import Witness
 from readapi.client import Transport, urllib_transport
 
@@ -69,11 +68,7 @@ def fetch_witness_head(
     """
     if witness.url is None:
         return WitnessHead(witness.name, "no_url", message="no url in the witness policy")
-    base = witness.url.rstrip("/")
-    for url in (
-        base + monitoring_checkpoint_path(origin),
-        f"{base}/latest-checkpoint?origin={quote(origin, safe='')}",
-    ):
+    for url in latest_checkpoint_urls(witness.url, origin):
         try:
             status, _headers, body = transport("GET", url, timeout)
         except (OSError, http.client.HTTPException) as exc:

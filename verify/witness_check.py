@@ -19,19 +19,17 @@ import datetime
 import http.client
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from chain.checkpoint import Checkpoint, open_checkpoint, verify_cosignatures
 from chain.errors import FarmtraceError, ForkError, MalformedError, RollbackError, SourceError
 from chain.json_input import load_json_object
-from chain.tlog_witness import monitoring_checkpoint_path
+from chain.tlog_witness import LATEST_CHECKPOINT_PATH, latest_checkpoint_urls
 from chain.witness_policy import Witness, WitnessPolicy
 from readapi.client import Transport
 from verify._history import HistoryProbe
 
 __all__ = ["LATEST_CHECKPOINT_PATH", "WitnessCheck", "cross_check", "utc"]
 
-LATEST_CHECKPOINT_PATH = "/latest-checkpoint"
 
 _MAX_NOTE_BYTES = 64 * 1024
 
@@ -95,11 +93,7 @@ def _fetch_latest(
             checkpoint signed by ``log_key`` and cosigned by ``witness``.
     """
     assert witness.url is not None
-    base = witness.url.rstrip("/")
-    for url in (
-        base + monitoring_checkpoint_path(origin),
-        f"{base}{LATEST_CHECKPOINT_PATH}?origin={quote(origin, safe='')}",
-    ):
+    for url in latest_checkpoint_urls(witness.url, origin):
         try:
             status, _headers, body = transport("GET", url, timeout)
         except (OSError, http.client.HTTPException) as exc:

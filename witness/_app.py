@@ -33,6 +33,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from chain.tlog_witness import (
     ADD_CHECKPOINT_PATH,
+    LATEST_CHECKPOINT_PATH,
     MAX_REQUEST_BYTES,
     MONITORING_CHECKPOINT_SUFFIX,
     SIZE_CONTENT_TYPE,
@@ -106,7 +107,7 @@ def create_app(
         answer.headers["Cache-Control"] = "no-cache"  # it changes with every cosignature
         return answer
 
-    @app.get("/latest-checkpoint")
+    @app.get(LATEST_CHECKPOINT_PATH)
     def latest_checkpoint() -> Response:
         origin = request.args.get("origin")
         if not origin:

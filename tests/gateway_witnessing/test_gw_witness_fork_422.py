@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 from gateway_harness import GatewayProcess, Publisher, Signer, device_keys, new_data_dir
 from history_rewrite import rewrite_history
 from mqtt_broker import Broker
+from test_gw_witnessing_process import wait_for
 from witness_harness import WitnessProcess, make_witness_dir
 
 from chain.checkpoint import open_checkpoint, verify_cosignatures
@@ -29,13 +28,6 @@ from chain.witness_policy import Witness, WitnessPolicy
 from gateway.witnessing import save_witness_policy
 
 WITNESS = "coop.test/witness"
-
-
-def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
-        time.sleep(0.02)
 
 
 def get(url: str) -> tuple[int, str]:

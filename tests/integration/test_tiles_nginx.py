@@ -23,6 +23,7 @@ import pytest
 from farm_logs import LogFactory
 from followed_logs import FactorySource, grow
 from nginx_static import StaticNginx
+from server_thread import ServerThread
 from werkzeug.serving import make_server
 
 from chain.errors import (
@@ -58,15 +59,11 @@ class CountingApi:
                 self.count += 1
             return app(environ, start_response)  # type: ignore[no-any-return]
 
-        self._server = make_server("127.0.0.1", 0, counted, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,))
-        self._thread.start()
+        self._serving = ServerThread(make_server("127.0.0.1", 0, counted, threaded=True))
+        self.url = f"http://127.0.0.1:{self._serving.port}"
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        self._serving.stop()
 
 
 @pytest.fixture(scope="module")

@@ -25,25 +25,16 @@ from pathlib import Path
 
 import pytest
 from gateway_harness import (
-    GatewayProcess,
-    Publisher,
-    device_keys,
     metric,
-    new_data_dir,
     now_ms,
 )
-from mqtt_broker import Broker, free_port
-from test_recovery import Cast, Recorder
-from test_witnessed_farm import SiteProcess, get, wait_for, witness_the_log
+from mqtt_broker import Broker
+from test_recovery import Cast, Recorder, staged_cast
+from test_witnessed_farm import get, wait_for
 
 from chain.entries import parse_entry
 from gateway.witness_heads import fetch_witness_head
 from signer.device import Device
-from signer.fleet import Fleet
-from signer.identity import DeviceIdentity
-from signer.mqtt_link import MqttLink
-from signer.mqtt_url import parse_mqtt_url
-from signer.outbox import Outbox
 
 
 def mirror_metric(metrics: str, name: str, reason: str | None = None) -> float:
@@ -55,56 +46,14 @@ def mirror_metric(metrics: str, name: str, reason: str | None = None) -> float:
 
 @pytest.fixture
 def cast(tmp_path: Path, broker: Broker) -> Iterator[Cast]:
-    data_dir, admin = new_data_dir(tmp_path / "gateway")
-    secrets = tmp_path / "secrets"
-    secrets.mkdir(mode=0o700)
-    shutil.copy2(data_dir.log_key, secrets / "log.key")
-    names = ("coop.test/witness", "retail.test/witness")
-    trust, witnesses, policy, site_dir = witness_the_log(tmp_path, data_dir, names)
-    (tmp_path / "witnesses.json").write_text(policy.to_json())
-    (tmp_path / "trust.json").write_text(trust.to_json())
-    site = SiteProcess(site_dir, "", extra=("--stage-uncosigned",))
-    gateway = GatewayProcess(
-        data_dir,
-        broker.url,
-        [
-            "--http-port", str(free_port()), "--block-interval-ms", "1500",
-            "--witness-max-backoff", "0.5", "--mirror", site.url, "--mirror-poll", "0.2",
-        ],
-    )  # fmt: skip
-    keys = device_keys(2, "barn-thermo")
-    devices = [
-        Device(DeviceIdentity.create(tmp_path / k.id, k), Outbox.open(tmp_path / k.id / "o.db"))
-        for k in keys
-    ]
-    url = parse_mqtt_url(broker.url)
-    fleet = Fleet(
-        [MqttLink(d, url, "testfarm", resend_after=1.0) for d in devices], poll_interval=0.1
-    )
-    publisher = Publisher(broker.port, "mirror-admin")
-    try:
-        for witness in witnesses:
-            witness.start()
-        gateway.start()
-        site.source = gateway.http_url
-        site.start()
-        publisher.register(admin, keys)  # its receipt waits for the site: proves the path
-        publisher.close()
-        fleet.start()
-        yield Cast(tmp_path, data_dir, trust, policy, gateway, site, devices, fleet)
-    finally:
-        fleet.stop()
-        for device in devices:
-            device.outbox.close()
-            device.identity.close()
-        if site.proc is not None and site.proc.poll() is None:
-            site.proc.send_signal(signal.SIGCONT)
-        site.stop()
-        if gateway.proc is not None and gateway.proc.poll() is None:
-            gateway.terminate()
-        for witness in witnesses:
-            if witness.running:
-                witness.stop()
+    with staged_cast(
+        tmp_path,
+        broker,
+        "mirror-admin",  # its registration's receipt waits for the site: proves the path
+        site_extra=("--stage-uncosigned",),
+        gateway_extra=lambda site: ["--mirror", site.url, "--mirror-poll", "0.2"],
+    ) as staged:
+        yield staged
 
 
 def _seqs_in_blocks(cast: Cast, first: int) -> dict[int, dict[str, set[int]]]:

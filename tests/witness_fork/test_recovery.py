@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
 import urllib.error
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,8 +157,22 @@ class Cast:
         return metrics
 
 
-@pytest.fixture
-def cast(tmp_path: Path, broker: Broker) -> Iterator[Cast]:
+@contextmanager
+def staged_cast(
+    tmp_path: Path,
+    broker: Broker,
+    publisher_name: str,
+    site_extra: tuple[str, ...] = (),
+    gateway_extra: Callable[[SiteProcess], list[str]] = lambda _site: [],
+) -> Iterator[Cast]:
+    """A witnessed farm as an operator runs it, all processes stopped on exit.
+
+    Two witnesses, the gateway, the site following it (``site_extra``: its
+    options) and two devices whose registration went through the broker;
+    the log key's safe copy is in ``secrets/`` and the pinned trust root and
+    witness policy beside it. ``gateway_extra`` gives more gateway options
+    from the site (e.g. ``--mirror`` its URL).
+    """
     data_dir, admin = new_data_dir(tmp_path / "gateway")
     secrets = tmp_path / "secrets"  # the operator's safe copy of the log's key, off the disk
     secrets.mkdir(mode=0o700)
@@ -165,12 +181,13 @@ def cast(tmp_path: Path, broker: Broker) -> Iterator[Cast]:
     trust, witnesses, policy, site_dir = witness_the_log(tmp_path, data_dir, names)
     (tmp_path / "witnesses.json").write_text(policy.to_json())
     (tmp_path / "trust.json").write_text(trust.to_json())  # pinned by the operator too
+    site = SiteProcess(site_dir, "", extra=site_extra)
     gateway = GatewayProcess(
         data_dir,
         broker.url,
         [
             "--http-port", str(free_port()), "--block-interval-ms", "1500",
-            "--witness-max-backoff", "0.5",
+            "--witness-max-backoff", "0.5", *gateway_extra(site),
         ],
     )  # fmt: skip
     keys = device_keys(2, "barn-thermo")
@@ -180,8 +197,7 @@ def cast(tmp_path: Path, broker: Broker) -> Iterator[Cast]:
     ]
     url = parse_mqtt_url(broker.url)
     fleet = Fleet([MqttLink(d, url, FARM, resend_after=1.0) for d in devices], poll_interval=0.1)
-    site = SiteProcess(site_dir, "")
-    publisher = Publisher(broker.port, "recovery-admin")
+    publisher = Publisher(broker.port, publisher_name)
     try:
         for witness in witnesses:
             witness.start()
@@ -197,12 +213,20 @@ def cast(tmp_path: Path, broker: Broker) -> Iterator[Cast]:
         for device in devices:
             device.outbox.close()
             device.identity.close()
+        if site.proc is not None and site.proc.poll() is None:
+            site.proc.send_signal(signal.SIGCONT)  # a test may have frozen it
         site.stop()
         if gateway.proc is not None and gateway.proc.poll() is None:
             gateway.terminate()
         for witness in witnesses:
             if witness.running:
                 witness.stop()
+
+
+@pytest.fixture
+def cast(tmp_path: Path, broker: Broker) -> Iterator[Cast]:
+    with staged_cast(tmp_path, broker, "recovery-admin") as staged:
+        yield staged
 
 
 def _kill_right_after_the_site_caught_up(cast: Cast) -> int:
