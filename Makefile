@@ -1,4 +1,4 @@
-# farmtrace: `make demo` runs a demo farm, `make test` runs every test.
+# farmtrace: `make demo` runs a demo supply chain, `make test` runs every test.
 # Both build a virtualenv in .venv on first use (Python 3.11+).
 
 PYTHON ?= python3
@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint unit bench clean mosquitto translations deploy-test
+.PHONY: demo demo-farm test lint unit bench clean mosquitto translations deploy-test
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,13 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The supply chain: two farms, a hatchery, a plant, a distributor and a shop, each its
+# own log, two witnesses over all six, one consumer site (docs/supply-chain.md).
 demo: $(STAMP) mosquitto
+	$(VENV)/bin/farmtrace demo --chain --data-dir demo-chain
+
+# One farm whose log holds every party's events, with the operators' desk.
+demo-farm: $(STAMP) mosquitto
 	$(VENV)/bin/farmtrace demo --data-dir demo-data
 
 # The demo starts its own Mosquitto; install the Debian package if it is missing.

@@ -10,6 +10,10 @@ against roots the store computes.
 
 Goal (issue): p99 < 1 ms for both at 10^6 blocks.
 
+Also times ``Store.block_of_entry`` on the same store, freshly opened (its
+first call, then random lookups), against what its first call did before
+(every block header parsed).
+
 Run alone: ``.venv/bin/python bench/proof_bench.py [--quick]``.
 """
 
@@ -92,6 +96,44 @@ def _time_proofs(store: Store, samples: int, rng: random.Random) -> dict[str, li
     return {"inclusion": sorted(inclusion), "consistency": sorted(consistency)}
 
 
+def _time_block_lookups(path: Path, samples: int, rng: random.Random) -> list[Figure]:
+    """``Store.block_of_entry`` on a freshly opened store: its first call, then random lookups.
+
+    Raw limit, in the same run: what its first call did before (every block
+    header parsed into a list, then a bisection in memory), on a fresh open too.
+    """
+    with Store.open(path) as store:
+        t0 = time.perf_counter()
+        firsts = [store.block(height).first_index for height in range(store.size)]
+        scan = time.perf_counter() - t0
+    with Store.open(path) as store:
+        count = store.entry_count
+        t0 = time.perf_counter()
+        store.block_of_entry(count // 2)
+        first = time.perf_counter() - t0
+        lookups = []
+        for _ in range(samples):
+            index = rng.randrange(count)
+            t0 = time.perf_counter()
+            height = store.block_of_entry(index)
+            lookups.append((time.perf_counter() - t0) * 1e3)
+            assert firsts[height] <= index and (
+                height + 1 == len(firsts) or index < firsts[height + 1]
+            )
+    lookups.sort()
+    p50, p99 = percentile(lookups, 50), percentile(lookups, 99)
+    print(
+        f"  block_of_entry: first call {first * 1e3:.2f} ms (raw, the old full header scan: "
+        f"{scan:.1f} s); {samples:,} random lookups p50 {p50:.3f} ms, p99 {p99:.3f} ms"
+    )
+    at = f"{len(firsts):,} blocks"
+    return [
+        Figure(f"block_of_entry old first call at {at}", scan * 1e3, "ms", note="raw: full scan"),
+        Figure(f"block_of_entry first call at {at}", first * 1e3, "ms"),
+        Figure(f"block_of_entry lookup p99 at {at}", p99, "ms"),
+    ]
+
+
 def run(*, quick: bool = False) -> list[Figure]:
     """Time proofs at 10^6 blocks (10^4 with ``quick``); return the figures."""
     blocks, samples = (10_000, 1_000) if quick else (1_000_000, 10_000)
@@ -115,6 +157,7 @@ def run(*, quick: bool = False) -> list[Figure]:
         else:
             goal = f"< {_GOAL_MS:g} ms"
             figures.append(Figure(f"{kind} proof p99 at {at}", p99, "ms", goal, p99 < _GOAL_MS))
+    figures += _time_block_lookups(path, samples, random.Random(2027))
     return figures
 
 

@@ -4,7 +4,8 @@ Usage: ``.venv/bin/python bench/run_all.py [--quick]``. Benchmarks are not
 part of the test run. Built stores are cached in ``bench/.cache/`` (the first
 full run builds a 10^6-block store, a few minutes, signs the ingest
 benchmark's 1.3M readings, about 40 s, and builds the site benchmark's
-1M-entry story farm log, about 2 minutes; later runs reuse them).
+1M-entry story farm log, about 2 minutes, and the ten 100k-entry farm logs
+of the trace across logs, a few minutes; later runs reuse them).
 Results of a full run on the reference machine are in ``bench/RESULTS.md``.
 """
 
@@ -19,6 +20,7 @@ import proof_bench
 import serving_bench
 import store_bench
 import tiles_bench
+import trace_across
 import trace_bench
 import web
 from _common import Figure, print_machine
@@ -30,6 +32,7 @@ _BENCHMARKS = (
     ("gateway ingest vs. raw MQTT transport", ingest.run),
     ("consumer site: replica sync, page server time, page weight", web.run),
     ("trace on a farm of the demo's size", trace_bench.run),
+    ("trace and recall across logs, 10 farms x 100k entries", trace_across.run),
     ("pack pages for 50 clients: Werkzeug, waitress, nginx TLS", serving_bench.run),
     ("static read path: tiles via nginx vs the read API", tiles_bench.run),
 )

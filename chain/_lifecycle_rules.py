@@ -6,12 +6,22 @@ Kept apart so that each file reads in one sitting; the rules are listed in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from chain.crosslog import split_foreign
 from chain.errors import LifecycleError
 
-__all__ = ["ITEM_KINDS", "TRACKED_KINDS", "Rules", "SubjectState", "kind_of", "recalled_through"]
+__all__ = [
+    "ITEM_KINDS",
+    "TRACKED_KINDS",
+    "Rules",
+    "SubjectState",
+    "describe",
+    "kind_of",
+    "recalled_through",
+]
 
 ITEM_KINDS = frozenset({"bird", "carcass", "cut", "pack", "lot"})
 """Subject kinds that are things with a lifecycle (barns are places)."""
@@ -24,6 +34,8 @@ TRACKED_KINDS = ITEM_KINDS | {"barn"}
 class SubjectState:
     """What the log records of one item or barn; every number but ``last_ts`` is an entry index.
 
+    ``subject`` is the state's key: the subject, or for a subject another log
+    recorded, :func:`chain.crosslog.foreign_key` of that log and the subject.
     ``created``: the event that brought it into being (a bird's hatched, a
     carcass's or cut's slaughtered, a pack's or lot's packed; for a barn the
     first placed or moved event that put a bird in it). ``barn``: a bird's
@@ -58,12 +70,18 @@ class SubjectState:
 
 
 def kind_of(subject: str) -> str:
-    """``bird`` for ``bird:0001``."""
-    return subject.partition(":")[0]
+    """``bird`` for ``bird:0001`` and for a foreign key ``farm-a.example/log|bird:0001``."""
+    return subject[subject.rfind("|") + 1 :].partition(":")[0]
 
 
-def recalled_through(states: dict[str, SubjectState], subject: str) -> tuple[str, int] | None:
-    """The recalled subject and recall index that reach ``subject`` (itself or its parents)."""
+def describe(key: str) -> str:
+    """How messages name a state's key: ``bird:0001``, or ``bird:0001 of farm-a.example/log``."""
+    origin, subject = split_foreign(key)
+    return subject if origin is None else f"{subject} of {origin}"
+
+
+def recalled_through(states: Mapping[str, SubjectState], subject: str) -> tuple[str, int] | None:
+    """The recalled key and recall index that reach key ``subject`` (itself or its parents)."""
     state = states.get(subject)
     if state is None:
         return None
@@ -77,18 +95,20 @@ def recalled_through(states: dict[str, SubjectState], subject: str) -> tuple[str
 
 
 class Rules:
-    """The rules of one event at log ``index``: a method per event kind, called per subject.
+    """The rules of one event at log ``index``: a method per event kind, called per subject key.
 
-    Each method raises :class:`~chain.errors.LifecycleError` when its rule fails.
+    Each method raises :class:`~chain.errors.LifecycleError` when its rule
+    fails; the error's ``subject`` is the subject without its log, the
+    message names the log of a foreign key (:func:`describe`).
     """
 
-    def __init__(self, states: dict[str, SubjectState], event: str, index: int) -> None:
+    def __init__(self, states: Mapping[str, SubjectState], event: str, index: int) -> None:
         self.states, self.event, self.index = states, event, index
 
     def fail(self, subject: str, problem: str, earlier: int | None = None) -> NoReturn:
         raise LifecycleError(
-            f"{self.event}: {subject} {problem}",
-            subject=subject,
+            f"{self.event}: {describe(subject)} {problem}",
+            subject=split_foreign(subject)[1],
             event=self.event,
             index=self.index,
             existing_index=earlier,
@@ -177,7 +197,7 @@ class Rules:
         recall = recalled_through(self.states, subject)
         if recall is not None:
             what, index = recall
-            through = "" if what == subject else f" (through {what})"
+            through = "" if what == subject else f" (through {describe(what)})"
             self.fail(subject, f"was recalled in entry {index}{through}", index)
 
     def received(self, subject: str, payload: Any) -> None:

@@ -17,6 +17,9 @@ Key layout (all integers 8-byte big-endian, so keys sort numerically)::
     g:<index>                     registration and revocation entries
     v:<index>                     event entries (lifecycle facts)
     c:<size>                      signed checkpoint note for that tree size
+    r:<sha256(origin) 32><size>   another log's cosigned checkpoint note of that size, kept
+                                  when a reference to that log was checked (issue 15;
+                                  not part of this log)
     p:<id>                        a gateway's pending entry: verified and acknowledged,
                                   not yet in a block (not part of the log; the
                                   block that takes it deletes it in the same batch)
@@ -51,6 +54,7 @@ class Family(enum.Enum):
     EVENTS = b"v:"
     CHECKPOINTS = b"c:"
     PENDING = b"p:"
+    REF_CHECKPOINTS = b"r:"
 
     @property
     def label(self) -> str:
@@ -127,6 +131,11 @@ def event_key(index: int) -> bytes:
 def checkpoint_key(size: int) -> bytes:
     """The key of the checkpoint note for tree ``size``."""
     return b"c:" + u64(size)
+
+
+def ref_checkpoint_key(origin_hash: bytes, size: int) -> bytes:
+    """The key of another log's checkpoint note of ``size`` (``origin_hash``: SHA-256 of origin)."""
+    return b"r:" + origin_hash + u64(size)
 
 
 def pending_key(pending_id: int) -> bytes:

@@ -6,6 +6,10 @@ hundreds of thousands of readings), so :class:`TraceIndex` parses them all
 once, through the store's event and registration indexes, and keeps them in
 memory by subject. Readings are only read by :func:`feed_rises`, one feeder
 and window at a time.
+
+It also indexes the cross-log references events carry (:mod:`chain.crosslog`):
+which of this log's events name an entry of another log (:meth:`TraceIndex.referencing`),
+built in the same pass, so that a trace crosses logs by lookups only.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from bisect import bisect_left, insort
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from chain.crosslog import LogReference, refs_in
 from chain.entries import Entry, parse_entry
 from chain.errors import FarmtraceError
 from chain.store import Store, entry_subjects
@@ -31,7 +36,8 @@ class TraceIndex:
     :meth:`advance` moves the bound (only entries added since are read; a
     lower bound starts afresh). Entries that do not parse (a store is
     written only with verified entries, so this means corruption) are left
-    out and counted in :attr:`skipped`. Not thread-safe: callers serialise.
+    out and counted in :attr:`skipped` (an event whose ``refs`` do not parse
+    is kept without them, and counted too). Not thread-safe: callers serialise.
     """
 
     def __init__(self, store: Store) -> None:
@@ -45,6 +51,9 @@ class TraceIndex:
         self._events: dict[str, list[_Located]] = {}
         self._devices: dict[str, list[_Located]] = {}
         self._located: dict[str, dict[str, None]] = {}
+        self._refs: dict[int, tuple[LogReference, ...]] = {}
+        self._referrers: dict[int, Entry] = {}
+        self._referencing: dict[tuple[str, int], list[int]] = {}
 
     def advance(self, limit: int) -> None:
         """Include every event and registration with an index below ``limit``.
@@ -77,6 +86,15 @@ class TraceIndex:
         for subject in entry_subjects(entry):
             insort(self._about.setdefault(subject, []), (entry.ts, index, entry), key=_ts_index)
         self._events.setdefault(str(entry.payload["event"]), []).append((index, entry))
+        if "refs" in entry.payload:
+            try:
+                refs = refs_in(entry.payload)
+            except FarmtraceError:
+                self.skipped += 1
+                return
+            self._refs[index], self._referrers[index] = refs, entry
+            for named in dict.fromkeys((ref.log, ref.index) for ref in refs):
+                self._referencing.setdefault(named, []).append(index)
 
     def _add_device(self, index: int, entry: Entry) -> None:
         payload = entry.payload
@@ -93,6 +111,22 @@ class TraceIndex:
     def events(self, event: str) -> Sequence[_Located]:
         """Every event of kind ``event`` (``placed``, ``recalled`` ...), in log order."""
         return self._events.get(event, ())
+
+    def refs_of(self, index: int) -> tuple[LogReference, ...]:
+        """The cross-log references event ``index`` carries (none for any other entry)."""
+        return self._refs.get(index, ())
+
+    def referencing(self, origin: str, index: int) -> Sequence[int]:
+        """This log's events whose references name entry ``index`` of log ``origin``, in order."""
+        return self._referencing.get((origin, index), ())
+
+    def referrer(self, index: int) -> Entry | None:
+        """Event ``index`` if it carries cross-log references, else None."""
+        return self._referrers.get(index)
+
+    def foreign_origin(self, index: int, subject: str) -> str | None:
+        """The other log event ``index`` names ``subject`` of, by a reference; None if its own."""
+        return next((ref.log for ref in self._refs.get(index, ()) if ref.subject == subject), None)
 
     def devices_at(self, location: str) -> list[str]:
         """Ids of the devices a registration ever installed at ``location``, sorted."""

@@ -134,11 +134,23 @@ class Tracer:
         self.recalls: dict[tuple[str, str, int], TraceItem] = {}
         self.birds: dict[str, None] = {}  # bird subjects, in the order found
         self.named: set[str] = set()  # subjects whose recalls concern the trace
+        self.named_foreign: set[tuple[str, str]] = set()  # (origin, subject) of other logs
         self.windows: dict[str, list[Window]] = {}  # barn subject -> windows
 
     @staticmethod
     def _add(items: dict[tuple[str, str, int], TraceItem], item: TraceItem) -> None:
         items.setdefault((item.subject, item.relation, item.index), item)
+
+    def add(
+        self,
+        items: dict[tuple[str, str, int], TraceItem],
+        subject: str,
+        relation: str,
+        index: int,
+        entry: Entry,
+    ) -> None:
+        """Add the item of ``entry`` (at ``index``) about ``subject`` to ``items`` (down, up)."""
+        self._add(items, _item(subject, relation, index, entry))
 
     def stays(self, bird: str) -> list[_Stay]:
         """The stays of ``bird`` (a subject) in barns, by time."""
@@ -168,14 +180,15 @@ class Tracer:
             self._add(self.up, _item(start, PACKING, index, entry))
             for source in entry.payload["subjects"]:
                 self.named.add(source)
-                if source.startswith("bird:"):
+                if source.startswith("bird:") and self.own_subjects(index, [source]):
                     birds[source] = None
                 for made, slaughter in self.index.about(source):
                     if slaughter.payload["event"] == "slaughtered" and source in event_outputs(
                         slaughter.payload
                     ):
                         self._add(self.up, _item(source, INPUT, made, slaughter))
-                        birds |= dict.fromkeys(slaughter.payload["subjects"])
+                        mine = self.own_subjects(made, slaughter.payload["subjects"])
+                        birds |= dict.fromkeys(mine)
         self.shipments([start])
         self.upstream(birds, with_stays=True)
 
@@ -203,6 +216,24 @@ class Tracer:
 
     # -- downstream and upstream -------------------------------------------------
 
+    def own_subjects(self, index: int, subjects: Iterable[str]) -> list[str]:
+        """Those of ``subjects`` that event ``index`` names as this log's; notes the others.
+
+        A subject the event names by a reference is the other log's: it is
+        traced there (chain.trace_across), never by its bare name here, where
+        two farms' ``bird:0001`` would meet; it is kept in :attr:`named_foreign`
+        as (origin, subject), so that a recall here naming it by a reference
+        to the same log concerns the trace.
+        """
+        mine: list[str] = []
+        for subject in subjects:
+            other = self.index.foreign_origin(index, subject)
+            if other is None:
+                mine.append(subject)
+            else:
+                self.named_foreign.add((other, subject))
+        return mine
+
     def downstream(self, birds: Sequence[str]) -> None:
         self.birds |= dict.fromkeys(birds)
         self.named.update(birds)
@@ -210,9 +241,18 @@ class Tracer:
         for bird in birds:
             for index, entry in self.index.about(bird):
                 if entry.payload["event"] == "slaughtered" and bird in entry.payload["subjects"]:
-                    for output in event_outputs(entry.payload):
-                        self._add(self.down, _item(output, OUTPUT, index, entry))
-                        sources.append(output)
+                    sources += self.slaughter_outputs(index, entry)
+        self.outputs_downstream(sources)
+
+    def slaughter_outputs(self, index: int, entry: Entry) -> list[str]:
+        """Add the outputs of slaughter ``entry`` (at ``index``) downstream; return them."""
+        outputs = list(event_outputs(entry.payload))
+        for output in outputs:
+            self._add(self.down, _item(output, OUTPUT, index, entry))
+        return outputs
+
+    def outputs_downstream(self, sources: Sequence[str]) -> None:
+        """Add the packs made of ``sources`` (birds, carcasses, cuts) and their shipments."""
         packs: dict[str, None] = {}
         for source in sources:
             self.named.add(source)
@@ -284,6 +324,11 @@ class Tracer:
     def find_recalls(self) -> None:
         for index, entry in self.index.events("recalled"):
             for subject in entry.payload["subjects"]:
+                other = self.index.foreign_origin(index, subject)
+                if other is not None:  # another log's subject: by (origin, subject) only
+                    if (other, subject) in self.named_foreign:
+                        self._add(self.recalls, _item(subject, RECALL, index, entry))
+                    continue
                 windows = self.windows.get(subject, ())
                 if subject in self.named or _inside(entry.ts, windows):
                     self._add(self.recalls, _item(subject, RECALL, index, entry))

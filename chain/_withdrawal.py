@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chain._lifecycle_rules import SubjectState
+from chain._lifecycle_rules import SubjectState, describe
 
 __all__ = [
     "DAY_MS",
@@ -78,8 +78,9 @@ def barn_period_reaching(bird: SubjectState, barn: SubjectState | None) -> Perio
 
 @dataclass(frozen=True, slots=True)
 class WithdrawalBreach:
-    """Bird ``subject`` was slaughtered by entry ``index`` at ``ts``, inside the withdrawal
-    period that entry ``treated_index`` set, which ends at ``until_ms``."""
+    """Bird ``subject`` (a lifecycle key: for another log's bird, its
+    :func:`chain.crosslog.foreign_key`) was slaughtered by entry ``index`` at ``ts``,
+    inside the withdrawal period that entry ``treated_index`` set, which ends at ``until_ms``."""
 
     subject: str
     index: int
@@ -91,6 +92,7 @@ class WithdrawalBreach:
         """One line for people."""
         hours = -(-(self.until_ms - self.ts) // _HOUR_MS)
         return (
-            f"slaughtered: {self.subject} was slaughtered {hours} h before the withdrawal "
-            f"period of its treatment (entry {self.treated_index}) ended at ts {self.until_ms}"
+            f"slaughtered: {describe(self.subject)} was slaughtered {hours} h before the "
+            f"withdrawal period of its treatment (entry {self.treated_index}) ended at ts "
+            f"{self.until_ms}"
         )

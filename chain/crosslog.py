@@ -26,6 +26,7 @@ Pure: no I/O, no clock (the referencing event's ``ts`` is passed in).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -66,10 +67,15 @@ __all__ = [
     "PinnedLog",
     "ReferenceEvidence",
     "Referrer",
+    "check_head_covers",
     "check_reference",
+    "foreign_key",
     "parse_refs",
+    "pinned_log_of",
     "reference_from_proof",
+    "refs_in",
     "refs_to_json",
+    "split_foreign",
 ]
 
 FAILURE_REASONS = (
@@ -154,13 +160,15 @@ class CheckedReference:
     """A reference that holds, with what a page shows of it.
 
     ``entry`` is the referenced entry, ``checkpoint`` the one it was proven
-    under, ``cosigners`` the names of the pinned witnesses that cosigned it.
+    under (``note``: that checkpoint's signed note, with its cosignatures),
+    ``cosigners`` the names of the pinned witnesses that cosigned it.
     """
 
     ref: LogReference
     entry: Entry
     checkpoint: Checkpoint
     cosigners: tuple[str, ...]
+    note: str
 
 
 def check_reference(
@@ -176,7 +184,9 @@ def check_reference(
     [ref_unknown_log]; the evidence's checkpoint is signed by the pinned log key
     [ref_bad_checkpoint] and cosigned by the pinned policy's quorum
     [ref_not_cosigned]; it is no smaller than the reference's size and is
-    consistent with the reference's root at that size [ref_rolled_back]; the
+    consistent with the reference's root at that size [ref_rolled_back, or
+    ref_entry_mismatch when the entry at the index is another one too: a
+    reference to what the log never showed]; the
     evidence is for the referenced index and its entry has the referenced
     hash [ref_entry_mismatch]; the entry's paths lead to the checkpoint
     [ref_not_included]; its block was within the reference's size [ref_beyond_seen];
@@ -190,29 +200,17 @@ def check_reference(
     Raises:
         CrossLogReferenceError: a check fails, with the reason above.
     """
-    pin = pins.get(ref.log)
-    if pin is None or pin.trust.origin != ref.log:
-        known = ", ".join(sorted(o for o, p in pins.items() if p.trust.origin == o)) or "none"
-        raise CrossLogReferenceError(
-            ref,
-            "log not pinned",
-            reason="ref_unknown_log",
-            expected=f"one of: {known}",
-            found=ref.log,
-        )
+    pin = pinned_log_of(ref, pins)
     proof = evidence.proof
     checkpoint = _signed_checkpoint(ref, proof, pin)
     cosigners = _cosigners(ref, proof, pin)
-    _check_not_rolled_back(ref, checkpoint, evidence.consistency)
     found_hash = hashlib.sha256(proof.entry).hexdigest()
+    mismatch = None
     if (proof.index, found_hash) != (ref.index, ref.entry_hash):
-        raise CrossLogReferenceError(
-            ref,
-            "the log shows another entry",
-            reason="ref_entry_mismatch",
-            expected=f"entry {ref.index} with hash {ref.entry_hash}",
-            found=f"entry {proof.index} with hash {found_hash}",
-        )
+        mismatch = _entry_mismatch(ref, proof.index, found_hash)
+    _check_not_rolled_back(ref, checkpoint, evidence.consistency, mismatch)
+    if mismatch is not None:
+        raise mismatch
     try:  # checks the log key's signature again: one Ed25519 verification, kept for clarity
         verify_entry_proof(proof, pin.trust.log_key, origin=ref.log)
     except (ProofError, MalformedBlockError) as exc:
@@ -232,12 +230,82 @@ def check_reference(
             found=f"block {proof.block_height}",
         )
     entry = _referenced_event(ref, proof.entry, referrer)
-    return CheckedReference(ref, entry, checkpoint, cosigners)
+    return CheckedReference(ref, entry, checkpoint, cosigners, proof.checkpoint)
+
+
+def check_head_covers(
+    ref: LogReference, signed_note: str, pins: Mapping[str, PinnedLog]
+) -> tuple[Checkpoint, tuple[str, ...]]:
+    """Check that the other log's current checkpoint ``signed_note`` still covers ``ref.size``.
+
+    Asked before a proof bundle is fetched (none can be built under a
+    checkpoint that does not cover the entry): the note must be the pinned
+    log's, no smaller than ``ref.size``, and cosigned under its pinned policy.
+    Returns the checkpoint and the cosigners' names.
+
+    Raises:
+        CrossLogReferenceError: reasons ref_unknown_log, ref_bad_checkpoint,
+            ref_rolled_back when the log signed a checkpoint smaller than the
+            tree the reference saw (cosigned or not: the log's own word), or
+            ref_not_cosigned.
+    """
+    pin = pinned_log_of(ref, pins)
+    checkpoint = _open_signed(ref, signed_note, pin)
+    if checkpoint.size < ref.size:  # the log's own key says so: no cosignature needed
+        raise _smaller_tree(ref, checkpoint)
+    return checkpoint, _cosigners_of(ref, signed_note, pin)
+
+
+def pinned_log_of(ref: LogReference, pins: Mapping[str, PinnedLog]) -> PinnedLog:
+    """The pinned log ``ref`` names.
+
+    Raises:
+        CrossLogReferenceError: ``ref_unknown_log``: the checker pinned no log
+            of that origin (the error lists those it pinned).
+    """
+    pin = pins.get(ref.log)
+    if pin is None or pin.trust.origin != ref.log:
+        known = ", ".join(sorted(o for o, p in pins.items() if p.trust.origin == o)) or "none"
+        raise CrossLogReferenceError(
+            ref,
+            "log not pinned",
+            reason="ref_unknown_log",
+            expected=f"one of: {known}",
+            found=ref.log,
+        )
+    return pin
+
+
+def _smaller_tree(ref: LogReference, checkpoint: Checkpoint) -> CrossLogReferenceError:
+    return CrossLogReferenceError(
+        ref,
+        "the log shows an older tree than the reference saw",
+        reason="ref_rolled_back",
+        expected=f"a checkpoint of size >= {ref.size}",
+        found=f"size {checkpoint.size}",
+    )
 
 
 def _signed_checkpoint(ref: LogReference, proof: EntryProof, pin: PinnedLog) -> Checkpoint:
+    return _open_signed(ref, proof.checkpoint, pin)
+
+
+# A trace or a page checks many references under the same few checkpoints:
+# each note's signatures are verified once (pure functions of their arguments;
+# failures are not cached).
+@functools.lru_cache(maxsize=1024)
+def _verified_checkpoint(signed_note: str, log_key: str) -> Checkpoint:
+    return open_checkpoint(signed_note, log_key)
+
+
+@functools.lru_cache(maxsize=1024)
+def _verified_cosigners(signed_note: str, policy: WitnessPolicy) -> tuple[str, ...]:
+    return tuple(sorted(policy.check(signed_note)))
+
+
+def _open_signed(ref: LogReference, signed_note: str, pin: PinnedLog) -> Checkpoint:
     try:
-        return open_checkpoint(proof.checkpoint, pin.trust.log_key)
+        return _verified_checkpoint(signed_note, pin.trust.log_key)
     except (MalformedNoteError, UnknownSignerError, SignatureError) as exc:
         raise CrossLogReferenceError(
             ref,
@@ -249,8 +317,12 @@ def _signed_checkpoint(ref: LogReference, proof: EntryProof, pin: PinnedLog) -> 
 
 
 def _cosigners(ref: LogReference, proof: EntryProof, pin: PinnedLog) -> tuple[str, ...]:
+    return _cosigners_of(ref, proof.checkpoint, pin)
+
+
+def _cosigners_of(ref: LogReference, signed_note: str, pin: PinnedLog) -> tuple[str, ...]:
     try:
-        return tuple(sorted(pin.policy.check(proof.checkpoint)))
+        return _verified_cosigners(signed_note, pin.policy)
     except (QuorumError, MalformedNoteError, SignatureError) as exc:
         raise CrossLogReferenceError(
             ref,
@@ -261,24 +333,35 @@ def _cosigners(ref: LogReference, proof: EntryProof, pin: PinnedLog) -> tuple[st
         ) from exc
 
 
+def _entry_mismatch(ref: LogReference, index: int, found_hash: str) -> CrossLogReferenceError:
+    return CrossLogReferenceError(
+        ref,
+        "the log shows another entry",
+        reason="ref_entry_mismatch",
+        expected=f"entry {ref.index} with hash {ref.entry_hash}",
+        found=f"entry {index} with hash {found_hash}",
+    )
+
+
 def _check_not_rolled_back(
-    ref: LogReference, checkpoint: Checkpoint, consistency: Sequence[bytes]
+    ref: LogReference,
+    checkpoint: Checkpoint,
+    consistency: Sequence[bytes],
+    mismatch: CrossLogReferenceError | None,
 ) -> None:
     if checkpoint.size < ref.size:
-        raise CrossLogReferenceError(
-            ref,
-            "the log shows an older tree than the reference saw",
-            reason="ref_rolled_back",
-            expected=f"a checkpoint of size >= {ref.size}",
-            found=f"size {checkpoint.size}",
-        )
+        raise _smaller_tree(ref, checkpoint)
     try:
         merkle.verify_consistency(
             ref.size, checkpoint.size, consistency, bytes.fromhex(ref.root), checkpoint.root_hash
         )
     except ProofError as exc:
         # Either the log forked after the reference saw it, or the reference
-        # misstates the root: the cosigned note of that size tells which.
+        # misstates the root: the cosigned note of that size tells which. When
+        # the log's entry at the index is another one too, the reference names
+        # what the log never showed: reported as the forgery it most likely is.
+        if mismatch is not None:
+            raise mismatch from exc
         raise CrossLogReferenceError(
             ref,
             "the log no longer shows the tree the reference saw",
@@ -343,3 +426,41 @@ def _referenced_event(ref: LogReference, raw: bytes, referrer: Referrer) -> Entr
             found=f"ts {entry.ts}",
         )
     return entry
+
+
+def foreign_key(origin: str, subject: str) -> str:
+    """``"<origin>|<subject>"``: one key string for ``subject`` as the log ``origin`` names it.
+
+    Inside a referencing log, a subject that a reference names is identified
+    by the pair (the referenced log's origin, the subject as that log names
+    it): farm A's ``bird:0001`` and farm B's ``bird:0001`` are two birds at the
+    plant. Lifecycle states, trace items and the like key such subjects by this
+    string; :func:`split_foreign` reads it back (subjects never contain ``|``,
+    origins may, so the last ``|`` splits).
+
+    Precondition: ``origin`` and ``subject`` are valid as :class:`LogReference`
+    checks them (not checked again here).
+    """
+    return f"{origin}|{subject}"
+
+
+def split_foreign(key: str) -> tuple[str | None, str]:
+    """``(origin, subject)`` of a :func:`foreign_key`; ``(None, key)`` for a plain subject."""
+    origin, bar, subject = key.rpartition("|")
+    return (origin, subject) if bar else (None, key)
+
+
+def refs_in(payload: Mapping[str, Any]) -> tuple[LogReference, ...]:
+    """The references an event payload carries (none without a ``refs`` member).
+
+    Takes the member as a parsed entry holds it (:attr:`Entry.payload` keeps
+    lists as tuples) or as JSON decoding gives it.
+
+    Raises:
+        MalformedEntryError: (reason ``malformed_reference``) the member is
+            malformed (:func:`parse_refs`).
+    """
+    value = payload.get("refs")
+    if value is None:
+        return ()
+    return parse_refs(list(value) if isinstance(value, tuple) else value)

@@ -26,6 +26,24 @@ barn has a :class:`SubjectState`. The rules:
 - No time travel: an event's ``ts`` may not precede the ``ts`` of the latest
   event about any item it names.
 
+Across logs (issue 15): in an event carrying ``refs``, each subject a
+reference names is keyed by the pair (the referenced log, the subject),
+:func:`chain.crosslog.foreign_key`, so farm A's ``bird:0001`` and farm B's
+are two birds at the plant. A foreign key's first event seeds its state
+with what the reference asserts: the subject as the referencing event kind
+needs it (created; a bird a ``packed`` takes also slaughtered; what a
+``received`` takes also in transit). The rules above then apply unchanged:
+the plant slaughters farm A's ``bird:0001`` once, the carcasses it produces
+are its own subjects with the foreign bird as parent. An event naming a
+subject without a reference means the one key the log knows it by (the
+plain subject, or the one foreign key a reference introduced); a subject
+known from two or more logs, or named by references to two logs in one
+event, is refused as ambiguous. The seeding trusts a reference's format
+only: whether the reference holds (the entry exists in a cosigned
+checkpoint of the other log, of a kind ``REFERABLE`` allows) is
+:func:`chain.crosslog.check_reference`'s job, at the gateway's write-time
+check and in every verifier.
+
 A slaughter inside a withdrawal period (a ``treated`` event's
 ``withdrawal_days``, for the bird or for its barn while it was there) breaks
 food law, not the log: :meth:`LifecycleState.withdrawal_breach` reports it
@@ -38,10 +56,12 @@ protocol, which :class:`chain.store.Store` implements.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections import ChainMap
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
+from chain._lifecycle_keys import SubjectKeys
 from chain._lifecycle_rules import (
     ITEM_KINDS,
     TRACKED_KINDS,
@@ -58,6 +78,7 @@ from chain._withdrawal import (
     period_of,
     withdrawal_end,
 )
+from chain.crosslog import split_foreign
 from chain.entries import Entry, event_outputs, parse_entry
 
 __all__ = [
@@ -87,6 +108,7 @@ class LifecycleState:
         # A bird's withdrawal periods from barns it has left, given while it was there
         # (not in its SubjectState: no event naming the bird says so).
         self._carried: dict[str, Period] = {}
+        self._keys = SubjectKeys(self._states)
 
     @classmethod
     def from_entries(
@@ -108,12 +130,18 @@ class LifecycleState:
         return state
 
     def status(self, subject: str) -> SubjectState | None:
-        """The state of ``subject`` (e.g. ``bird:0001``), or None if no event concerns it."""
+        """The state of key ``subject`` (``bird:0001``, or a foreign key
+        ``farm-a.example/log|bird:0001``), or None if no event concerns it."""
         return self._states.get(subject)
 
     def subjects(self) -> Iterator[str]:
-        """Every subject with a state, in the order they were first met."""
+        """Every key with a state, in the order they were first met."""
         return iter(self._states)
+
+    def keys_of(self, subject: str) -> tuple[str, ...]:
+        """Every key of plain ``subject`` (``bird:0001``) with a state: itself if this log
+        records it, then its foreign keys in the order references introduced them."""
+        return self._keys.keys_of(subject)
 
     # -- judging -----------------------------------------------------------------
 
@@ -123,25 +151,33 @@ class LifecycleState:
         Entries other than events always pass.
 
         Raises:
-            LifecycleError: the event breaks a rule of the module docstring; the
-                message names the event, the subject, and the earlier entry
-                that contradicts it (the error's ``index`` is ``index``).
+            LifecycleError: the event breaks a rule of the module docstring, or
+                names a subject ambiguously across logs; the message names the
+                event, the subject (and its log, for a foreign key), and the
+                earlier entry that contradicts it (the error's ``index`` is
+                ``index``, its ``subject`` the subject without its log).
         """
         if entry.type != "event":
             return
         payload = entry.payload
         event = str(payload["event"])
-        rule = Rules(self._states, event, index)
+        keys = self._keys.for_event(payload, index)
+        states: Mapping[str, SubjectState] = self._states
+        if keys.seeds:
+            states = ChainMap(dict(keys.seeds), self._states)
+        rule = Rules(states, event, index)
+        for subject, problem in keys.problems:
+            rule.fail(subject, problem)
         judge = getattr(rule, event)
-        for subject in payload["subjects"]:
+        for subject in keys.subjects:
             judge(subject, payload)
         if event == "slaughtered":
-            for output in payload["outputs"]:
+            for output in keys.outputs:
                 rule.new(output, "produced")
         elif event == "packed":
-            rule.new(event_outputs(payload)[0], "packed")
-        for subject in payload["subjects"]:
-            state = self._states.get(subject)
+            rule.new(keys.outputs[0], "packed")
+        for subject in keys.subjects:
+            state = states.get(subject)
             if state is not None and state.last_ts > entry.ts and kind_of(subject) in ITEM_KINDS:
                 rule.fail(
                     subject,
@@ -158,7 +194,7 @@ class LifecycleState:
         """
         if entry.type != "event" or entry.payload["event"] != "slaughtered":
             return None
-        subject = str(entry.payload["subjects"][0])
+        subject = self._keys.for_event(entry.payload, index).subjects[0]
         bird = self._states.get(subject)
         if bird is None:
             return None
@@ -187,7 +223,11 @@ class LifecycleState:
             return
         payload = entry.payload
         event, ts = str(payload["event"]), entry.ts
-        for subject in payload["subjects"]:
+        keys = self._keys.for_event(payload, index)
+        for key, seeded in keys.seeds.items():
+            self._states[key] = seeded
+            self._keys.introduce(key)
+        for subject in keys.subjects:
             state = self._touch(subject, index, ts)
             if state is None:
                 continue
@@ -217,8 +257,8 @@ class LifecycleState:
                     changes = {field: index}
             if changes:
                 self._states[subject] = replace(state, **changes)
-        parents = tuple(payload["subjects"])
-        for output in event_outputs(payload):
+        parents = keys.subjects
+        for output in keys.outputs:
             state = self._touch(output, index, ts)
             if state is not None and state.created is None:
                 self._states[output] = replace(state, created=index, parents=parents)
@@ -233,10 +273,12 @@ class LifecycleState:
         return state
 
     def recalled_through(self, subject: str) -> tuple[str, int] | None:
-        """``(recalled subject, recall index)`` if ``subject`` or its lineage was recalled.
+        """``(recalled key, recall index)`` if key ``subject`` or its lineage was recalled.
 
         The lineage is the subject itself, a pack's or lot's contents and the
-        birds their carcasses or cuts came from (barn recalls are not followed).
+        birds their carcasses or cuts came from, by their keys (a carcass the
+        plant produced has its foreign bird as parent); barn recalls are not
+        followed.
         """
         return recalled_through(self._states, subject)
 
@@ -261,12 +303,15 @@ def state_for(source: EventSource, subjects: Iterable[str]) -> LifecycleState:
     """The state of ``subjects`` and their lineage, from only the events that concern them.
 
     Pass every subject of the event to check, including the ones it creates
-    (:func:`chain.store.entry_subjects`). The result judges that event as a
-    replay of the whole log would: each subject's events are read through
-    the store's subject index, a pack's or lot's contents and a carcass's or
-    cut's bird are followed (a recall reaches a pack through them), and for
-    a barn every placed or moved event is read (they do not name barns as
-    subjects). The state of other subjects may be partial.
+    (:func:`chain.store.entry_subjects`); for a foreign key
+    (:func:`chain.crosslog.foreign_key`) the events about its subject are
+    read, from every log (they tell which log's subject a plain name means).
+    The result judges that event as a replay of the whole log would: each
+    subject's events are read through the store's subject index, a pack's
+    or lot's contents and a carcass's or cut's bird are followed (a recall
+    reaches a pack through them), and for a barn every placed or moved
+    event is read (they do not name barns as subjects). The state of other
+    subjects may be partial.
 
     Raises:
         KeyError: an indexed entry is missing from ``source``.
@@ -276,7 +321,7 @@ def state_for(source: EventSource, subjects: Iterable[str]) -> LifecycleState:
     seen: set[str] = set()
     todo = list(subjects)
     while todo:
-        subject = todo.pop()
+        subject = split_foreign(todo.pop())[1]
         if subject in seen or kind_of(subject) not in TRACKED_KINDS:
             continue
         seen.add(subject)

@@ -18,8 +18,8 @@ file), raises :class:`~chain.errors.StorageError` with reason
 
 from __future__ import annotations
 
-import bisect
 import functools
+import hashlib
 import itertools
 import threading
 from collections import deque
@@ -61,6 +61,9 @@ __all__ = [
 ]
 
 FORMAT = b"farmtrace-store/1"
+
+_PROBES_KEPT = 1 << 16
+"""Block headers' first_index values :meth:`Store.block_of_entry` remembers (then starts over)."""
 
 
 def _storage_error(exc: plyvel.Error, path: Path, doing: str, hint: str = "") -> StorageError:
@@ -178,10 +181,13 @@ class Store:
         self._sync = sync
         self._lock = threading.Lock()
         self.origin = self._meta_str(db, b"origin")
-        # Both are loaded on first use, so that a store with a corrupt record
-        # still opens and the audit can name what is wrong.
-        self._first_indexes: list[int] | None = None
+        # Loaded on first use, so that a store with a corrupt record still
+        # opens and the audit can name what is wrong.
         self._frontier: merkle.Frontier | None = None
+        # first_index of the block headers block_of_entry has read (committed
+        # headers never change); the last block it answered, as (height, first, next).
+        self._probed: dict[int, int] = {}
+        self._last_found = (-1, 0, 0)
 
     # -- opening -------------------------------------------------------------
 
@@ -278,12 +284,15 @@ class Store:
         """Number of committed entries."""
         return self._meta_int(self._db, b"entries")
 
-    def _loaded_first_indexes(self) -> list[int]:
-        if self._first_indexes is None:
-            with self._lock:
-                if self._first_indexes is None:
-                    self._first_indexes = [self.block(h).first_index for h in range(self.size)]
-        return self._first_indexes
+    def _first_index_of(self, height: int) -> int:
+        """The ``first_index`` of block ``height`` (< size), its header read once."""
+        first = self._probed.get(height)
+        if first is None:
+            first = self.block(height).first_index
+            if len(self._probed) >= _PROBES_KEPT:
+                self._probed.clear()
+            self._probed[height] = first
+        return first
 
     # -- writing -------------------------------------------------------------
 
@@ -315,11 +324,6 @@ class Store:
             if self._frontier is None:
                 self._frontier = merkle.Frontier.from_nodes(self._node_getter(self._db), self.size)
             frontier = self._frontier.copy()
-            firsts = self._first_indexes
-            if firsts is not None:
-                # Readers bound their search by the committed entry count, so
-                # an index listed before its block commits is never returned.
-                firsts.append(header.first_index)
             try:
                 with self._db.write_batch(transaction=True, sync=self._sync) as wb:
                     raw = header.raw
@@ -333,14 +337,8 @@ class Store:
                     wb.put(keys.meta_key(b"entries"), str(header.next_index).encode())
                     for pending_id in release:
                         wb.delete(keys.pending_key(pending_id))
-            except BaseException as exc:
-                if firsts is not None:
-                    firsts.pop()
-                if isinstance(exc, plyvel.Error):
-                    raise _storage_error(
-                        exc, self.path, f"writing block {header.height} to"
-                    ) from exc
-                raise
+            except plyvel.Error as exc:
+                raise _storage_error(exc, self.path, f"writing block {header.height} to") from exc
             self._frontier = frontier
 
     @staticmethod
@@ -504,10 +502,37 @@ class Store:
         return bytes(raw)
 
     def block_of_entry(self, index: int) -> int:
-        """The height of the block holding entry ``index`` (KeyError if none)."""
+        """The height of the block holding entry ``index`` (KeyError if none).
+
+        A binary search over the block headers' ``first_index``: O(log size)
+        header reads, the headers read before remembered (the search probes the
+        same heights as the log grows), and an index in the block last answered
+        costs none.
+
+        Raises:
+            KeyError: no committed entry ``index``.
+            StorageError: a header on the way is missing or corrupt.
+        """
         if not 0 <= index < self.entry_count:
             raise KeyError(f"no entry {index}")
-        return bisect.bisect_right(self._loaded_first_indexes(), index) - 1
+        height, first, stop = self._last_found
+        if first <= index < stop:
+            return height
+        size = self.size  # read after entry_count: it counts the entry's block
+        # The block is the last whose first_index <= index. Steps are powers of
+        # two from 0, so the heights probed do not move as the log grows.
+        height, step = 0, 1 << max(0, (size - 1).bit_length() - 1)
+        while step:
+            probe = height + step
+            if probe < size and self._first_index_of(probe) <= index:
+                height = probe
+            step >>= 1
+        if height + 1 < size:  # the last step probed it already
+            stop = self._first_index_of(height + 1)
+        else:
+            stop = self.block(height).next_index
+        self._last_found = (height, self._first_index_of(height), stop)
+        return height
 
     def lookup(self, signer: str, seq: int) -> int | None:
         """The global index of the entry (signer, seq), or None."""
@@ -607,6 +632,45 @@ class Store:
                 raise StorageError(f"{self.path}: a pending record's key is not an id")
             found.append((number, bytes(raw)))
         return found
+
+    # -- other logs' checkpoints, kept when a reference to them was checked ----
+
+    def put_ref_checkpoint(self, origin: str, size: int, note: str) -> None:
+        """Durably keep another log's checkpoint note of tree ``size`` (one synced write).
+
+        A gateway keeps the cosigned note it checked a cross-log reference
+        against before it accepts the event (docs/supply-chain.md section 3),
+        so that anyone can later hold that log to it. A note kept for the same
+        ``(origin, size)`` is replaced. These records are not part of this
+        log: the audit ignores them.
+
+        Precondition: ``note`` is a checkpoint of ``origin`` at ``size`` (the
+        caller verified it).
+
+        Raises:
+            StorageError: LevelDB failed; nothing was written.
+        """
+        key = keys.ref_checkpoint_key(hashlib.sha256(origin.encode()).digest(), size)
+        try:
+            with self._db.write_batch(transaction=True, sync=self._sync) as wb:
+                wb.put(key, note.encode())
+        except plyvel.Error as exc:
+            raise _storage_error(exc, self.path, f"keep {origin}'s checkpoint {size} in") from exc
+
+    def ref_checkpoint(self, origin: str, size: int) -> str | None:
+        """The note of ``origin``'s tree ``size`` kept by :meth:`put_ref_checkpoint`, or None."""
+        return self.ref_checkpoint_by_hash(hashlib.sha256(origin.encode()).digest(), size)
+
+    def ref_checkpoint_by_hash(self, origin_hash: bytes, size: int) -> str | None:
+        """Like :meth:`ref_checkpoint`, the log named by the SHA-256 of its origin (32 bytes).
+
+        Raises:
+            ValueError: ``origin_hash`` is not 32 bytes, or ``size`` not in [0, 2**64).
+        """
+        if len(origin_hash) != 32 or not 0 <= size < 2**64:
+            raise ValueError("expected a 32-byte origin hash and a size in [0, 2**64)")
+        note = self._db.get(keys.ref_checkpoint_key(origin_hash, size))
+        return None if note is None else bytes(note).decode("utf-8", errors="replace")
 
     # -- proofs --------------------------------------------------------------
 

@@ -50,6 +50,12 @@ window whose level rises by :data:`REFILL_MIN_KG` or more.
 Recalls (``result.recalls``, :data:`RECALL`, one item per recall and
 subject it matched): a ``recalled`` event naming the start, a traced bird,
 output, input or pack, or naming a barn at a time within that barn's windows.
+
+A subject an event names by a cross-log reference (a plant's slaughter of a
+farm's ``bird:0001``) is that other log's, identified by (its log, its
+name): it is not traced here (:mod:`chain.trace_across` follows it there),
+and a recall here concerns it only when it names it by a reference to the
+same log.
 """
 
 from __future__ import annotations

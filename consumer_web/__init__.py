@@ -11,6 +11,9 @@ how to verify all of it. Create it with the factory::
 or, in tests and tools, over any data shaped like :class:`SiteData`::
 
     app = create_app({"TESTING": True, "SITE_DATA": data})
+
+A site following many logs (each party's own, pinned in one pins file) is
+:func:`create_federated_site` (``farmtrace site run --pins``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from consumer_web._app import CSP, POLICY_FILE, SiteConfig, create_app
+from consumer_web._federated_app import FederatedSite, FederationSettings, create_federated_site
 from consumer_web._lifecycle import Head, Lifecycle
 from consumer_web._site import SiteData
 from consumer_web._story import BirdStory, PackStory
@@ -27,12 +31,15 @@ __all__ = [
     "POLICY_FILE",
     "VERIFIER_ASSETS",
     "BirdStory",
+    "FederatedSite",
+    "FederationSettings",
     "Head",
     "Lifecycle",
     "PackStory",
     "SiteConfig",
     "SiteData",
     "create_app",
+    "create_federated_site",
 ]
 
 VERIFIER_ASSETS = Path(__file__).resolve().parent / "static" / "verify"

@@ -29,7 +29,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from chain import note
@@ -208,6 +209,21 @@ class Lifecycle:
             items = (*result.downstream, *result.upstream, *result.recalls)
             names = {i.signer: self.directory.operator_name(i.signer) for i in items}
         return result, {kid: name for kid, name in names.items() if name is not None}
+
+    @contextmanager
+    def trace_copy(self) -> Iterator[tuple[Store, TraceIndex] | None]:
+        """The store and its trace index advanced to the checkpoint, locked until the block ends.
+
+        For a trace across logs (:mod:`consumer_web._trace_across`). None
+        before the first checkpoint. Raises StorageError: the store failed.
+        """
+        head = self.head()
+        if head is None:
+            yield None
+            return
+        with self._lock, self.cache.lock:
+            self._advance(head)
+            yield self.store, self.events
 
     def _recalls(self, start: str, head: Head) -> list[EventRow]:
         """Rows of the recalls that concern ``start`` (callers hold the locks)."""

@@ -62,9 +62,13 @@ def label_key_id() -> int | None:
 def pinned(path: str) -> str:
     """``path`` (a site-relative link, with or without a query) carrying the request's ``lk``.
 
-    Unchanged when the request has no well-formed ``lk``. Precondition:
-    ``path`` has no ``lk`` and no fragment.
+    Unchanged when the request has no well-formed ``lk``. A path starting
+    with ``/`` gets the app's mount point first (``request.script_root``: a
+    log's site mounted under ``/logs/<slug>`` on a federated site).
+    Precondition: ``path`` has no ``lk`` and no fragment.
     """
+    if path.startswith("/"):
+        path = request.script_root + path
     key_id = label_key_id()
     if key_id is None:
         return path

@@ -7,7 +7,7 @@ code); their translations are gettext catalogues in ``translations/``
 (``babel.cfg`` names them); the page translates it when it is shown.
 
 :data:`WORDS` maps a value found in the log (an event name, a field name, a
-reading kind, a trace relation, a field value) to its English word, under a
+reading kind, a trace relation, a field value; a pinned party's role) to its English word, under a
 context: one English word may need different translations ("Received" as an
 event, as a count of readings).
 """
@@ -103,9 +103,16 @@ _WORDS = (
     ("revoke", NP_("value", "revoked")),
     ("pass", NP_("value", "pass")),
     ("fail", NP_("value", "fail")),
+    ("farm", NP_("role", "Farm")),
+    ("hatchery", NP_("role", "Hatchery")),
+    ("vet", NP_("role", "Vet")),
+    ("plant", NP_("role", "Processing plant")),
+    ("distributor", NP_("role", "Distributor")),
+    ("shop", NP_("role", "Shop")),
+    ("other", NP_("role", "Other")),
 )
 
-CONTEXTS = ("event", "kind", "field", "relation", "value")
+CONTEXTS = ("event", "kind", "field", "relation", "value", "role")
 """The contexts of :data:`WORDS`, as templates name them."""
 
 WORDS: Mapping[tuple[str, str], str] = MappingProxyType(

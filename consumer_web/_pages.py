@@ -13,18 +13,21 @@ from urllib.parse import quote
 from flask import Blueprint, current_app, redirect, render_template, request
 from werkzeug.wrappers import Response
 
-from chain.gs1 import AI_LOT, AI_SERIAL, DigitalLink, labelled_uri
+from chain.gs1 import AI_LOT, AI_SERIAL, DigitalLink, labelled_uri, pack_subject
 from chain.jws import ID_PATTERN
 from consumer_web._batch import batch_view
 from consumer_web._charts import chart_view
 from consumer_web._errors import not_found
 from consumer_web._facts import bird_facts, parties_of
+from consumer_web._farm_facts import FarmGroup, farm_accounts, farm_groups, farm_page, with_farm
+from consumer_web._federation import current_federation
 from consumer_web._journey import JOURNEY_HEIGHT, JOURNEY_WIDTH, journey_of
 from consumer_web._links import label_key_id, link_of
 from consumer_web._messages import N_
 from consumer_web._qr import label_log_key, public_url
 from consumer_web._search import resolve
 from consumer_web._site import current_site
+from consumer_web._stitch import page_root, stitched_for
 from consumer_web._story import BirdStory, PackStory
 from consumer_web._summaries import install_summaries
 from consumer_web._welfare import HUMIDITY_LIMITS_RH, TEMPERATURE_MARGIN_C
@@ -49,7 +52,7 @@ def _unknown(link: DigitalLink) -> NoReturn:
     not_found("unknown_pack", message, gtin=link.gtin, value=link.lot)
 
 
-def _bird_page(story: BirdStory, pack: PackStory | None = None) -> str:
+def _bird_page(story: BirdStory, pack: PackStory | None = None, subject: str | None = None) -> str:
     rules = {
         "margin": TEMPERATURE_MARGIN_C,
         "low": HUMIDITY_LIMITS_RH[0],
@@ -57,11 +60,25 @@ def _bird_page(story: BirdStory, pack: PackStory | None = None) -> str:
     }
     key = ("charts", story.identity.bird, story.verification.entry_count)
     views = current_site().memo.get(key, lambda: [chart_view(c) for c in story.charts])
+    # A pack's parts are those of its own making (the slaughter of its carcass),
+    # not of every bird this log knows by the bird's id.
+    stitched = stitched_for(story.timeline if pack is None else pack.timeline, subject)
+    federation = current_federation()
+    farm = None
+    if stitched is not None and federation is not None:
+        farm = farm_page(federation, stitched, story.identity.bird)
+        if farm.account is None and not farm.failed:
+            farm = None  # no farm's part: the page is as on a single-log site
     facts = bird_facts(story, pack)
+    if farm is not None and farm.account is not None:
+        facts = with_farm(facts, farm.account)
     life = current_site().lifecycle
     with life.cache.lock:
         roles = {p.signer: life.directory.operator_roles(p.signer) for p in facts.parties}
-    journey = journey_of(story.timeline, lambda kid: roles.get(kid, frozenset()), facts.farm)
+    rows = story.timeline
+    if farm is not None and farm.account is not None:  # the farm's and hatchery's stops too
+        rows = tuple(sorted((*farm.account.journey_rows, *rows), key=lambda row: row.ts))
+    journey = journey_of(rows, lambda kid: roles.get(kid, frozenset()), facts.farm)
     return render_template(
         "bird.html",
         story=story,
@@ -75,6 +92,8 @@ def _bird_page(story: BirdStory, pack: PackStory | None = None) -> str:
         # carcass's, its bird's, its barns' during the bird's stays); a bird
         # every recall in its story, those of all its packs included.
         recalls=story.recalls if pack is None else pack.recalls,
+        stitched=stitched,
+        farm=farm,
     )
 
 
@@ -104,7 +123,7 @@ def search() -> Response | tuple[str, int]:
 
     found = resolve(query, store, known)
     if found.url is not None:
-        return redirect(found.url, code=303)
+        return redirect(request.script_root + found.url, code=303)
     if found.links:
         page = render_template("index.html", query=query, links=found.links, message=None)
         return page, 200
@@ -125,7 +144,8 @@ def bird(bird_id: str) -> str:
 
 def _pack_page(link: DigitalLink) -> Response | str:
     if request.path != link.path:  # e.g. a GTIN-13 in the path: send to the GTIN-14 form
-        return redirect(labelled_uri("", link, label_key_id()), code=301)  # keeps the label's lk
+        # keeps the label's lk, and the address's root (the resolver's, or a log's mount)
+        return redirect(labelled_uri(page_root(), link, label_key_id()), code=301)
     life = current_site().lifecycle
     pack = life.pack(link)
     if pack is None:
@@ -133,8 +153,19 @@ def _pack_page(link: DigitalLink) -> Response | str:
     if link.serial is not None and len(pack.birds) == 1:
         story = life.bird(pack.birds[0])
         if story is not None:
-            return _bird_page(story, pack)
-    return render_template("pack.html", pack=pack, parties=parties_of(pack.timeline))
+            return _bird_page(story, pack, pack_subject(link))
+    stitched = stitched_for(pack.timeline, pack_subject(link))
+    federation = current_federation()
+    farms: tuple[FarmGroup, ...] = ()
+    if stitched is not None and federation is not None:
+        farms = farm_groups(farm_accounts(federation, stitched))
+    return render_template(
+        "pack.html",
+        pack=pack,
+        parties=parties_of(pack.timeline),
+        stitched=stitched,
+        farms=farms,
+    )
 
 
 @bp.get("/01/<gtin>/21/<serial>")
@@ -153,7 +184,7 @@ def lot(gtin: str, lot: str) -> Response | str:
 def batch(block_hash: str) -> Response | str:
     """A batch (block): header, entries, inclusion in the checkpoint."""
     if _HEX64.fullmatch(block_hash.lower()) and block_hash != block_hash.lower():
-        return redirect(f"/batch/{block_hash.lower()}", code=301)
+        return redirect(f"{request.script_root}/batch/{block_hash.lower()}", code=301)
     view = (
         batch_view(current_site().data.store, block_hash) if _HEX64.fullmatch(block_hash) else None
     )

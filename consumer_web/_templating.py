@@ -41,7 +41,7 @@ from consumer_web._replica_state import Conflict, WitnessWait
 from consumer_web._site import current_site
 from consumer_web._witness_view import witness_panel
 
-__all__ = ["Notice", "install_templating", "notice_of"]
+__all__ = ["Notice", "format_number", "install_templating", "notice_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +68,8 @@ def notice_of() -> Notice:
 _UNITS = {"Cel": "°C", "l": "L", "count": ""}
 
 
-def _num(value: float | int | None) -> str:
+def format_number(value: float | int | None) -> str:
+    """A number as the pages show it (the ``num`` filter): at most two decimals."""
     if value is None:
         return ""
     if isinstance(value, int):
@@ -91,7 +92,7 @@ def install_templating(app: Flask) -> None:
     app.jinja_env.filters["when"] = format_ms
     app.jinja_env.filters["iso"] = format_iso
     app.jinja_env.filters["day"] = lambda ms: format_ms(ms, date_only=True)
-    app.jinja_env.filters["num"] = _num
+    app.jinja_env.filters["num"] = format_number
     app.jinja_env.filters["unit"] = lambda unit: _UNITS.get(unit, unit)
     app.jinja_env.filters["pinned"] = pinned  # an internal link keeping the label's lk
     for lang in LANGUAGES:

@@ -23,7 +23,7 @@ from chain.trace import FOREVER, REFILL_MIN_KG, TraceItem, TraceResult, check_st
 from consumer_web._messages import N_
 from consumer_web._site import current_site
 
-__all__ = ["bp"]
+__all__ = ["BadQuery", "bp", "start_of", "window_of"]
 
 bp = Blueprint("trace", __name__)
 
@@ -32,7 +32,7 @@ _TIME_MAX = 40
 _BAD_SUBJECT = N_("“{subject}” is not a lot, pack, bird or barn that can be traced.")
 
 
-class _BadQuery(Exception):
+class BadQuery(Exception):
     """A start or time the trace cannot take: its message (English) and its values."""
 
     def __init__(self, key: str, **values: object) -> None:
@@ -41,18 +41,22 @@ class _BadQuery(Exception):
         self.values = values
 
 
-def _start_of(text: str) -> str:
-    """The trace start ``text`` names (a Digital Link becomes its pack or lot subject)."""
+def start_of(text: str) -> str:
+    """The trace start ``text`` names (a Digital Link becomes its pack or lot subject).
+
+    Raises:
+        BadQuery: ``text`` is not a trace start or a Digital Link.
+    """
     if "/01/" in text:
         path = urlsplit(text).path if "://" in text else text
         try:
             return pack_subject(parse_digital_link_path(path))
         except FarmtraceError:
-            raise _BadQuery(_BAD_SUBJECT, subject=text) from None
+            raise BadQuery(_BAD_SUBJECT, subject=text) from None
     try:
         check_start(text)
     except FarmtraceError:
-        raise _BadQuery(_BAD_SUBJECT, subject=text) from None
+        raise BadQuery(_BAD_SUBJECT, subject=text) from None
     return text
 
 
@@ -62,18 +66,23 @@ def _time(text: str, default: int) -> int:
     try:
         return parse_time(text)
     except FarmtraceError:
-        raise _BadQuery(
+        raise BadQuery(
             N_("“{value}” is not a date or time (write 2026-01-01 or 2026-01-01T06:00)."),
             value=text,
         ) from None
 
 
-def _window(start: str, start_text: str, end_text: str) -> tuple[int, int] | None:
+def window_of(start: str, start_text: str, end_text: str) -> tuple[int, int] | None:
+    """A barn start's window from the form's ``from``/``to`` (None: none, or not a barn).
+
+    Raises:
+        BadQuery: a time is not one, or the window ends before it starts.
+    """
     if not start.startswith("barn:") or not (start_text or end_text):
         return None
     window = (_time(start_text, 0), _time(end_text, FOREVER))
     if window[0] >= window[1]:
-        raise _BadQuery(N_("The time window must start before it ends."))
+        raise BadQuery(N_("The time window must start before it ends."))
     return window
 
 
@@ -117,9 +126,9 @@ def trace_page() -> tuple[str, int]:
     if not text:
         return page(200)
     try:
-        start = _start_of(text)
-        window = _window(start, start_text, end_text)
-    except _BadQuery as bad:
+        start = start_of(text)
+        window = window_of(start, start_text, end_text)
+    except BadQuery as bad:
         return page(400, bad.key, **bad.values)
     site = current_site()
     head = site.lifecycle.head()

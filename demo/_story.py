@@ -26,7 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
 from chain.gs1 import DigitalLink
-from demo._story_plan import HOUR, MINUTE, OPERATORS, Planned, StoryPlan
+from demo._story_plan import HOUR, MINUTE, OPERATORS, PlaceRefs, Planned, StoryPlan
 from demo.story_farm import StoryFarm
 from firmware_sim.farm import SimReading, SimulatedFarm
 from signer.device import Device
@@ -42,11 +42,20 @@ COMMIT_TIMEOUT_S = 120.0
 """How long an operator waits for another's event it follows to be committed."""
 
 
-def demo_farm(farm_id: str, start_ms: int, history_days: int, seed: int) -> StoryFarm:
+def demo_farm(
+    farm_id: str,
+    start_ms: int,
+    history_days: int,
+    seed: int,
+    *,
+    birds: int = 100,
+    activity_interval_ms: int = HOUR,
+) -> StoryFarm:
     """The demo farm: 2 barns, 100 tagged birds, sampled at a demo's rates.
 
     Rates are chosen so that six weeks backfill through MQTT in under a minute
     on two cores: climate every 10 min, activity hourly, weight every 6 h.
+    The six-party demo runs two smaller farms (``birds``, ``activity_interval_ms``).
 
     Raises:
         ValueError: ``history_days`` < :data:`MIN_DAYS`.
@@ -58,11 +67,11 @@ def demo_farm(farm_id: str, start_ms: int, history_days: int, seed: int) -> Stor
         start_ms=start_ms,
         days=history_days - 1,
         barns=2,
-        birds=100,
+        birds=birds,
         shelf_birds=8,
         lot_birds=3,
         env_interval_ms=10 * MINUTE,
-        activity_interval_ms=HOUR,
+        activity_interval_ms=activity_interval_ms,
         weight_interval_ms=6 * HOUR,
         seed=seed,
     )
@@ -74,17 +83,30 @@ class DemoStory:
     ``signers`` maps every signer id of the plan (the admin, the operators and
     the devices) to its open :class:`Device`; ``signed`` is how many planned
     entries earlier runs signed already (they are never signed twice).
+    ``roles`` are the operators' roles this log records (default: all six);
+    ``place_refs`` and ``names`` as for :class:`~demo._story_plan.StoryPlan`.
     """
 
     def __init__(
-        self, farm: StoryFarm, sim: SimulatedFarm, signers: Mapping[str, Device], admin: str
+        self,
+        farm: StoryFarm,
+        sim: SimulatedFarm,
+        signers: Mapping[str, Device],
+        admin: str,
+        *,
+        roles: Iterable[str] | None = None,
+        place_refs: PlaceRefs | None = None,
+        names: Mapping[str, str] | None = None,
     ) -> None:
         keys = {signer_id: device.identity.key for signer_id, device in signers.items()}
-        operators = {role: op for role, op, _ in OPERATORS}
-        self._plan = StoryPlan(farm, sim, keys, admin, operators)
+        kept = None if roles is None else set(roles)
+        operators = {role: op for role, op, _ in OPERATORS if kept is None or role in kept}
+        self._plan = StoryPlan(
+            farm, sim, keys, admin, operators, place_refs=place_refs, names=names
+        )
         self._planned: list[Planned] = self._plan.planned()
         self._signers = signers
-        self._roles = {op: frozenset({role}) for role, op, _ in OPERATORS}
+        self._roles = {op: frozenset({role}) for role, op in operators.items()}
         self._log = _StoryLog()
         self._replayed = 0
 
@@ -163,7 +185,7 @@ class DemoStory:
 
 def _draft(payload: Mapping[str, object]) -> EventDraft:
     """The event a planned payload states, rebuilt as an operator's input (members as text)."""
-    common = {"type", "seq", "ts", "event", "subjects"}
+    common = {"type", "seq", "ts", "event", "subjects", "refs"}
     members = {
         name: " ".join(value) if isinstance(value, list | tuple) else str(value)
         for name, value in payload.items()
@@ -171,8 +193,9 @@ def _draft(payload: Mapping[str, object]) -> EventDraft:
     }
     subjects = payload["subjects"]
     ts = payload["ts"]
-    assert isinstance(subjects, list) and isinstance(ts, int)
-    return draft_event(str(payload["event"]), subjects, members, ts)
+    refs = payload.get("refs", [])
+    assert isinstance(subjects, list) and isinstance(ts, int) and isinstance(refs, list)
+    return draft_event(str(payload["event"]), subjects, members, ts, refs=refs)
 
 
 class _StoryLog:

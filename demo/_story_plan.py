@@ -20,6 +20,7 @@ MINUTE = 60_000
 HOUR = 60 * MINUTE
 DAY = 24 * HOUR
 CHUNK = 40  # subjects per event: keeps every entry far below the 4096-byte limit
+REF_CHUNK = 8  # subjects per event with a reference each: the most an event may carry
 CARCASS_YIELD = 0.72
 PRODUCT, PRODUCT_LOT = "Whole chicken", "Whole chickens"
 SHELF_DAYS = 7  # fresh whole chicken, kept at 0-4 °C
@@ -108,6 +109,10 @@ class StoryLot:
         return pack_subject(self.link)
 
 
+PlaceRefs = Callable[[Sequence[str], int], list[dict[str, object]]]
+"""``(birds, ts)`` -> the ``refs`` of a ``placed`` event at ``ts``: each bird's ``hatched``."""
+
+
 @dataclass(frozen=True, slots=True)
 class Planned:
     """An entry to sign at ``ts`` as ``signer``: ``build(seq)`` makes its payload."""
@@ -118,7 +123,17 @@ class Planned:
 
 
 class StoryPlan:
-    """Who is who on the story farm, and every registration and event in time order."""
+    """Who is who on the story farm, and every registration and event in time order.
+
+    ``operators`` maps each role to its operator id; the plan holds the
+    registrations and events of those roles only. ``names`` overrides the
+    operators' names by role (default: :data:`OPERATORS`' names). A farm's own log in the
+    six-party demo has the farm's and the vet's: its birds were hatched in
+    the hatchery's log, so each ``placed`` names their ``hatched`` entries
+    by reference (``place_refs``, asked once per event when it is built
+    first) and carries at most :data:`REF_CHUNK` birds; their slaughter,
+    packing and sale are recorded in the other parties' logs.
+    """
 
     def __init__(
         self,
@@ -127,8 +142,14 @@ class StoryPlan:
         keys: Mapping[str, SignerKey],
         admin: str,
         operators: Mapping[str, str],
+        *,
+        place_refs: PlaceRefs | None = None,
+        names: Mapping[str, str] | None = None,
     ) -> None:
         self.farm, self.keys, self.admin, self._ops = farm, keys, admin, operators
+        self._names = {**_NAMES, **(names or {})}
+        self._place_refs = place_refs
+        self._refs_made: dict[tuple[str, ...], list[dict[str, object]]] = {}
         self.operator_ids = tuple(operators.values())
         specs = sim.devices
         self.barns = tuple(dict.fromkeys(spec.barn for spec in specs))
@@ -202,7 +223,10 @@ class StoryPlan:
     def _registrations(self) -> None:
         ts = self.farm.start_ms - 2 * DAY
         for role, op, name in OPERATORS:
+            if self._ops.get(role) != op:
+                continue
             pubkey = self.keys[op].public_key
+            name = self._names[role]
             build = partial(
                 operator_payload, "register", op, ts=ts, pubkey=pubkey, roles=[role], name=name
             )
@@ -224,13 +248,17 @@ class StoryPlan:
     def _farm_life(self) -> None:
         farm, birds = self.farm, [f"bird:{b}" for b in self.birds]
         hatch = farm.start_ms - DAY
-        hatchery = {"hatchery": _NAMES["hatchery"], "parent_flock": "PF-2025-17"}
-        self._event(hatch, "hatchery", "hatched", birds, breed=farm.breed, **hatchery)
-        vaccine = {"vaccine": "Marek's disease (HVT)", "dose": "0.2 ml"}
-        self._event(hatch + 2 * HOUR, "hatchery", "vaccinated", birds, **vaccine)
+        if "hatchery" in self._ops:
+            hatchery = {"hatchery": self._names["hatchery"], "parent_flock": "PF-2025-17"}
+            self._event(hatch, "hatchery", "hatched", birds, breed=farm.breed, **hatchery)
+            vaccine = {"vaccine": "Marek's disease (HVT)", "dose": "0.2 ml"}
+            self._event(hatch + 2 * HOUR, "hatchery", "vaccinated", birds, **vaccine)
         for barn in self.barns:
             placed = [f"bird:{b}" for b in self.birds if self._first[b] == barn]
-            self._event(farm.start_ms, "farm", "placed", placed, barn=barn)
+            if self._place_refs is None:
+                self._event(farm.start_ms, "farm", "placed", placed, barn=barn)
+            else:
+                self._placed_with_refs(farm.start_ms, placed, barn)
         check = farm.start_ms + DAY + 9 * HOUR
         while check < self.catch_ms:
             for barn in self.barns:
@@ -268,7 +296,22 @@ class StoryPlan:
             return
         self._event(last_dose, "vet", "treated", [f"bird:{self.shelf[0]}"], **TREATMENT)
 
+    def _placed_with_refs(self, ts: int, birds: Sequence[str], barn: str) -> None:
+        for start in range(0, len(birds), REF_CHUNK):
+            chunk = tuple(birds[start : start + REF_CHUNK])
+
+            def build(seq: int, chunk: tuple[str, ...] = chunk) -> dict[str, object]:
+                refs = self._refs_made.get(chunk)
+                if refs is None:
+                    assert self._place_refs is not None
+                    refs = self._refs_made.setdefault(chunk, self._place_refs(chunk, ts))
+                return event_payload("placed", seq, ts, chunk, barn=barn, refs=refs)
+
+            self._out.append(Planned(ts, self._ops["farm"], build))
+
     def _to_the_shelf(self) -> None:
+        if "plant" not in self._ops:
+            return  # recorded in the plant's, the distributor's and the shop's own logs
         catch, plant = self.catch_ms, _NAMES["plant"]
         birds = [f"bird:{b}" for b in self.shelf]
         note = "ante-mortem inspection at the plant"

@@ -25,7 +25,7 @@ from demo._lifeline import die_with_us
 from gateway.datadir import DataDir
 from witness import WitnessConfig, init_witness_dir
 
-__all__ = ["DemoWitness", "demo_witnesses", "start_witnesses"]
+__all__ = ["DemoWitness", "demo_witnesses", "start_witnesses", "witness_names"]
 
 _LISTENING = re.compile(rb"^listening on (http://\S+)$", re.M)
 
@@ -48,6 +48,11 @@ _WITNESSES = (
     ("co-op", "coop", "coop.demo.farmtrace.example/witness"),
     ("retailer", "retailer", "retail.demo.farmtrace.example/witness"),
 )
+
+
+def witness_names() -> tuple[tuple[str, str, str], ...]:
+    """The demo's witnesses: (label for people, directory name, witness name) each."""
+    return _WITNESSES
 
 
 def demo_witnesses(root: Path, gateway_dir: DataDir, ports: tuple[int, ...]) -> list[DemoWitness]:

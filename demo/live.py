@@ -99,6 +99,9 @@ class DemoPorts:
 class LiveDemo:
     """One demo data directory. :meth:`run` blocks until :meth:`stop` (or Ctrl-C)."""
 
+    origin = ORIGIN
+    farm_id = FARM
+
     def __init__(self, root: Path, ports: DemoPorts, *, history_days: int = 42) -> None:
         self.root = root.absolute()
         self.ports = ports
@@ -108,6 +111,8 @@ class LiveDemo:
         self.ready = threading.Event()
         """Set once the backfill is committed and the farm streams live."""
         self.backfill_seconds: float | None = None
+        self.gateway_args: tuple[str, ...] = ()
+        """More ``farmtrace gateway run`` options (e.g. ``--pins``)."""
 
     # -- set-up ----------------------------------------------------------------
 
@@ -137,10 +142,10 @@ class LiveDemo:
         self.root.mkdir(parents=True, exist_ok=True)
         start = (now_ms() - self.history_days * DAY_MS) // HOUR_MS * HOUR_MS
         admin = SignerKey.generate(ADMIN)
-        init_data_dir(self.gateway_dir, ORIGIN, [admin], start - DAY_MS)
+        init_data_dir(self.gateway_dir, self.origin, [admin], start - DAY_MS)
         save_key(admin, self.gateway_dir.signer_key(ADMIN))
         seed = random.randrange(2**31)
-        demo_farm(FARM, start, self.history_days, seed)  # checks the arguments
+        demo_farm(self.farm_id, start, self.history_days, seed)  # checks the arguments
         self._save_state(
             {
                 "version": _STATE_VERSION,
@@ -187,13 +192,13 @@ class LiveDemo:
                 directory is an older version's.
         """
         state = self._load_state()
-        story_farm = demo_farm(FARM, state["start_ms"], state["days"], state["seed"])
+        story_farm = demo_farm(self.farm_id, state["start_ms"], state["days"], state["seed"])
         farm = SimulatedFarm(story_farm.sim_config(), random.Random(state["seed"]))
         device_ids = [spec.id for spec in farm.devices]
         users = self._credentials([*OPERATOR_IDS, *device_ids])
         # The CLI's login has the admin's topics: the dynamic security plugin keeps it.
         broker = self._start_broker({u: p for u, p in users.items() if u != CLI_USER})
-        desk = DemoDesk(self.root, FARM, self.ports.mqtt, self._credentials_path)
+        desk = DemoDesk(self.root, self.farm_id, self.ports.mqtt, self._credentials_path)
         desk.set_up_meanwhile()
         children: list[subprocess.Popen[bytes]] = []
         signers: dict[str, Device] = {}
@@ -228,27 +233,15 @@ class LiveDemo:
                 fleets.append(Fleet([self._link(signers[i], users) for i in group]))
                 fleets[-1].start()
                 if group == [ADMIN]:
-                    _fleet_drained(fleets[-1], 60, "the registrations")
+                    fleet_drained(fleets[-1], 60, "the registrations")
             self._print_urls(witnesses, desk)
             self._sample(farm, story, state, signers, tuple(fleets), gateway)
         finally:
-            for fleet in fleets:
-                fleet.stop()
-            for child in reversed(children):  # the site, the desk, the gateway, the witnesses
-                child.terminate()
-                try:
-                    child.wait(30)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-                    child.wait()
-            broker.stop()
-            for device in signers.values():
-                device.outbox.close()
-                device.identity.close()
+            shut_down(fleets, children, broker, signers)
 
     def _start_broker(self, users: dict[str, str]) -> MosquittoProcess:
         settings = BrokerSettings(
-            farm=FARM,
+            farm=self.farm_id,
             state_dir=self.root / "broker" / "state",
             port=self.ports.mqtt,
             users=users,
@@ -274,10 +267,11 @@ class LiveDemo:
             proc = subprocess.Popen(
                 [
                     *die_with_us(), sys.executable, "-m", "farmtrace", "gateway", "run",
-                    "--data-dir", str(self.gateway_dir.root), "--farm", FARM, "--mqtt", url,
+                    "--data-dir", str(self.gateway_dir.root), "--farm", self.farm_id, "--mqtt", url,
                     "--mqtt-password-file", str(secret),
                     "--http-port", str(self.ports.gateway),
                     "--block-entries", "5000", "--block-interval-ms", "1000",
+                    *self.gateway_args,
                 ],
                 stdout=log,
                 stderr=log,
@@ -305,7 +299,7 @@ class LiveDemo:
 
     def _link(self, device: Device, users: dict[str, str]) -> MqttLink:
         url = MqttUrl("127.0.0.1", self.ports.mqtt, device.id, users[device.id])
-        return MqttLink(device, url, FARM, window=200, resend_after=20.0)
+        return MqttLink(device, url, self.farm_id, window=200, resend_after=20.0)
 
     def _print_urls(self, witnesses: list[DemoWitness], desk: DemoDesk) -> None:
         api = f"http://127.0.0.1:{self.ports.gateway}"
@@ -316,8 +310,8 @@ class LiveDemo:
             f"  {w.label + ' witness':<18} {w.url}/  ({w.config.name})\n" for w in witnesses
         )
         print(
-            f"farmtrace demo: farm {FARM!r} with 2 barns, 8 environment sensors, 100 tagged "
-            f"birds and {len(OPERATOR_IDS)} operators (hatchery to shop)\n"
+            f"farmtrace demo: farm {self.farm_id!r} with 2 barns, 8 environment sensors, "
+            f"100 tagged birds and {len(OPERATOR_IDS)} operators (hatchery to shop)\n"
             f"  gateway read API   {api}/checkpoint  {api}/api/v1/log  {api}/api/v1/blocks/1\n"
             f"  metrics            {api}/metrics\n"
             f"  MQTT broker        mqtt://127.0.0.1:{self.ports.mqtt}  (credentials in "
@@ -355,7 +349,7 @@ class LiveDemo:
         started = time.monotonic()
         backlog = now_ms() - state["sampled_ms"]
         if backlog > 60_000:
-            print(f"backfilling {backlog / DAY_MS:.1f} days of readings ...", flush=True)
+            self._say(f"backfilling {backlog / DAY_MS:.1f} days of readings ...")
         while not self._stop.is_set():
             if gateway.poll() is not None:
                 raise RuntimeError(
@@ -377,11 +371,18 @@ class LiveDemo:
             if not self.ready.is_set() and caught_up and all(f.wait_drained(120) for f in fleets):
                 self.backfill_seconds = time.monotonic() - started
                 done = f"backfilled {backlog / DAY_MS:.1f} days in {self.backfill_seconds:.1f} s; "
-                print(f"{done if backlog > 60_000 else ''}streaming live", flush=True)
-                print_pack(self.ports, story.pack_links, self._stop)
+                self._say(f"{done if backlog > 60_000 else ''}streaming live")
+                self._on_ready(story)
                 self.ready.set()
             if self.ready.is_set():
                 self._stop.wait(1.0)
+
+    def _say(self, text: str) -> None:
+        print(text, flush=True)
+
+    def _on_ready(self, story: DemoStory) -> None:
+        """Called once the backfill is committed: print a pack's page and its QR code."""
+        print_pack(self.ports, story.pack_links, self._stop)
 
     def _record(self, device: Device, readings: list[ReadingFields]) -> None:
         while readings and not self._stop.is_set():
@@ -393,6 +394,28 @@ class LiveDemo:
             readings = readings[done:]
 
 
-def _fleet_drained(fleet: Fleet, timeout: float, what: str) -> None:
+def shut_down(
+    fleets: list[Fleet],
+    children: list[subprocess.Popen[bytes]],
+    broker: MosquittoProcess,
+    signers: dict[str, Device],
+) -> None:
+    """Stop the signers' links, then the children in reverse order, the broker; close outboxes."""
+    for fleet in fleets:
+        fleet.stop()
+    for child in reversed(children):  # the site, the desk, the gateway, the witnesses
+        child.terminate()
+        try:
+            child.wait(30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    broker.stop()
+    for device in signers.values():
+        device.outbox.close()
+        device.identity.close()
+
+
+def fleet_drained(fleet: Fleet, timeout: float, what: str) -> None:
     if not fleet.wait_drained(timeout):
         raise RuntimeError(f"the gateway did not commit {what} within {timeout:.0f} s")

@@ -22,6 +22,7 @@ from pathlib import Path
 __all__ = [
     "Location",
     "NginxPlan",
+    "SubmitLimit",
     "VirtualHost",
     "desk_host",
     "gateway_host",
@@ -45,6 +46,12 @@ _COMPRESSIBLE = (
 )
 DESK_LOGIN_ZONE = "farmtrace_desk_login"
 SITE_CACHE_ZONE = "farmtrace_site"
+SUBMIT_ZONE = "farmtrace_submit"
+SUBMIT_PATH = "/api/v1/submit"
+_SUBMIT_KEY = "$farmtrace_submit_key"
+_RATE = re.compile(r"[1-9][0-9]{0,5}r/[sm]")
+_SIZE = re.compile(r"[1-9][0-9]{0,5}[km]?")
+_MOUNTED = "/logs/[a-z0-9][a-z0-9-]*"
 _NO_STORE = "$farmtrace_upstream_no_store"
 _UPSTREAM = re.compile(r"\$upstream\b")
 
@@ -68,6 +75,8 @@ class VirtualHost:
     """None: no upstream (files served from disk only)."""
     locations: tuple[Location, ...]
     max_body: str = "64k"
+    preamble: tuple[str, ...] = ()
+    """``http {}``-level lines it needs (a rate-limit zone, a map), written once before it."""
 
     @property
     def upstream(self) -> str:
@@ -152,26 +161,35 @@ def _microcache(seconds: int) -> tuple[str, ...]:
 
 
 def site_host(
-    server_name: str, port: int, static_root: Path | None = None, *, page_cache_seconds: int = 1
+    server_name: str,
+    port: int,
+    static_root: Path | None = None,
+    *,
+    page_cache_seconds: int = 1,
+    federated: bool = False,
 ) -> VirtualHost:
     """The consumer site: pages, the read API, QR codes; static files from disk if given.
 
     ``page_cache_seconds`` > 0 lets nginx serve a page or API answer from a
     copy at most that old (see :func:`_microcache`); 0 turns it off.
+    ``federated``: the site follows many logs (``site run --pins``), each
+    mounted under ``/logs/<slug>/``: every log's metrics are hidden too, and
+    its static files (``/logs/<slug>/static/...``) come from disk as well.
     """
     cache = _microcache(page_cache_seconds) if page_cache_seconds > 0 else ()
     locations = [_no_metrics(), proxy_location("/", *cache)]
+    if federated:
+        locations.insert(1, Location(f"~ ^{_MOUNTED}/metrics$", ("deny all;",)))
     if static_root is not None:
         root = str(static_root).rstrip("/") + "/"
-        static = Location(
-            "^~ /static/",
-            (
-                f"alias {root};",
-                "etag on;",
-                *_headers((*_SECURITY, _HSTS, ("Cache-Control", "public, max-age=3600"))),
-            ),
+        files = (
+            "etag on;",
+            *_headers((*_SECURITY, _HSTS, ("Cache-Control", "public, max-age=3600"))),
         )
-        locations.insert(0, static)
+        locations.insert(0, Location("^~ /static/", (f"alias {root};", *files)))
+        if federated:
+            mounted = Location(f"~ ^{_MOUNTED}/static/(.+)$", (f"alias {root}$1;", *files))
+            locations.insert(1, mounted)
     return VirtualHost("site", server_name, port, tuple(locations))
 
 
@@ -190,9 +208,84 @@ def witness_host(server_name: str, port: int) -> VirtualHost:
     )
 
 
-def gateway_host(server_name: str, port: int) -> VirtualHost:
-    """The gateway's read API, for the sites that follow it from other machines."""
-    return VirtualHost("gateway", server_name, port, (_no_metrics(), proxy_location("/")))
+@dataclass(frozen=True, slots=True)
+class SubmitLimit:
+    """How much one client address may ``POST /api/v1/submit`` (the endpoint has no log-in).
+
+    ``rate`` in nginx's notation (``10r/s``, ``120r/m``), ``burst`` requests
+    above it answered at once before 429s begin; ``max_body`` caps a body
+    (an entry is at most 4 KiB of JWS: chain.jws.MAX_ENTRY_BYTES).
+
+    Raises (from the constructor):
+        ValueError: a rate, burst or size nginx would not take.
+    """
+
+    rate: str = "10r/s"
+    burst: int = 20
+    max_body: str = "8k"
+
+    def __post_init__(self) -> None:
+        if not _RATE.fullmatch(self.rate):
+            raise ValueError(f"submit rate: expected e.g. 10r/s or 120r/m, found {self.rate!r}")
+        if not 0 <= self.burst <= 100_000:
+            raise ValueError(f"submit burst: expected 0..100000, found {self.burst}")
+        if not _SIZE.fullmatch(self.max_body):
+            raise ValueError(f"submit body limit: expected e.g. 8k, found {self.max_body!r}")
+
+
+def _submit_locations(limit: SubmitLimit) -> tuple[Location, ...]:
+    """``POST /api/v1/submit`` rate-limited per client address; over the rate, a JSON 429.
+
+    Only POSTs count (``GET /api/v1/submit``, the clients' readiness probe,
+    and receipt polls do not). The 429's body is the gateway's own form of
+    a refusal (``{"reason": "rate_limited", ...}``) with ``Retry-After``:
+    ``farmtrace event --submit-url`` and the desk wait and send again.
+    """
+    limited = "@farmtrace_submit_limited"
+    body = '{"reason": "rate_limited", "error": "too many submissions: retry later"}'
+    return (
+        proxy_location(
+            f"= {SUBMIT_PATH}",
+            f"limit_req zone={SUBMIT_ZONE} burst={limit.burst} nodelay;",
+            "limit_req_status 429;",
+            f"client_max_body_size {limit.max_body};",
+            f"error_page 429 = {limited};",
+        ),
+        Location(
+            limited,
+            (
+                "default_type application/json;",
+                *_headers((_HSTS, ("Retry-After", "1"))),
+                f"return 429 '{body}';",
+            ),
+        ),
+    )
+
+
+def _submit_preamble(limit: SubmitLimit) -> tuple[str, ...]:
+    return (
+        *_block(f"map $request_method {_SUBMIT_KEY}", ['default "";', "POST $binary_remote_addr;"]),
+        f"limit_req_zone {_SUBMIT_KEY} zone={SUBMIT_ZONE}:10m rate={limit.rate};",
+    )
+
+
+def gateway_host(server_name: str, port: int, submit: SubmitLimit | None = None) -> VirtualHost:
+    """The gateway's read API, for the sites that follow it from other machines.
+
+    ``submit``: the gateway takes signed entries over HTTP (an operator-only
+    log, or a farm's with ``--http-submit``): ``POST /api/v1/submit`` passes,
+    rate-limited per client address (:class:`SubmitLimit`). The kept
+    checkpoint notes of other logs (``/api/v1/refs/...``) pass as the read API does.
+    """
+    if submit is None:
+        return VirtualHost("gateway", server_name, port, (_no_metrics(), proxy_location("/")))
+    return VirtualHost(
+        "gateway",
+        server_name,
+        port,
+        (_no_metrics(), *_submit_locations(submit), proxy_location("/")),
+        preamble=_submit_preamble(submit),
+    )
 
 
 TILE_CACHE = "public, max-age=31536000, immutable"
@@ -297,6 +390,8 @@ def server_blocks(plan: NginxPlan) -> str:
         f"limit_req_zone $binary_remote_addr zone={DESK_LOGIN_ZONE}:10m rate=10r/m;",
         "",
     ]
+    for preamble in dict.fromkeys(host.preamble for host in plan.hosts if host.preamble):
+        out += [*preamble, ""]
     if any(
         f"proxy_cache {SITE_CACHE_ZONE};" in loc.directives
         for h in plan.hosts

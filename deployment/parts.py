@@ -17,6 +17,7 @@ from pathlib import Path
 
 from deployment.nginx import (
     NginxPlan,
+    SubmitLimit,
     VirtualHost,
     desk_host,
     gateway_host,
@@ -60,12 +61,28 @@ class Machine:
     The site always copies blocks ahead of the witnesses (``--stage-uncosigned``)
     and syncs every second, so that receipts wait only a few seconds.
 
+    ``farm`` None: an operator-only log (a hatchery's, a plant's, a shop's):
+    no broker and no devices, the gateway (``gateway run`` without
+    ``--farm``) takes its staff's signed events over HTTP and the desk sends
+    them there (``desk run --submit-url``: ``submit_url``, default this
+    machine's gateway). ``http_submit``: a farm's gateway takes them over
+    HTTP too. Either way nginx passes ``POST /api/v1/submit`` to the gateway
+    host, rate-limited per client address (``submit_limit``).
+    ``pins``: the installed pins file (docs/deploy-supply-chain.md): the
+    gateway checks events' references against it (``gateway run --pins``)
+    and the site follows every log it names (``site run --pins``, one
+    replica each under ``/logs/<slug>/``, the GS1 resolver at the root).
+
     Raises (from the constructor):
-        ValueError: an unknown part, a host for a part that is not run, or hosts without TLS.
+        ValueError: an unknown part, a host for a part that is not run, hosts
+            without TLS, a broker or device with an operator-only log,
+            ``http_submit`` without a farm, an operator-only desk with no
+            gateway to send to, ``pins`` with neither a gateway nor a site,
+            or ``tiles_url`` for a site that follows pins.
     """
 
     parts: tuple[str, ...]
-    farm: str = "farm1"
+    farm: str | None = "farm1"
     hosts: Mapping[str, str] = field(default_factory=dict)
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -90,6 +107,10 @@ class Machine:
     brotli: bool = False
     page_cache_seconds: int = 1
     """How old a copy of a site page nginx may answer with (0: none); docs/deploy.md."""
+    http_submit: bool = False
+    submit_url: str | None = None
+    submit_limit: SubmitLimit = field(default_factory=SubmitLimit)
+    pins: Path | None = None
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.parts) - set(PARTS))
@@ -100,31 +121,165 @@ class Machine:
                 raise ValueError(f"host for {part!r}: expected one of the web parts run here")
         if self.hosts and (self.tls_cert is None or self.tls_key is None):
             raise ValueError("public hosts need --tls-cert and --tls-key")
+        _check_supply_chain(self)
+
+
+def _check_supply_chain(machine: Machine) -> None:
+    """The operator-only log's and the pins' constraints (see :class:`Machine`)."""
+    if machine.farm is None:
+        devices = sorted({"broker", "device"} & set(machine.parts))
+        if devices:
+            raise ValueError(
+                f"an operator-only log has no devices: leave out {' and '.join(devices)}"
+            )
+        if machine.http_submit:
+            raise ValueError(
+                "--http-submit is for a farm's gateway: an operator-only log "
+                "takes every entry over HTTP"
+            )
+        if "desk" in machine.parts and "gateway" not in machine.parts and not machine.submit_url:
+            raise ValueError("the desk of an operator-only log needs --submit-url (its gateway)")
+    if machine.pins is not None and not {"gateway", "site"} & set(machine.parts):
+        raise ValueError("--pins is for the gateway and the site: neither runs here")
+    if machine.pins is not None and "site" in machine.parts and machine.tiles_url is not None:
+        raise ValueError(
+            "a site following pins reads each log's proofs from its own "
+            "replica: leave out --tiles-url"
+        )
 
 
 def _run(machine: Machine, *args: str) -> list[str]:
     return [machine.farmtrace, *args]
 
 
+def _federated(machine: Machine) -> bool:
+    """The site here follows the pinned logs (``site run --pins``), not one log."""
+    return machine.pins is not None and "site" in machine.parts
+
+
 def _mirrors(machine: Machine) -> tuple[str, ...]:
     if machine.mirrors is not None:
         return machine.mirrors
-    return (f"http://127.0.0.1:{machine.ports['site']}",) if "site" in machine.parts else ()
+    if "site" not in machine.parts or _federated(machine):  # it stages nothing uncosigned
+        return ()
+    return (f"http://127.0.0.1:{machine.ports['site']}",)
 
 
 def _tiles_url(machine: Machine) -> str | None:
     if machine.tiles_url is not None:
         return machine.tiles_url
-    if "tiles" in machine.hosts and "site" in machine.hosts:
+    if "tiles" in machine.hosts and "site" in machine.hosts and not _federated(machine):
         return f"https://{machine.hosts['tiles']}/"
     return None
 
 
 def _tiles_source(machine: Machine) -> str:
     for part in ("site", "gateway"):
-        if part in machine.parts:
+        if part in machine.parts and not (part == "site" and _federated(machine)):
             return f"http://127.0.0.1:{machine.ports[part]}"
     return machine.sources[0]
+
+
+def _takes_submissions(machine: Machine) -> bool:
+    return machine.farm is None or machine.http_submit
+
+
+def _pins_args(machine: Machine) -> list[str]:
+    return [] if machine.pins is None else ["--pins", str(machine.pins)]
+
+
+def _gateway_unit(machine: Machine) -> Unit:
+    state = "/var/lib/farmtrace-gateway"
+    common = [
+        "--http-port",
+        str(machine.ports["gateway"]),
+        *_pins_args(machine),
+        *[arg for url in _mirrors(machine) for arg in ("--mirror", url)],
+    ]
+    if machine.farm is None:
+        return Unit(
+            "gateway",
+            "an operator-only log: signed events over HTTP, blocks, checkpoints, read API",
+            _run(machine, "gateway", "run", "--data-dir", state, *common),
+            _DOCS,
+            stop_timeout_s=60,
+            notes=(
+                "No --farm: no broker; staff's events come by POST /api/v1/submit",
+                "(docs/deploy-supply-chain.md).",
+            ),
+        )
+    mqtt = f"mqtt://gateway@127.0.0.1:{machine.mqtt_port}"
+    http = ["--http-submit"] if machine.http_submit else []
+    return Unit(
+        "gateway",
+        "MQTT ingest, blocks, checkpoints, read API",
+        _run(
+            machine,
+            "gateway",
+            "run",
+            "--data-dir",
+            state,
+            "--farm",
+            machine.farm,
+            "--mqtt",
+            mqtt,
+            *http,
+            *common,
+        ),
+        _DOCS,
+        after=("farmtrace-broker.service",) if "broker" in machine.parts else (),
+        credentials=(("mqtt-password", f"{CREDENTIALS_DIR}/gateway-mqtt-password"),),
+        stop_timeout_s=60,
+    )
+
+
+def _federated_site_unit(machine: Machine, proxied: list[str]) -> Unit:
+    assert machine.pins is not None
+    public = ["--public-url", machine.public_url] if machine.public_url else []
+    return Unit(
+        "site",
+        "the consumer site following every pinned log, and the GS1 resolver",
+        _run(
+            machine,
+            "site",
+            "run",
+            "--site-dir",
+            "/var/lib/farmtrace-site",
+            "--pins",
+            str(machine.pins),
+            "--port",
+            str(machine.ports["site"]),
+            *public,
+            *proxied,
+            "--sync-interval",
+            "1",
+        ),
+        _DOCS,
+        notes=(
+            "One verified replica per pinned log in /var/lib/farmtrace-site/logs/<slug>/;",
+            "the pins file and the trust roots and witness policies it names are",
+            "installed read-only (docs/deploy-supply-chain.md).",
+        ),
+    )
+
+
+def _desk_way(machine: Machine) -> list[str]:
+    """How the desk sends: ``--submit-url`` (an operator-only log) or ``--mqtt`` and ``--farm``."""
+    if machine.farm is None or machine.submit_url is not None:
+        url = machine.submit_url or f"http://127.0.0.1:{machine.ports['gateway']}"
+        return ["--submit-url", url]
+    scheme, tls = "mqtt", []
+    if not _is_loopback(machine.mqtt_host):  # off this machine: the broker's TLS listener
+        scheme = "mqtts"
+        files = {
+            "--mqtt-ca-file": machine.mqtt_ca_file,
+            "--mqtt-cert-file": machine.mqtt_cert_file,
+            "--mqtt-key-file": machine.mqtt_key_file,
+        }
+        tls = [arg for opt, path in files.items() if path for arg in (opt, str(path))]
+    host = f"[{machine.mqtt_host}]" if ":" in machine.mqtt_host else machine.mqtt_host
+    mqtt = f"{scheme}://{machine.desk_operator}@{host}:{machine.mqtt_port}"
+    return ["--mqtt", mqtt, *tls, "--farm", machine.farm]
 
 
 def _tiles_unit(machine: Machine) -> Unit:
@@ -173,29 +328,9 @@ def _unit(machine: Machine, part: str) -> Unit:
             ),
         )
     if part == "gateway":
-        mqtt = f"mqtt://gateway@127.0.0.1:{machine.mqtt_port}"
-        return Unit(
-            part,
-            "MQTT ingest, blocks, checkpoints, read API",
-            _run(
-                machine,
-                "gateway",
-                "run",
-                "--data-dir",
-                state,
-                "--farm",
-                machine.farm,
-                "--mqtt",
-                mqtt,
-                "--http-port",
-                str(ports["gateway"]),
-                *[arg for url in _mirrors(machine) for arg in ("--mirror", url)],
-            ),
-            _DOCS,
-            after=("farmtrace-broker.service",) if "broker" in machine.parts else (),
-            credentials=(("mqtt-password", f"{CREDENTIALS_DIR}/gateway-mqtt-password"),),
-            stop_timeout_s=60,
-        )
+        return _gateway_unit(machine)
+    if part == "site" and _federated(machine):
+        return _federated_site_unit(machine, proxied)
     if part == "site":
         public = ["--public-url", machine.public_url] if machine.public_url else []
         tiles_url = _tiles_url(machine)
@@ -223,17 +358,8 @@ def _unit(machine: Machine, part: str) -> Unit:
             _DOCS,
         )
     if part == "desk":
-        scheme, tls = "mqtt", []
-        if not _is_loopback(machine.mqtt_host):  # off this machine: the broker's TLS listener
-            scheme = "mqtts"
-            files = {
-                "--mqtt-ca-file": machine.mqtt_ca_file,
-                "--mqtt-cert-file": machine.mqtt_cert_file,
-                "--mqtt-key-file": machine.mqtt_key_file,
-            }
-            tls = [arg for opt, path in files.items() if path for arg in (opt, str(path))]
-        host = f"[{machine.mqtt_host}]" if ":" in machine.mqtt_host else machine.mqtt_host
-        mqtt = f"{scheme}://{machine.desk_operator}@{host}:{machine.mqtt_port}"
+        way = _desk_way(machine)
+        mqtt_password = (("mqtt-password", f"{CREDENTIALS_DIR}/desk-mqtt-password"),)
         return Unit(
             part,
             "the operators' desk",
@@ -243,11 +369,7 @@ def _unit(machine: Machine, part: str) -> Unit:
                 "run",
                 "--desk-dir",
                 state,
-                "--mqtt",
-                mqtt,
-                *tls,
-                "--farm",
-                machine.farm,
+                *way,
                 "--check-url",
                 machine.check_url,
                 "--port",
@@ -256,7 +378,7 @@ def _unit(machine: Machine, part: str) -> Unit:
                 *proxied,
             ),
             _DOCS,
-            credentials=(("mqtt-password", f"{CREDENTIALS_DIR}/desk-mqtt-password"),),
+            credentials=mqtt_password if "--mqtt" in way else (),
         )
     if part == "tiles":
         return _tiles_unit(machine)
@@ -322,7 +444,11 @@ def nginx_plan(machine: Machine, https_port: int = 443, http_port: int | None = 
         if part == "site":
             hosts.append(
                 site_host(
-                    name, port, machine.static_root, page_cache_seconds=machine.page_cache_seconds
+                    name,
+                    port,
+                    machine.static_root,
+                    page_cache_seconds=machine.page_cache_seconds,
+                    federated=_federated(machine),
                 )
             )
         elif part == "desk":
@@ -330,7 +456,8 @@ def nginx_plan(machine: Machine, https_port: int = 443, http_port: int | None = 
         elif part == "witness":
             hosts.append(witness_host(name, port))
         else:
-            hosts.append(gateway_host(name, port))
+            submit = machine.submit_limit if _takes_submissions(machine) else None
+            hosts.append(gateway_host(name, port, submit))
     return NginxPlan(
         tuple(hosts),
         machine.tls_cert,

@@ -11,7 +11,12 @@ Configuration keys (defaults in :data:`DEFAULTS`)::
     MQTT_CERT_FILE    with mqtts://: a client certificate (None: none) ...
     MQTT_KEY_FILE     ... and its key (None: in MQTT_CERT_FILE)
     FARM              the farm id (the MQTT topic level)
+    SUBMIT_URL        instead of MQTT_URL and FARM: a gateway taking entries over HTTP
+                      (an operator-only log), http[s]://host[:port]
     CHECK_URL         a read API (gateway or site) for the pre-checks and the roles
+    PINS              a pins file (docs/supply-chain.md section 4): the other logs the
+                      forms may name entries of (None: none; desk/_refs.py)
+    REF_TIMEOUT       seconds to wait for each source of another log
     FLEET_URL         the gateway whose fleet view the /fleet page shows (None: CHECK_URL)
     FLEET_REFRESH     seconds between reloads of the /fleet page
     ROLES             the operator's roles; None: read its registration in the log
@@ -49,11 +54,14 @@ from desk import _auth, _fleet, _forms
 from desk._auth import Sessions, current_user
 from desk._csrf import CSRFError, csrf_reason, install_csrf
 from desk._operator import Operator
+from desk._refs import OwnOrigin
 from desk._throttle import LoginThrottle, ThrottleLimits
 from desk._users import load_operators, load_users, read_secret
+from readapi.crosslog import Pins, load_pins
+from signer.http_submit import SubmitUrl, parse_submit_url
 from signer.identity import KEY_FILE as STATE_KEY_FILE
 from signer.mqtt_tls import tls_context
-from signer.mqtt_url import parse_mqtt_url, with_tls_files
+from signer.mqtt_url import MqttUrl, parse_mqtt_url, with_tls_files
 
 __all__ = [
     "CSP",
@@ -79,7 +87,10 @@ DEFAULTS: Mapping[str, Any] = {
     "MQTT_CERT_FILE": None,
     "MQTT_KEY_FILE": None,
     "FARM": None,
+    "SUBMIT_URL": None,
     "CHECK_URL": None,
+    "PINS": None,
+    "REF_TIMEOUT": 5.0,
     "FLEET_URL": None,
     "FLEET_REFRESH": 15,
     "ROLES": None,
@@ -142,25 +153,38 @@ class Desk:
     """Everything a request may need: the operator, staff accounts, sessions, throttle, metrics."""
 
     def __init__(self, config: Mapping[str, Any]) -> None:
-        for name in ("DESK_DIR", "MQTT_URL", "FARM", "CHECK_URL"):
+        submit = config.get("SUBMIT_URL")
+        for name in ("DESK_DIR", "CHECK_URL") + (() if submit else ("MQTT_URL", "FARM")):
             if not config[name]:
                 raise ValueError(f"{name}: required")
+        if submit and (config.get("MQTT_URL") or config.get("FARM")):
+            raise ValueError("SUBMIT_URL: give it instead of MQTT_URL and FARM, not with them")
         root = Path(config["DESK_DIR"])
         self.root = root
         self.secret = read_secret(root / SECRET_FILE)
         roles = config["ROLES"]
-        self.mqtt = with_tls_files(
-            parse_mqtt_url(str(config["MQTT_URL"])),
-            *(config.get(name) for name in ("MQTT_CA_FILE", "MQTT_CERT_FILE", "MQTT_KEY_FILE")),
-        )
-        if self.mqtt.tls:
-            tls_context(self.mqtt)  # unusable TLS files: refuse to start, not at the first event
+        self.route: MqttUrl | SubmitUrl
+        """The broker the desk sends through, or the gateway it submits to over HTTP."""
+        if submit:
+            self.route = parse_submit_url(str(submit))
+        else:
+            self.route = with_tls_files(
+                parse_mqtt_url(str(config["MQTT_URL"])),
+                *(config.get(n) for n in ("MQTT_CA_FILE", "MQTT_CERT_FILE", "MQTT_KEY_FILE")),
+            )
+            if self.route.tls:
+                tls_context(self.route)  # unusable TLS files: refuse to start, not at first use
+        self.pins: Pins | None = None if not config.get("PINS") else load_pins(Path(config["PINS"]))
+        """The other logs the event forms may name entries of (desk/_refs.py)."""
+        self.ref_timeout = float(config["REF_TIMEOUT"])
+        self.own_origin = OwnOrigin(str(config["CHECK_URL"]), self.ref_timeout)
+        """The desk's own log, never offered as another (desk/_refs.py)."""
         self.operator = Operator(
             load_key(root / KEY_FILE),
             root / STATE_DIR,
             str(config["CHECK_URL"]),
-            self.mqtt,
-            str(config["FARM"]),
+            self.route,
+            str(config["FARM"] or ""),
             roles=None if roles is None else frozenset(roles),
             timeout=float(config["RECEIPT_TIMEOUT"]),
         )
@@ -222,7 +246,9 @@ class Desk:
                     load_key(state / STATE_KEY_FILE),
                     state,
                     self.operator.check_url,
-                    dataclasses.replace(self.mqtt, username=operator, password=password),
+                    self.route
+                    if isinstance(self.route, SubmitUrl)
+                    else dataclasses.replace(self.route, username=operator, password=password),
                     self.operator.farm,
                     timeout=self.operator.timeout,
                 )
@@ -247,8 +273,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     Raises:
         ValueError: a required key is missing, a bad MQTT URL or TLS file, or time zone.
         StorageError: ``DESK_DIR`` has no readable ``secret.key``, or
-            ``users.json`` cannot be read.
-        MalformedError: ``operator.key`` or ``users.json`` is malformed.
+            ``users.json`` or the ``PINS`` file (or a file it names) cannot be read.
+        MalformedError: ``operator.key``, ``users.json`` or ``PINS`` is malformed.
         FileNotFoundError: ``DESK_DIR`` has no ``operator.key``.
     """
     app = Flask("desk")

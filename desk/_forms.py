@@ -11,6 +11,10 @@ bound to the user who recorded it: another user who sends it gets a 404.
 Each user signs as the desk's operator, or as an operator of their own
 (:mod:`desk.people`); the index lists, and the server accepts, only the
 kinds that operator's roles (as the log says) may sign.
+
+With pins (``PINS``), a form may name subjects that come from other logs:
+the desk makes and checks those references before anything else
+(:mod:`desk._refs`); one that cannot be made refuses the form, no seq used.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from flask import (
@@ -34,6 +39,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
+from chain.crosslog import REFERABLE, CrossLogReferenceError, Referrer
 from chain.errors import (
     AuthorizationError,
     LifecycleError,
@@ -43,6 +49,9 @@ from chain.errors import (
 )
 from desk._auth import current_user, login_required
 from desk._operator import Operator, Submitted
+from desk._refs import field_name, make_references, parties_for, reason_words, shown, wanted_refs
+from readapi.crosslog import NoReferableEntryError, PinnedParty, ReferenceUnavailableError
+from signer.http_submit import SubmitRejectedError
 from signer.operator_events import (
     EVENT_KINDS,
     EventDraft,
@@ -68,6 +77,14 @@ _FORM_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 # exception type -> (HTTP status, counted outcome, what the page says before the message)
 _REFUSALS: tuple[tuple[type[BaseException], int, str, str], ...] = (
+    (NoReferableEntryError, 409, "ref_nothing_to_name", "The other log has no such entry"),
+    (
+        ReferenceUnavailableError,
+        503,
+        "ref_unavailable",
+        "The other log could not be reached, nothing was signed: try again later",
+    ),
+    (CrossLogReferenceError, 409, "ref_refused", "The reference to the other log does not hold"),
     (MalformedEntryError, 400, "invalid", "Please correct the form"),
     (AuthorizationError, 403, "not_allowed", "This desk may not sign that"),
     (LifecycleError, 409, "conflict", "The log contradicts this event"),
@@ -75,6 +92,7 @@ _REFUSALS: tuple[tuple[type[BaseException], int, str, str], ...] = (
     (StorageError, 503, "state_error", "The operator's signing state is unavailable"),
     (NoReceiptError, 504, "no_receipt", "Not confirmed"),
     (NotConnectedError, 503, "broker_unreachable", "The broker is unreachable, nothing was signed"),
+    (SubmitRejectedError, 502, "gateway_refused", "The gateway refused the event"),
     (PermissionError, 502, "broker_refused", "The broker refused the event"),
 )
 
@@ -111,7 +129,7 @@ def _kind_or_404(kind: str) -> str:
 
 
 def _form_page(kind: str, values: dict[str, str], error: str | None, title: str | None) -> str:
-    zone = _desk().zone
+    desk = _desk()
     return render_template(
         "event.html",
         kind=EVENT_KINDS[kind],
@@ -119,7 +137,10 @@ def _form_page(kind: str, values: dict[str, str], error: str | None, title: str 
         error=error,
         error_title=title,
         form_id=secrets.token_urlsafe(18),
-        zone=zone.key,
+        zone=desk.zone.key,
+        parties=_parties(kind),
+        referable=sorted(REFERABLE.get(kind, ())),
+        field_name=field_name,
     )
 
 
@@ -153,11 +174,50 @@ def _timestamp(text: str, zone: datetime.tzinfo) -> int:
     return ts
 
 
-def _draft(kind: str, values: dict[str, str]) -> EventDraft:
+def _parties(kind: str) -> tuple[PinnedParty, ...]:
+    """The other logs the form of ``kind`` offers (none without pins: no read API asked)."""
+    desk = _desk()
+    if not parties_for(desk.pins, kind):
+        return ()
+    return parties_for(desk.pins, kind, desk.own_origin.get())
+
+
+def _draft(
+    kind: str, values: dict[str, str], ts: int, refs: Sequence[Mapping[str, object]] = ()
+) -> EventDraft:
     spec = EVENT_KINDS[kind]
     members = {name: values.get(name, "") for name in spec.members}
-    ts = _timestamp(values.get("when", ""), _desk().zone)
-    return draft_event(kind, values.get("subjects", ""), members, ts)
+    return draft_event(kind, values.get("subjects", ""), members, ts, refs=refs)
+
+
+def _referencing(
+    kind: str, values: dict[str, str]
+) -> tuple[EventDraft, tuple[Mapping[str, object], ...]]:
+    """The draft of the form, with the references it asks for made and checked.
+
+    Also returns what the result page shows of each reference.
+
+    Raises:
+        MalformedEntryError: the form is invalid.
+        NoReferableEntryError, CrossLogReferenceError, ReferenceUnavailableError:
+            a reference cannot be made (desk._refs.make_references).
+    """
+    desk = _desk()
+    ts = _timestamp(values.get("when", ""), desk.zone)
+    draft = _draft(kind, values, ts)
+    wanted = wanted_refs(_parties(kind), values, draft.subjects)
+    if not wanted or desk.pins is None:
+        return draft, ()
+    referrer = Referrer(kind, draft.subjects, ts)
+    checked = make_references(wanted, desk.pins, referrer, timeout=desk.ref_timeout)
+    draft = _draft(kind, values, ts, [c.ref.to_json() for c in checked])
+    return draft, tuple(shown(c, w.party, desk.zone) for c, w in zip(checked, wanted, strict=True))
+
+
+def _refusal_text(exc: BaseException) -> str:
+    if isinstance(exc, CrossLogReferenceError):
+        return f"{reason_words(exc.reason)} ({exc.reason}): {exc}"
+    return str(exc)
 
 
 @bp.post("/events/<kind>")
@@ -186,15 +246,17 @@ def submit(kind: str) -> Any:
         desk.metrics.events.labels(kind, "repeated").inc()
         return _show(earlier)
     try:
-        draft = _draft(kind, values)
-        result = operator.submit(draft, form_id, user)
+        draft, refs = _referencing(kind, values)
+        result = operator.submit(draft, form_id, user, refs)
     except tuple(refusal[0] for refusal in _REFUSALS) as exc:
         status, outcome, title = next(
             (r[1], r[2], r[3]) for r in _REFUSALS if isinstance(exc, r[0])
         )
+        if isinstance(exc, CrossLogReferenceError):
+            outcome = exc.reason  # one of chain.crosslog.FAILURE_REASONS
         desk.metrics.events.labels(kind, outcome).inc()
         _logger.warning("%s by %r refused (%s): %s", kind, user, outcome, exc)
-        return _form_page(kind, values, str(exc), title), status
+        return _form_page(kind, values, _refusal_text(exc), title), status
     desk.metrics.events.labels(kind, "recorded").inc()
     _logger.info("%s recorded by %r as seq %d, block %s", kind, user, result.seq, result.block)
     return _show(result)
@@ -207,6 +269,7 @@ def _show(result: Submitted) -> Response:
         "subjects": list(result.subjects),
         "seq": result.seq,
         "block": result.block,
+        "refs": [dict(ref) for ref in result.refs],
     }
     return redirect(url_for("events.recorded"), 303)
 

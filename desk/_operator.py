@@ -15,12 +15,14 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from chain.errors import AuthorizationError, MalformedError, SourceError, VerificationError
 from chain.keyfile import SignerKey
 from readapi import ReadApiClient
+from signer.http_submit import SubmitUrl
 from signer.mqtt_url import MqttUrl
 from signer.operator_events import (
     EventDraft,
@@ -53,17 +55,23 @@ class Submitted:
     seq: int
     block: int | None
     user: str
+    refs: tuple[Mapping[str, object], ...] = ()
+    """What the result page shows of each reference to another log (desk/_refs.py)."""
 
 
 class Operator:
-    """Signs and submits events as the desk's operator (see the module docstring)."""
+    """Signs and submits events as the desk's operator (see the module docstring).
+
+    ``mqtt`` is the broker login it sends through, or a gateway taking
+    entries over HTTP (an operator-only log; ``farm`` unused).
+    """
 
     def __init__(
         self,
         key: SignerKey,
         state_dir: Path,
         check_url: str,
-        mqtt: MqttUrl,
+        mqtt: MqttUrl | SubmitUrl,
         farm: str,
         *,
         roles: frozenset[str] | None = None,
@@ -122,8 +130,16 @@ class Operator:
             raise AuthorizationError(f"form {form_id}: expected one of {user}'s, found another's")
         return found
 
-    def submit(self, draft: EventDraft, form_id: str, user: str) -> Submitted:
+    def submit(
+        self,
+        draft: EventDraft,
+        form_id: str,
+        user: str,
+        refs: tuple[Mapping[str, object], ...] = (),
+    ) -> Submitted:
         """Pre-check, sign, publish and wait for the receipt of ``draft`` (one at a time).
+
+        ``refs`` is what the result shows of the draft's references.
 
         Raises:
             AuthorizationError, LifecycleError, SourceError, MalformedEntryError:
@@ -147,7 +163,9 @@ class Operator:
                 recorded: Recorded = record_event(
                     identity, draft, self.mqtt, self.farm, timeout=self.timeout
                 )
-            result = Submitted(draft.event, draft.subjects, recorded.seq, recorded.block, user)
+            result = Submitted(
+                draft.event, draft.subjects, recorded.seq, recorded.block, user, refs
+            )
             with self._done_lock:
                 self._done[form_id] = result
                 while len(self._done) > 1000:

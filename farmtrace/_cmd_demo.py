@@ -6,10 +6,13 @@ import argparse
 import shutil
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from chain.errors import FarmtraceError
 from demo.live import DemoPorts, LiveDemo
+from demo.supply_chain import ChainPorts, SupplyChainDemo
 from farmtrace._exits import fail
 from gateway.mosquitto import MosquittoError
 
@@ -41,6 +44,20 @@ devices from a second terminal (docs/operators.md). The operators' desk
 (`farmtrace desk run`) serves the farm office's staff; the demo prints its
 staff log-in file and the exact `farmtrace operator add` and `retire`
 commands that add a vet to the running desk and take them off again.
+
+With --chain (what `make demo` runs) the demo is a supply chain instead:
+six parties, each keeping its own log with its own key. Two farms (Green
+Valley and Hillside, each the farm above with 50 tagged birds, its own
+Mosquitto and its own gateway), and a hatchery, a processing plant, a distributor and a shop,
+whose operator-only logs take their staff's signed events over HTTP. Events
+name what another party recorded by cross-log reference (the farm's
+placed names the hatchery's hatched, the plant's slaughtered the farm's
+placing, the distributor's and the shop's received the previous hop's
+shipped), each checked against the other log before it is accepted. Both
+farms have a bird 0001: the plant tells them apart by log. Two witnesses
+watch all six logs; the consumer site follows all six, resolves a pack's
+QR code to the plant (by GS1 company prefix) and stitches its story across
+the logs (docs/supply-chain.md).
 """
 
 _EXAMPLES = """\
@@ -48,6 +65,7 @@ examples:
   farmtrace demo                                   everything in ./demo-data
   farmtrace demo --data-dir /tmp/farm --mqtt-port 1884 --gateway-port 8081
   farmtrace demo --fresh                           start over with a new farm
+  farmtrace demo --chain --data-dir demo-chain     the six-party supply chain
 then, in another terminal:
   open http://127.0.0.1:8000/01/09506000134352/21/S0001   (the printed pack page)
   curl http://127.0.0.1:8080/checkpoint            (signed by the log, cosigned by both)
@@ -89,7 +107,46 @@ def add_parser(commands: Any) -> None:
         "--days", type=int, default=42, help="days of history on a new farm, >= 3 (default: 42)"
     )
     parser.add_argument("--fresh", action="store_true", help="delete DATA_DIR first if it exists")
+    chain = parser.add_argument_group(
+        "the supply chain (--chain)",
+        "six parties, each its own log: two farms (each its own broker and gateway), a "
+        "hatchery, a plant, a distributor and a shop; two witnesses watch all six and the "
+        "consumer site follows all six (docs/supply-chain.md)",
+    )
+    chain.add_argument(
+        "--chain", action="store_true", help="run the six-party supply chain, not one farm"
+    )
+    chain.add_argument(
+        "--gateway-ports",
+        type=_ports(6),
+        metavar="P1,...,P6",
+        help="the six logs' read API ports: farm A, farm B, hatchery, plant, distributor, "
+        "shop (default: GATEWAY_PORT and the five after it)",
+    )
+    chain.add_argument(
+        "--mqtt-ports",
+        type=_ports(2),
+        metavar="P1,P2",
+        help="the two farms' Mosquitto ports (default: MQTT_PORT and the one after it)",
+    )
     parser.set_defaults(handler=run)
+
+
+def _ports(count: int) -> Callable[[str], tuple[int, ...]]:
+    def parse(text: str) -> tuple[int, ...]:
+        try:
+            ports = tuple(int(part) for part in text.split(","))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {count} ports like 8080,8081: {text!r}"
+            ) from None
+        if len(ports) != count or len(set(ports)) != count or not all(0 < p < 65536 for p in ports):
+            raise argparse.ArgumentTypeError(
+                f"expected {count} distinct ports in 1..65535: {text!r}"
+            )
+        return ports
+
+    return parse
 
 
 def _two_ports(text: str) -> tuple[int, int]:
@@ -106,6 +163,8 @@ def run(args: argparse.Namespace) -> int:
     """Run until Ctrl-C or SIGTERM. Exit 0 after a clean stop, 2 if something cannot start."""
     if args.fresh and args.data_dir.exists():
         shutil.rmtree(args.data_dir)
+    if args.chain:
+        return _run_chain(args)
     demo = LiveDemo(
         args.data_dir,
         DemoPorts(
@@ -129,6 +188,34 @@ def run(args: argparse.Namespace) -> int:
     try:
         demo.run()
     except (MosquittoError, RuntimeError, OSError) as exc:
+        return fail("demo", exc)
+    print("demo stopped cleanly")
+    return 0
+
+
+def _run_chain(args: argparse.Namespace) -> int:
+    """``demo --chain``: the six-party supply chain; exits as :func:`run`."""
+    try:
+        ports = ChainPorts(
+            web=args.web_port,
+            gateways=args.gateway_ports or tuple(args.gateway_port + i for i in range(6)),
+            mqtt=args.mqtt_ports or (args.mqtt_port, args.mqtt_port + 1),
+            witnesses=args.witness_ports,
+        )
+        demo = SupplyChainDemo(args.data_dir, ports, history_days=args.days)
+        if demo.set_up():
+            print(f"created a new supply chain in {args.data_dir} ({args.days} days of history)")
+    except (FarmtraceError, ValueError, OSError) as exc:
+        return fail("demo", exc)
+
+    def on_signal(*_: object) -> None:
+        demo.stop()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_signal)
+    try:
+        demo.run()
+    except (FarmtraceError, MosquittoError, RuntimeError, OSError) as exc:
         return fail("demo", exc)
     print("demo stopped cleanly")
     return 0

@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import consumer_web
-from deployment import PARTS, Machine, write_bundle
+from chain.errors import FarmtraceError
+from deployment import INSTALLED_PINS, PARTS, Machine, SubmitLimit, bundle_pins, write_bundle
 from farmtrace._exits import fail
+from readapi.crosslog import load_pins
 
 __all__ = ["add_parser"]
 
@@ -32,6 +34,20 @@ site's read API (else the gateway's) into /var/lib/farmtrace-tiles/www;
 with both --host site=... and --host tiles=NAME the site's pages read their
 proofs from https://NAME/ (unless --tiles-url says otherwise).
 
+A party without devices (a hatchery, a plant, a distributor, a shop) runs
+its own log with --operator-only: the gateway runs without --farm (no
+Mosquitto, no MQTT), its staff's signed events arrive by POST
+/api/v1/submit, which nginx passes to the gateway host rate-limited per
+client address (--submit-rate, --submit-burst; over it a JSON 429 the
+clients wait out), and a desk here sends there (desk run --submit-url).
+--http-submit lets a farm's gateway take them over HTTP too.
+
+With --pins FILE (docs/supply-chain.md section 4) the pins file and the
+trust roots and witness policies it names are copied into DIR/pins/ (install
+it as /etc/farmtrace/pins/): the gateway checks events' references against
+it and a site here follows every log it names (site run --pins: each log
+under /logs/<slug>/, the GS1 resolver at the root; docs/deploy-supply-chain.md).
+
 Every service listens on 127.0.0.1 only; nginx is what the network sees.
 Nothing is installed: copy the files as the docs say.
 """
@@ -50,6 +66,13 @@ examples:
   # the farm's edge box: broker, gateway (its read API for the co-op) and a device
   farmtrace deploy --out edge --part broker --part gateway --part device \\
       --host gateway=gw.farm.example --tls-cert ... --tls-key ... --farm farm1
+  # a plant's own log and desk: no broker, events over HTTPS, references checked
+  farmtrace deploy --out plant --operator-only --part gateway --part desk \\
+      --host gateway=log.plant.example --host desk=desk.plant.example \\
+      --tls-cert ... --tls-key ... --pins pins.json
+  # a retailer's site following every party's log
+  farmtrace deploy --out shop --part site --host site=trace.shop.example \\
+      --tls-cert ... --tls-key ... --public-url https://trace.shop.example --pins pins.json
 """
 
 
@@ -75,7 +98,45 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("--tls-cert", type=Path, help="the certificate chain (PEM) nginx serves")
     parser.add_argument("--tls-key", type=Path, help="its private key (PEM)")
-    parser.add_argument("--farm", default="farm1", help="the farm id (default: %(default)s)")
+    parser.add_argument("--farm", help="the farm id (default: farm1)")
+    parser.add_argument(
+        "--operator-only",
+        action="store_true",
+        help="this log has no devices (a hatchery's, a plant's, a shop's): no broker, the "
+        "gateway takes signed events over HTTP only (no --farm)",
+    )
+    parser.add_argument(
+        "--http-submit",
+        action="store_true",
+        help="a farm's gateway takes signed events over HTTP too (POST /api/v1/submit)",
+    )
+    parser.add_argument(
+        "--submit-url",
+        metavar="URL",
+        help="the desk sends over HTTP to this gateway (default with --operator-only: the "
+        "gateway on this machine)",
+    )
+    parser.add_argument(
+        "--submit-rate",
+        default="10r/s",
+        metavar="RATE",
+        help="nginx's limit on POST /api/v1/submit per client address, e.g. 10r/s or 120r/m "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--submit-burst",
+        type=int,
+        default=20,
+        metavar="N",
+        help="submissions above the rate answered at once before 429s (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--pins",
+        type=Path,
+        metavar="FILE",
+        help="the other logs (docs/supply-chain.md section 4): copied into DIR/pins/ with the "
+        "files it names; the gateway checks references against it, the site follows them all",
+    )
     parser.add_argument("--public-url", help="the site's origin on labels and in exports")
     parser.add_argument(
         "--source", action="append", default=[], metavar="URL", help="a read API the site follows"
@@ -144,12 +205,22 @@ def _hosts(pairs: list[str]) -> dict[str, str]:
     return hosts
 
 
+def _farm(args: argparse.Namespace) -> str | None:
+    if not args.operator_only:
+        return args.farm or "farm1"
+    if args.farm is not None:
+        raise ValueError("--operator-only: a log without devices has no --farm")
+    return None
+
+
 def run_deploy(args: argparse.Namespace) -> int:
     """Write the files and list them. Exit 2 on bad input or an unwritable directory."""
     try:
+        if args.pins is not None:
+            load_pins(args.pins)  # refused here, not when the units start
         machine = Machine(
             parts=tuple(dict.fromkeys(args.part)),
-            farm=args.farm,
+            farm=_farm(args),
             hosts=_hosts(args.host),
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
@@ -168,9 +239,15 @@ def run_deploy(args: argparse.Namespace) -> int:
             farmtrace=args.farmtrace,
             static_root=Path(consumer_web.__file__).parent / "static",
             brotli=args.brotli,
+            http_submit=args.http_submit,
+            submit_url=args.submit_url,
+            submit_limit=SubmitLimit(args.submit_rate, args.submit_burst),
+            pins=None if args.pins is None else INSTALLED_PINS,
         )
         written = write_bundle(machine, args.out)
-    except (OSError, ValueError) as exc:
+        if args.pins is not None:
+            written += bundle_pins(args.pins, args.out / "pins")
+    except (OSError, ValueError, FarmtraceError) as exc:
         return fail("deploy", exc)
     for path in written:
         print(path)

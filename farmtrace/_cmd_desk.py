@@ -40,6 +40,9 @@ examples:
   farmtrace desk run --desk-dir /var/lib/farmtrace-desk --mqtt mqtt://riverside@gw.local \\
       --mqtt-password-file /etc/farmtrace/desk-mqtt-password \\
       --farm farm1 --check-url http://gw.local:8080 --port 8100
+  farmtrace desk run --desk-dir /var/lib/farmtrace-desk --submit-url http://plant.local:8083 \\
+      --check-url http://plant.local:8083 --port 8100          (an operator-only log)
+  farmtrace desk run ... --pins /etc/farmtrace/pins.json   (forms may name other logs' entries)
 
 Serve it behind a TLS reverse proxy and pass --secure-cookie.
 """
@@ -95,8 +98,13 @@ def add_parser(commands: Any) -> None:
         formatter_class=fmt,
     )
     run.add_argument("--desk-dir", type=Path, required=True)
-    run.add_argument(
-        "--mqtt", required=True, help="mqtt[s]://OPERATOR@HOST[:PORT] (mqtts: TLS, port 8883)"
+    way = run.add_mutually_exclusive_group(required=True)
+    way.add_argument("--mqtt", help="mqtt[s]://OPERATOR@HOST[:PORT] (mqtts: TLS, port 8883)")
+    way.add_argument(
+        "--submit-url",
+        metavar="URL",
+        help="instead of --mqtt and --farm: the gateway of a log fed over HTTP (an "
+        "operator-only log, or a farm's gateway run with --http-submit)",
     )
     add_tls_options(run)
     run.add_argument(
@@ -106,8 +114,16 @@ def add_parser(commands: Any) -> None:
         help="read the operator's MQTT password from FILE (default: systemd's credential "
         "mqtt-password in $CREDENTIALS_DIRECTORY, if any); never put it in --mqtt",
     )
-    run.add_argument("--farm", required=True, help="the farm id (the MQTT topic level)")
+    run.add_argument("--farm", help="with --mqtt: the farm id (the MQTT topic level)")
     run.add_argument("--check-url", required=True, help="a gateway's or site's read API")
+    run.add_argument(
+        "--pins",
+        type=Path,
+        metavar="FILE",
+        help="the other logs whose entries the forms may name (a plant names a farm's bird), "
+        "each pinned (docs/supply-chain.md section 4); references are made and checked "
+        "against those logs before signing",
+    )
     run.add_argument(
         "--fleet-url", help="the gateway whose fleet view /fleet shows (default: --check-url)"
     )
@@ -176,7 +192,9 @@ def run_desk(args: argparse.Namespace) -> int:
         "DESK_DIR": args.desk_dir,
         "MQTT_URL": args.mqtt,  # replaced below by the URL with the password from its file
         "FARM": args.farm,
+        "SUBMIT_URL": args.submit_url,
         "CHECK_URL": args.check_url,
+        "PINS": args.pins,
         "FLEET_URL": args.fleet_url,
         "ROLES": args.role,
         "RECEIPT_TIMEOUT": args.timeout,
@@ -187,9 +205,12 @@ def run_desk(args: argparse.Namespace) -> int:
         "MQTT_KEY_FILE": args.mqtt_key_file,
     }
     try:
-        config["MQTT_URL"] = broker_url_text(
-            mqtt_url_with_secret(args.mqtt, args.mqtt_password_file)
-        )
+        if args.mqtt is not None:
+            config["MQTT_URL"] = broker_url_text(
+                mqtt_url_with_secret(args.mqtt, args.mqtt_password_file)
+            )
+        elif args.farm is not None:
+            raise ValueError("--farm goes with --mqtt, not --submit-url")
         settings = server_settings(args)
         app = create_app(config)
         check_staff(args.desk_dir)

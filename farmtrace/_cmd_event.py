@@ -12,19 +12,26 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from chain.crosslog import REFERABLE
+from chain.crosslog import REFERABLE, Referrer
 from chain.errors import (
     AuthorizationError,
     FarmtraceError,
     LifecycleError,
     MalformedError,
+    StorageError,
     UnknownSignerError,
 )
 from chain.keyfile import load_key
-from farmtrace._events import DEFAULT_CHECK_URL, add_signer_options, error_text, now_ms
+from farmtrace._events import (
+    DEFAULT_CHECK_URL,
+    add_signer_options,
+    error_text,
+    now_ms,
+    sending_route,
+)
 from farmtrace._exits import fail
-from farmtrace._mqtt_tls_args import mqtt_url_of
 from readapi.client import ReadApiClient
+from readapi.crosslog import ReferenceUnavailableError, load_pins, reference_to
 from signer.checked_events import LogUnavailableError, sign_checked_event
 from signer.event_text import MEMBER_HELP, SUBJECT_HELP, refs_from_text, subject_from_option
 from signer.operator_events import EVENT_KINDS, EventKind, draft_event
@@ -34,8 +41,9 @@ __all__ = ["add_parser"]
 
 _HELP = f"""\
 Record a lifecycle event as an operator: sign it with your own key and seq,
-send it to the farm's gateway over MQTT and wait until the gateway's receipt
-says it is committed in the log.
+send it to the farm's gateway over MQTT (--mqtt, --farm), or to a gateway
+taking entries over HTTP (--submit-url: an operator-only log), and wait until
+the gateway's receipt says it is committed in the log.
 
 Before anything is signed, the event is validated (a bad member: exit 2) and
 checked against the log (exit 1, and no seq is used, when the log says no):
@@ -47,8 +55,9 @@ checked against the log (exit 1, and no seq is used, when the log says no):
     received, and not shipped once recalled; no event predates the latest
     one about the same item. (A slaughter inside a treatment's withdrawal
     period is not refused: the audit and the pack's page report it.)
-The log is read from --check-url (default {DEFAULT_CHECK_URL}: the gateway's
-read API on this machine; a consumer site serves the same API). If it cannot
+The log is read from --check-url (default: the --submit-url gateway, else
+{DEFAULT_CHECK_URL}: the gateway's read API on this machine; a consumer site
+serves the same API). If it cannot
 be read, nothing is signed (exit 2). --no-check signs without asking; the
 gateway judges every event by the same rules and refuses what breaks them.
 
@@ -177,20 +186,36 @@ def _add_kind_options(sub: argparse.ArgumentParser, kind: EventKind) -> None:
     checking = sub.add_argument_group("checking against the log")
     checking.add_argument(
         "--check-url",
-        default=DEFAULT_CHECK_URL,
-        help=f"a gateway's or site's read API (default {DEFAULT_CHECK_URL})",
+        help=f"a gateway's or site's read API (default: the --submit-url gateway, else "
+        f"{DEFAULT_CHECK_URL})",
     )
     checking.add_argument(
         "--no-check", action="store_true", help="sign without checking against the log"
     )
-    add_signer_options(sub, "the operator")
+    add_signer_options(sub, "the operator", submit=True)
 
 
 def _add_refs_options(sub: argparse.ArgumentParser, kind: EventKind) -> None:
     refs = sub.add_argument_group(
         "entries of other logs it concerns (cross-log references, docs/supply-chain.md)",
         f"a {kind.name} event may reference: {', '.join(sorted(REFERABLE[kind.name]))}. "
-        "Only their format is checked here; not yet against the other log.",
+        "--ref-to finds the latest such entry about SUBJECT in the log ORIGIN, as "
+        "--pins pins it, and checks it before signing; --ref and --refs-file are "
+        "only checked for their format here (the gateway checks them all).",
+    )
+    refs.add_argument(
+        "--ref-to",
+        action="append",
+        default=[],
+        metavar="ORIGIN=SUBJECT",
+        help="reference the latest entry about SUBJECT (one of this event's subjects, "
+        "e.g. bird:0001) in the log ORIGIN (repeatable; needs --pins)",
+    )
+    refs.add_argument(
+        "--pins",
+        type=Path,
+        metavar="FILE",
+        help="the logs --ref-to may name, each pinned (docs/supply-chain.md section 4)",
     )
     refs.add_argument(
         "--ref", action="append", default=[], metavar="JSON", help=MEMBER_HELP["refs"]
@@ -203,6 +228,54 @@ def _add_refs_options(sub: argparse.ArgumentParser, kind: EventKind) -> None:
 def _refs(args: argparse.Namespace) -> list[dict[str, object]]:
     path = getattr(args, "refs_file", None)
     return refs_from_text(getattr(args, "ref", []), None if path is None else path.read_bytes())
+
+
+def _ref_to_specs(args: argparse.Namespace, subjects: list[str]) -> list[tuple[str, str]]:
+    """``(origin, subject)`` of each ``--ref-to ORIGIN=SUBJECT``.
+
+    Raises:
+        ValueError: a malformed one, one without --pins, or one naming a
+            subject the event does not list.
+    """
+    specs: list[str] = getattr(args, "ref_to", [])
+    if specs and args.pins is None:
+        raise ValueError("--ref-to needs --pins: the file pinning the logs it names")
+    wanted = []
+    for spec in specs:
+        origin, _, subject = spec.rpartition("=")
+        if not origin or not subject:
+            raise ValueError(f"--ref-to: expected ORIGIN=SUBJECT, found {spec!r}")
+        if subject not in subjects:
+            listed = ", ".join(subjects) or "none"
+            raise ValueError(
+                f"--ref-to {spec}: {subject} is not one of the event's subjects ({listed})"
+            )
+        wanted.append((origin, subject))
+    return wanted
+
+
+def _refs_to(
+    wanted: list[tuple[str, str]], pins_file: Path, referrer: Referrer
+) -> list[dict[str, object]]:
+    """The checked references to ``wanted`` ``(origin, subject)``s, each told to the operator.
+
+    Raises:
+        FarmtraceError: the pins file, or a reference (see
+            :func:`readapi.crosslog.reference_to`).
+    """
+    pins = load_pins(pins_file)
+    found = []
+    for origin, subject in wanted:
+        checked = reference_to(origin, subject, pins, referrer)
+        party = pins.party(origin)
+        who = origin if party is None else f"{party.name} ({origin})"
+        vouch = ", ".join(checked.cosigners) or "no witnesses"
+        print(
+            f"references {who} entry {checked.ref.index}: its {checked.entry.payload['event']} "
+            f"of {subject}, in its checkpoint of size {checked.ref.size} (cosigned by {vouch})"
+        )
+        found.append(checked.ref.to_json())
+    return found
 
 
 def _subjects(args: argparse.Namespace, kind: EventKind) -> list[str]:
@@ -229,22 +302,33 @@ def run(args: argparse.Namespace) -> int:
     kind = EVENT_KINDS[args.event]
     ts = now_ms() if args.ts is None else args.ts
     try:
+        subjects, members = _subjects(args, kind), _members(args, kind)
         refs = _refs(args)
-        draft = draft_event(kind.name, _subjects(args, kind), _members(args, kind), ts, refs=refs)
+        draft = draft_event(kind.name, subjects, members, ts, refs=refs)
+        wanted = _ref_to_specs(args, subjects)
         key = load_key(args.key)
-        url = mqtt_url_of(args)
+        url, farm = sending_route(args)
     except (ValueError, OSError, MalformedError) as exc:
         return fail(command, error_text(exc), 2)
-    log = None if args.no_check else ReadApiClient(args.check_url)
+    try:  # after the input's checks: this asks the other logs
+        if wanted:
+            checked = _refs_to(wanted, args.pins, Referrer(kind.name, tuple(subjects), ts))
+            draft = draft_event(kind.name, subjects, members, ts, refs=refs + checked)
+    except (ValueError, MalformedError, StorageError, ReferenceUnavailableError) as exc:
+        return fail(command, error_text(exc), 2)
+    except FarmtraceError as exc:  # a reference that does not hold, or nothing to name
+        return fail(command, f"refused, nothing signed: {exc}", 1)
+    check_url = args.check_url or (DEFAULT_CHECK_URL if farm else str(url))
+    log = None if args.no_check else ReadApiClient(check_url)
     try:
         recorded = sign_checked_event(
             draft,
             key,
             args.state_dir,
             url,
-            args.farm,
+            farm,
             log=log,
-            metrics_url=args.check_url,
+            metrics_url=check_url,
             timeout=args.timeout,
             say=print,
         )

@@ -26,6 +26,7 @@ from gateway.verify_workers import default_workers
 from gateway.witness_admin import edit_witnesses, witness_lines
 from gateway.witnessing import WitnessingConfig, add_witness, remove_witness, set_quorum
 from provisioning.new_log import create_farm_log
+from readapi.crosslog import load_pins
 from signer.credentials import mqtt_url_with_secret
 
 _INIT_HELP = """\
@@ -72,10 +73,24 @@ def add_parser(commands: Any) -> None:
 
 
 _RUN_HELP = """\
-Run the gateway: subscribe to the farm's devices on the MQTT broker, verify
-every signed entry, keep accepted entries durably, close them into blocks (by
-count or time), sign a checkpoint per block and publish each device's receipt.
+Run the gateway: verify every signed entry, keep accepted entries durably,
+close them into blocks (by count or time) and sign a checkpoint per block.
 Serves the read API (design.md section 5) and Prometheus /metrics over HTTP.
+
+Two modes:
+  --farm FARM   a farm's log: subscribe to the farm's devices and operators on
+                the MQTT broker and publish each signer's receipt there
+                (with --http-submit, also take entries over HTTP, as below).
+  no --farm     an operator-only log (a hatchery, a plant, a distributor, a
+                shop: no devices): no MQTT at all; staff's signed events arrive
+                by POST /api/v1/submit (one compact JWS, Content-Type
+                application/jose; 'farmtrace event ... --submit-url URL' and
+                'farmtrace desk run --submit-url URL' send them). The answer
+                is 202 {"hash"} once the entry is durably accepted, or 4xx
+                {"reason", "error"} when it is refused (counted by reason in
+                /metrics); GET /api/v1/receipts/<hash> answers 200 {"hash",
+                "index", "block", "size"} once a checkpointed block holds it.
+The same rules judge every entry in both modes.
 
 Every rejected message is counted by reason in /metrics and logged with the
 device id. SIGTERM or Ctrl-C commits the open block and stops cleanly; after
@@ -93,6 +108,16 @@ checkpoint covering it that the witness quorum cosigned (a few seconds
 later). A mirror that is down holds receipts back (the devices keep their
 entries); farmtrace_mirror_* in /metrics count it. See
 docs/backup-and-recovery.md.
+
+With --pins FILE (docs/supply-chain.md section 4), events may reference
+entries of the logs it pins: before an event with references is accepted,
+each is checked against that log's current cosigned checkpoint, read from
+its sources (5 s at most per event), and that log's cosigned checkpoint the
+reference names is kept and served at
+/api/v1/refs/<sha256(origin) hex>/checkpoints/<size>. A reference that does
+not hold is refused with its reason (ref_unavailable: that log did not
+answer; send the event again later), counted in farmtrace_entries_rejected_total.
+Without --pins, every event with references is refused ref_unknown_log.
 """
 
 _RUN_EXAMPLES = """\
@@ -102,6 +127,8 @@ examples:
       --mqtt-password-file /etc/farmtrace/gateway-mqtt-password
   farmtrace gateway run --data-dir gw --farm demo --http-port 8080 --block-interval-ms 2000
   farmtrace gateway run --data-dir gw --farm demo --mirror https://site.example
+  farmtrace gateway run --data-dir plant --http-port 8083      (an operator-only log)
+  farmtrace gateway run --data-dir plant --http-port 8083 --pins pins.json
 then:
   curl http://127.0.0.1:8080/checkpoint
   curl http://127.0.0.1:8080/metrics
@@ -117,7 +144,16 @@ def _add_run_parser(actions: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("--data-dir", type=Path, required=True, help="made by 'gateway init'")
-    run.add_argument("--farm", required=True, help="farm id: the second MQTT topic level")
+    run.add_argument(
+        "--farm",
+        help="farm id: the second MQTT topic level (default: none, an operator-only log "
+        "fed over HTTP, without MQTT)",
+    )
+    run.add_argument(
+        "--http-submit",
+        action="store_true",
+        help="with --farm: take signed entries over HTTP too (POST /api/v1/submit)",
+    )
     run.add_argument(
         "--mqtt",
         default="mqtt://127.0.0.1:1883",
@@ -131,6 +167,13 @@ def _add_run_parser(actions: Any) -> None:
         metavar="FILE",
         help="read the MQTT password from FILE (default: systemd's credential mqtt-password "
         "in $CREDENTIALS_DIRECTORY, if any)",
+    )
+    run.add_argument(
+        "--pins",
+        type=Path,
+        metavar="FILE",
+        help="the other logs events may reference, each pinned (docs/supply-chain.md; "
+        "default: none, events with references are refused)",
     )
     run.add_argument("--http-host", default="127.0.0.1", help="(default: %(default)s)")
     run.add_argument("--http-port", type=int, default=8080, help="(default: %(default)s)")
@@ -328,18 +371,25 @@ _FLEET_OPTIONS = ("fleet_grace_s", "fleet_interval_s", "mirrors", "mirror_poll_s
 def run_gateway(args: argparse.Namespace) -> int:
     """Run until SIGTERM/SIGINT. Exit 0 after a clean stop, 1 if ingest failed, 2 on bad input."""
     try:
-        url = with_tls_options(mqtt_url_with_secret(args.mqtt, args.mqtt_password_file), args)
-        broker = MqttSettings(
-            url.host,
-            url.port,
-            url.username,
-            url.password,
-            verify_workers=args.verify_workers,
-            tls=url.tls,
-            ca_file=url.ca_file,
-            cert_file=url.cert_file,
-            key_file=url.key_file,
-        )
+        if args.farm is None and args.http_submit:
+            raise ValueError(
+                "--http-submit is for a farm's gateway (--farm): without --farm, every "
+                "entry comes over HTTP"
+            )
+        broker = MqttSettings()  # an operator-only log has no broker
+        if args.farm is not None:
+            url = with_tls_options(mqtt_url_with_secret(args.mqtt, args.mqtt_password_file), args)
+            broker = MqttSettings(
+                url.host,
+                url.port,
+                url.username,
+                url.password,
+                verify_workers=args.verify_workers,
+                tls=url.tls,
+                ca_file=url.ca_file,
+                cert_file=url.cert_file,
+                key_file=url.key_file,
+            )
         config = gateway_config(
             DataDir(args.data_dir),
             args.farm,
@@ -348,6 +398,8 @@ def run_gateway(args: argparse.Namespace) -> int:
             witness_timeout=args.witness_timeout,
             witness_max_backoff=args.witness_max_backoff,
             **{name: getattr(args, name) for name in _FLEET_OPTIONS},
+            pins=None if args.pins is None else load_pins(args.pins),
+            http_submit=args.http_submit,
         )
         gateway = Gateway(config)
         gateway.start()

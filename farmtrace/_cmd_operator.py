@@ -12,9 +12,8 @@ from chain.errors import FarmtraceError
 from chain.keyfile import load_key
 from chain.registry import EVENT_ROLES
 from farmtrace._cmd_operator_people import add_people_parsers
-from farmtrace._events import add_signer_options, error_text, now_ms
+from farmtrace._events import add_signer_options, error_text, now_ms, sending_route
 from farmtrace._exits import fail
-from farmtrace._mqtt_tls_args import mqtt_url_of
 from provisioning.registrations import EntrySigner, register_operator, revoke_operator
 from signer.registration import Sent, parse_public_key, read_public_key_file, receipt_text
 from signer.transport import NotConnectedError
@@ -99,7 +98,7 @@ def add_parser(commands: Any) -> None:
         help="a role it holds (repeatable)",
     )
     reg.add_argument("--name", help="who it is, for people: e.g. 'Sunrise Hatchery'")
-    add_signer_options(reg, "the admin")
+    add_signer_options(reg, "the admin", submit=True)
     reg.set_defaults(handler=run_register)
 
     rev = actions.add_parser(
@@ -110,7 +109,7 @@ def add_parser(commands: Any) -> None:
         formatter_class=fmt,
     )
     rev.add_argument("--id", required=True, help="the operator's id")
-    add_signer_options(rev, "the admin")
+    add_signer_options(rev, "the admin", submit=True)
     rev.set_defaults(handler=run_revoke)
     add_people_parsers(actions)
 
@@ -149,7 +148,8 @@ def _sign_and_send(
 ) -> int:
     try:
         key = load_key(args.key)
-        sent = send(EntrySigner(key, args.state_dir, mqtt_url_of(args), args.farm, args.timeout))
+        url, farm = sending_route(args)
+        sent = send(EntrySigner(key, args.state_dir, url, farm, args.timeout))
     except NotConnectedError as exc:
         return fail(command, str(exc), 1)
     except TimeoutError as exc:

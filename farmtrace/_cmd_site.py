@@ -9,10 +9,17 @@ from typing import Any
 
 from chain.epcis import validate_base_url
 from chain.errors import FarmtraceError
-from consumer_web import POLICY_FILE, SiteConfig, create_app
+from consumer_web import (
+    POLICY_FILE,
+    FederationSettings,
+    SiteConfig,
+    create_app,
+    create_federated_site,
+)
 from consumer_web.setup import TRUST_FILE, init_site_dir
 from farmtrace._exits import fail
 from farmtrace._serving import add_server_options, serve, server_settings
+from readapi.crosslog import load_pins
 
 __all__ = ["add_parser"]
 
@@ -76,6 +83,19 @@ site; the site's Content-Security-Policy allows that origin. The log's keys
 and the signers' registration lists still come from the site.
 """
 
+_PINS_HELP = """\
+
+With --pins FILE the site follows every log the pins file names (each
+party's origin, name, role, trust.json, witnesses.json, read API sources
+and GS1 company prefixes; docs/supply-chain.md section 4) instead of one:
+one verified replica per log in SITE_DIR/logs/<slug>/, each log's pages and
+read API under /logs/<slug>/, the list of followed logs at /, and the GS1
+resolver at the root: /01/<GTIN-14>/21/<serial> goes to the party whose
+company prefix the GTIN carries, whose pack page stitches the story across
+the logs its events reference, each part checked against its own log's
+pinned key and witnesses (docs/federated-site.md).
+"""
+
 _EXAMPLES = """\
 examples:
   farmtrace site init --site-dir site --trust gw/trust.json
@@ -85,6 +105,7 @@ examples:
       --public-url https://trace.example.com
   farmtrace site run --site-dir site --source http://127.0.0.1:8080 \
       --tiles-url https://cdn.example.com/farm
+  farmtrace site run --site-dir site --pins pins.json --public-url https://shop.example
 """
 
 
@@ -116,7 +137,7 @@ def add_parser(commands: Any) -> None:
     run = actions.add_parser(
         "run",
         help="follow gateways and serve the consumer pages",
-        description=_RUN_HELP,
+        description=_RUN_HELP + _PINS_HELP,
         epilog=_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -128,6 +149,13 @@ def add_parser(commands: Any) -> None:
         metavar="URL",
         help="a gateway's (or another site's) base URL, or tiles+https://HOST/PREFIX for "
         "tlog-tiles files (farmtrace tiles); repeat for several",
+    )
+    run.add_argument(
+        "--pins",
+        type=Path,
+        metavar="FILE",
+        help="follow every log this pins file names (instead of --source): one replica each, "
+        "each log under /logs/<slug>/, the GS1 resolver at the root",
     )
     run.add_argument("--host", default="127.0.0.1", help="(default: %(default)s)")
     run.add_argument("--port", type=int, default=8000, help="(default: %(default)s)")
@@ -180,6 +208,8 @@ def run_init(args: argparse.Namespace) -> int:
 
 def run_site(args: argparse.Namespace) -> int:
     """Serve until SIGTERM/SIGINT; exit 0 after a clean stop, 2 on bad input."""
+    if args.pins is not None:
+        return run_federated_site(args)
     config = SiteConfig(
         site_dir=args.site_dir,
         sources=tuple(args.source),
@@ -206,3 +236,43 @@ def run_site(args: argparse.Namespace) -> int:
         print(f"site running: {url}/", flush=True)
 
     return serve("site run", app, args.host, args.port, listening, site.close, settings)
+
+
+def run_federated_site(args: argparse.Namespace) -> int:
+    """``site run --pins``: follow every pinned log; exit as :func:`run_site`."""
+    if args.source or args.tiles_url or args.stage_uncosigned:
+        return fail(
+            "site run",
+            ValueError(
+                "--pins names each log's sources: leave out --source, --tiles-url "
+                "and --stage-uncosigned"
+            ),
+        )
+    settings = FederationSettings(
+        public_url=args.public_url, sync_interval=args.sync_interval, farm_tz=args.farm_tz
+    )
+    try:
+        if args.public_url is not None:
+            validate_base_url(args.public_url)
+        server = server_settings(args)
+        site = create_federated_site(load_pins(args.pins), args.site_dir, settings)
+    except (FarmtraceError, OSError, ValueError) as exc:
+        return fail("site run", exc)
+    for followed in site.federation.logs.values():
+        party = followed.party
+        _logger.info(
+            "following %s (%s) under /logs/%s/, witness policy: %s",
+            party.origin,
+            party.name,
+            party.slug,
+            party.pin.policy.describe(),
+        )
+
+    def listening(url: str) -> None:
+        if args.public_url is None:
+            for app in site.apps.values():
+                app.config["PUBLIC_URL"] = url
+            _logger.warning("no --public-url: QR codes and exports name %s", url)
+        print(f"site running: {url}/ following {len(site.apps)} logs", flush=True)
+
+    return serve("site run", site, args.host, args.port, listening, site.close, server)

@@ -11,9 +11,10 @@ from chain.errors import FarmtraceError
 from chain.gs1 import pack_subject, parse_gtin_pair
 from chain.jws import check_id
 from chain.trace import parse_time
-from chain.trace_text import trace_text
+from chain.trace_text import across_text, trace_text
 from farmtrace._exits import fail
 from gateway.offline_reads import trace_data_dir
+from gateway.offline_trace import trace_local_copies
 
 __all__ = ["add_parser", "run"]
 
@@ -29,8 +30,19 @@ describe the barns and birds, and the refills of the barns' feed hoppers
 recall that concerns any of it is listed first. Each line names the log
 entry it rests on, so that it can be proven.
 
+With --pins, the trace crosses logs: give one --data-dir per log (a
+gateway's data directory or a consumer site's directory with its replica),
+each pinned in the pins file. It follows the cross-log references events
+carry, downstream (the plant's slaughter of a farm's bird, the shop's
+receipt of a distributor's shipment) and upstream, and lists recalls in
+every log. Each reference crossed is checked against the pins and the other
+log's local copy; one that does not hold is flagged with its reason,
+followed downstream (a recall reaches too much rather than too little) and
+not upstream. A pack or lot is traced in every log that names it; a bird or
+barn in the log --log names (default: the first --data-dir).
+
 LevelDB admits one process at a time: stop the gateway, or trace a copy.
-Exit status: 0 traced, 1 the log says nothing about it, 2 bad arguments or
+Exit status: 0 traced, 1 the logs say nothing about it, 2 bad arguments or
 an unreadable store.
 """
 
@@ -41,6 +53,10 @@ examples:
   farmtrace trace --data-dir demo-data/gateway --bird 0007
   farmtrace trace --data-dir demo-data/gateway --barn b1 \\
       --from 2026-01-05T00:00Z --to 2026-01-12T00:00Z
+  farmtrace trace --pins pins.json --data-dir plant --data-dir farm-a --data-dir shop \\
+      --lot 09506000134352/L20260212
+  farmtrace trace --pins pins.json --data-dir farm-a --data-dir plant --log farm-a.example/log \\
+      --barn b1 --from 2026-01-05T00:00Z --to 2026-01-12T00:00Z --json
 """
 
 
@@ -57,7 +73,15 @@ def add_parser(commands: Any) -> None:
         epilog=_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--data-dir", type=Path, required=True, help="the log's data directory")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        action="append",
+        required=True,
+        help="the log's data directory; with --pins, one per log (repeat)",
+    )
+    parser.add_argument("--pins", type=Path, help="trace across the pinned logs given")
+    parser.add_argument("--log", metavar="ORIGIN", help="with --pins: the log of a bird or barn")
     start = parser.add_mutually_exclusive_group(required=True)
     start.add_argument("--lot", metavar="GTIN/LOT", help="a lot: its GTIN and lot number")
     start.add_argument("--pack", metavar="GTIN/SERIAL", help="a pack: its GTIN and serial")
@@ -95,10 +119,14 @@ def run(args: argparse.Namespace) -> int:
     """Trace and print; exit 0 traced, 1 nothing known about it, 2 bad arguments or store."""
     try:
         start, window = _start(args)
+        if args.pins is None and (len(args.data_dir) > 1 or args.log is not None):
+            raise _Usage("several --data-dir, or --log, trace across logs: give --pins")
     except _Usage as exc:
         return fail("trace", exc)
+    if args.pins is not None:
+        return _across(args, start, window)
     try:
-        traced = trace_data_dir(args.data_dir, start, window=window, feed=not args.no_feed)
+        traced = trace_data_dir(args.data_dir[0], start, window=window, feed=not args.no_feed)
     except FarmtraceError as exc:
         return fail("trace", exc)
     result = traced.result
@@ -108,4 +136,21 @@ def run(args: argparse.Namespace) -> int:
         print(trace_text(result, traced.seconds), end="")
     if not result.found:
         return fail("trace", f"the log says nothing about {start}", 1)
+    return 0
+
+
+def _across(args: argparse.Namespace, start: str, window: tuple[int, int] | None) -> int:
+    try:
+        traced = trace_local_copies(
+            args.pins, args.data_dir, start, log=args.log, window=window, feed=not args.no_feed
+        )
+    except FarmtraceError as exc:
+        return fail("trace", exc)
+    result = traced.result
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False, indent=1))
+    elif result.found:
+        print(across_text(result, traced.seconds, traced.names), end="")
+    if not result.found:
+        return fail("trace", f"the logs say nothing about {start}", 1)
     return 0

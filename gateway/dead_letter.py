@@ -2,7 +2,10 @@
 
 A message whose handling raised an unexpected error (or that was in flight
 when the ingest loop failed twice) is written here, then acknowledged, so
-that the broker does not redeliver it forever. One JSON object per line::
+that the broker does not redeliver it forever. An event refused for a
+cross-log reference (reason ``ref_*``, :mod:`gateway.ref_check`) is written
+here too, whole, so that it can be sent again once the other log answers.
+One JSON object per line::
 
     {"time_ms": 1765000000000, "topic": "farmtrace/f/d/status",
      "payload_b64": "...", "error": "RecursionError: ..."}

@@ -48,6 +48,7 @@ def create_app(
         store,
         admins=trust.admins,
         publisher=published,
+        keeps_ref_checkpoints=True,
     )
     app.register_blueprint(create_read_api(source))
     if fleet is not None:

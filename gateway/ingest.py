@@ -3,7 +3,7 @@
 design.md sections 2 to 4. One message goes through::
 
     admit (size → parse → topic → authority → signature → duplicate/equivocation → clock
-           → lifecycle rules)
+           → lifecycle rules → cross-log references, :mod:`gateway.ref_check`)
       → pending (in memory) → flush (one synced batch of p: records) → the caller acks
       → block closes by count or time (the block's batch deletes the p: records)
       → checkpoint signed → receipts for every device in the block
@@ -13,8 +13,10 @@ made it durable, and a pending entry reaches the log exactly once: the p:
 records and the block that takes them are swapped in one atomic batch, and
 :meth:`Ingest.open` re-admits whatever is still pending after a crash.
 
-Time is passed in; nothing here talks to the network. Not thread-safe: one
-ingest thread owns an :class:`Ingest` (HTTP readers use the store directly).
+Time is passed in; nothing here talks to the network but the check of an
+event's cross-log references (bounded; :mod:`gateway.ref_check`). Not
+thread-safe: one ingest thread owns an :class:`Ingest` (HTTP readers use the
+store directly).
 """
 
 from __future__ import annotations
@@ -26,7 +28,13 @@ from dataclasses import dataclass, field
 
 from chain.block import BlockHeader
 from chain.entries import Entry, parse_entry
-from chain.errors import FarmtraceError, StorageError
+from chain.errors import (
+    FarmtraceError,
+    MalformedError,
+    SourceError,
+    StorageError,
+    VerificationError,
+)
 from chain.lifecycle import LifecycleState
 from chain.log import LogWriter, replay_registrations
 from chain.registry import Registry
@@ -35,6 +43,7 @@ from chain.trust import TrustRoot
 from chain.wire import MAX_RECEIPT_HASHES, Receipt, entry_digest
 from gateway.admission import AdmissionPolicy, Decision, Verdict, admit
 from gateway.receipts import ReceiptBook
+from gateway.ref_check import RefCheck
 
 __all__ = ["CommittedBlock", "Ingest", "IngestConfig", "load_lifecycle", "load_registry"]
 
@@ -117,7 +126,9 @@ class Ingest:
     """Turns received messages into committed blocks. Build it with :meth:`open`.
 
     ``lifecycle`` holds the state of every entry the log and the pending
-    queue hold, in log order (default: empty, for an empty log).
+    queue hold, in log order (default: empty, for an empty log). ``refs``
+    checks events' cross-log references (default: no other log is pinned,
+    so an event with references is refused ``ref_unknown_log``).
     """
 
     def __init__(
@@ -127,8 +138,10 @@ class Ingest:
         config: IngestConfig,
         next_pending_id: int,
         lifecycle: LifecycleState | None = None,
+        refs: RefCheck | None = None,
     ) -> None:
         self.store = writer.store
+        self.refs = RefCheck(None, self.store) if refs is None else refs
         self._writer = writer
         self.registry = registry
         self.lifecycle = LifecycleState() if lifecycle is None else lifecycle
@@ -151,11 +164,14 @@ class Ingest:
         log_signer_key: str,
         config: IngestConfig,
         now_ms: int,
+        refs: RefCheck | None = None,
     ) -> Ingest:
         """Load the registry and lifecycle state from the log; recover what a crash left pending.
 
-        Recovered entries are admitted again, in their order, as durable
-        pending entries of the next block. One that no longer passes (it
+        ``refs``: see the class. Recovered entries are admitted again, in their
+        order, as durable pending entries of the next block (their references
+        are not fetched again: they held before the entry was made durable).
+        One that no longer passes (it
         cannot happen unless the store was edited) is logged and counted
         as ``recovery_<reason>``, and its record is released with that block.
 
@@ -172,9 +188,10 @@ class Ingest:
             config,
             next_pending_id=(stored[-1][0] + 1) if stored else 0,
             lifecycle=load_lifecycle(store),
+            refs=refs,
         )
         for pending_id, raw in stored:
-            decision = ingest._admit(raw, None, now_ms)
+            decision = ingest._admit(raw, None, now_ms, check_refs=False)
             if decision.verdict is Verdict.ACCEPTED and decision.entry is not None:
                 ingest._add(pending_id, decision.entry, now_ms)
             else:
@@ -212,7 +229,13 @@ class Ingest:
     # -- the pipeline ----------------------------------------------------------
 
     def _admit(
-        self, raw: bytes, publisher: str | None, now_ms: int, verified_key: bytes | None = None
+        self,
+        raw: bytes,
+        publisher: str | None,
+        now_ms: int,
+        verified_key: bytes | None = None,
+        *,
+        check_refs: bool = True,
     ) -> Decision:
         next_index = self._log_entries + len(self._pending)
         decision = admit(
@@ -227,6 +250,11 @@ class Ingest:
             verified_key=verified_key,
         )
         if decision.verdict is Verdict.ACCEPTED and decision.entry is not None:
+            try:
+                if check_refs:  # a StorageError (keeping a note) propagates, like flush's
+                    self.refs.check(decision.entry)
+            except (VerificationError, MalformedError, SourceError) as exc:
+                return Decision(Verdict.REJECTED, exc.reason, str(exc), decision.entry)
             try:
                 self.registry.apply(decision.entry, next_index)
             except FarmtraceError as exc:

@@ -26,6 +26,7 @@ from gateway.mirror_gate import MirrorSettings, mirror_urls
 from gateway.mqtt_ingest import MqttSettings
 from gateway.service import Gateway, GatewayConfig
 from gateway.witnessing import WitnessingConfig
+from readapi.crosslog import Pins
 
 __all__ = ["CreatedLog", "create_log", "gateway_config", "run_until"]
 
@@ -72,7 +73,7 @@ def create_log(
 
 def gateway_config(
     data_dir: DataDir,
-    farm: str,
+    farm: str | None,
     broker: MqttSettings,
     *,
     http_host: str = "127.0.0.1",
@@ -86,6 +87,8 @@ def gateway_config(
     fleet_interval_s: float = FleetSettings().default_interval_ms / 1000,
     mirrors: Sequence[str] = (),
     mirror_poll_s: float = MirrorSettings().poll_s,
+    pins: Pins | None = None,
+    http_submit: bool = False,
 ) -> GatewayConfig:
     """A gateway's configuration from its operator's settings.
 
@@ -94,7 +97,10 @@ def gateway_config(
     so its persistent session has one key whatever the broker's setting; an
     anonymous gateway's id names ``farm``. With ``mirrors`` (read API URLs),
     receipts and witness submissions wait for them (:mod:`gateway.mirror_gate`),
-    each polled every ``mirror_poll_s`` while blocks wait.
+    each polled every ``mirror_poll_s`` while blocks wait. With ``pins``, events
+    may reference the logs it pins (:mod:`gateway.ref_check`). ``farm`` None: an
+    operator-only log, fed by HTTP submissions only (``broker`` unused);
+    ``http_submit``: a farm's gateway takes HTTP submissions too.
 
     Raises:
         ValueError: a setting out of range (from the configuration classes).
@@ -121,6 +127,8 @@ def gateway_config(
             default_interval_ms=round(fleet_interval_s * 1000),
         ),
         mirrors=MirrorSettings(mirror_urls(mirrors), poll_s=mirror_poll_s),
+        pins=pins,
+        http_submit=http_submit,
     )
 
 

@@ -95,6 +95,12 @@ class GatewayMetrics:
         )
         for reason in _REJECT_REASONS:  # export zeros, so that alerts can rate() from the start
             self.rejected.labels(reason)
+        self.http_submissions = Counter(
+            "farmtrace_http_submissions",
+            "Entries submitted over HTTP, by answer: accepted, duplicate, rejected, unavailable",
+            ["outcome"],
+            registry=r,
+        )
         self.block_height = Gauge("farmtrace_block_height", "Blocks in the log", registry=r)
         self.log_entries = Gauge("farmtrace_log_entries", "Entries in the log", registry=r)
         self.pending = Gauge(

@@ -48,7 +48,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -63,19 +63,22 @@ from chain.wire import (
     receipt_topic,
     subscription,
 )
-from gateway.admission import Decision, Verdict
+from gateway.admission import Verdict
 from gateway.broker_tls import client_context, connect_error_text
 from gateway.dead_letter import DeadLetterFile, Strikes, fingerprint
 from gateway.fleet_state import FleetState
 from gateway.ingest import CommittedBlock, Ingest
 from gateway.metrics import GatewayMetrics
 from gateway.paho_receive import lighten_paho_receive
+from gateway.reject_log import RejectLog
 from gateway.verify_workers import Hints, VerifierPool, default_workers, keys_of
+
+if TYPE_CHECKING:
+    from gateway.http_submit import SubmissionHandler
 
 __all__ = ["MqttIngest", "MqttSettings"]
 
 _logger = logging.getLogger(__name__)
-_REPEAT_LOG_S = 60.0
 MAX_STRIKES = 2
 """Loop failures with a message in flight after which that message is quarantined."""
 
@@ -121,31 +124,6 @@ _Received = tuple[int, int, mqtt.MQTTMessage]
 """A message read from the socket: (connection session, gateway clock ms when read, message)."""
 
 
-class _RejectLog:
-    """Logs a rejection once per (device, reason) per minute, with how many were not logged."""
-
-    def __init__(self) -> None:
-        self._last: dict[tuple[str, str], tuple[float, int]] = {}
-
-    def log(self, device: str, decision: Decision, now: float) -> None:
-        level = logging.ERROR if decision.reason == "equivocation" else logging.WARNING
-        self.log_reason(device, str(decision.reason), decision.message, now, level)
-
-    def log_reason(
-        self, device: str, reason: str, message: str, now: float, level: int = logging.WARNING
-    ) -> None:
-        key = (device, reason)
-        if len(self._last) > 4096:  # bound what devices that come and go can take
-            self._last.clear()
-        last, suppressed = self._last.get(key, (0.0, 0))
-        if now - last < _REPEAT_LOG_S and last:
-            self._last[key] = (last, suppressed + 1)
-            return
-        more = f" (and {suppressed} more like it in the last minute)" if suppressed else ""
-        _logger.log(level, "rejected from %s: %s: %s%s", device, reason, message, more)
-        self._last[key] = (now, 0)
-
-
 class MqttIngest:
     """Runs the ingest loop until :meth:`stop`; see the module docstring.
 
@@ -157,7 +135,8 @@ class MqttIngest:
     ``fleet`` is told of every entry's decision and every status (the fleet view).
     ``released`` (with an ingest whose receipt book holds receipts) returns
     how many blocks a mirror serves cosigned: receipts are published as it
-    grows, not at commit (:mod:`gateway.mirror_gate`).
+    grows, not at commit (:mod:`gateway.mirror_gate`). ``submissions``: entries
+    submitted over HTTP are taken on this thread too (:mod:`gateway.http_submit`).
     """
 
     def __init__(
@@ -171,9 +150,11 @@ class MqttIngest:
         dead_letter: DeadLetterFile | None = None,
         fleet: FleetState | None = None,
         released: Callable[[], int] | None = None,
+        submissions: SubmissionHandler | None = None,
     ) -> None:
         self.ingest = ingest
         self._released = released
+        self.submissions = submissions
         self.fleet = fleet
         self.dead_letter = dead_letter
         self.strikes = Strikes()
@@ -191,7 +172,7 @@ class MqttIngest:
         self._session = 0  # bumped on every disconnect: acks belong to one connection
         self._received = 0
         self._online: dict[str, bool] = {}
-        self._reject_log = _RejectLog()
+        self._reject_log = RejectLog(_logger)
         self._connected = False
         self._delay = settings.reconnect_min_s
         self.connected = threading.Event()
@@ -310,11 +291,13 @@ class MqttIngest:
         self._in_flight = None
         self._keys_dirty = True
         self._pool = None  # started with the first batch: subscribing does not wait for it
+        if self.submissions is not None:
+            self.submissions.queue.open()
         try:
             while not self._stop.is_set():
                 if self._client.socket() is None:
                     if attempted:  # back off, whether the TCP connect or the CONNACK failed
-                        self._stop.wait(self._delay)
+                        self._back_off(self._delay)
                         self._delay = min(self._delay * 2, self.settings.reconnect_max_s)
                         self._commit_due(force=False)
                     attempted = True
@@ -327,6 +310,7 @@ class MqttIngest:
                 self._commit_due(force=False)  # a due block does not wait for the next batch
                 self._dispatch()
                 self._sequence_ready()
+                self._take_submissions()
                 self._commit_due(force=False)
                 self._release_receipts()
                 self._update_gauges()
@@ -378,6 +362,8 @@ class MqttIngest:
         writers = [sock] if client.want_write() else []
         room = len(self._inbox) < self.settings.receive_maximum
         readers: list[Any] = [sock] if room else []
+        if self.submissions is not None:
+            readers.append(self.submissions.queue.fileno())
         decrypted = isinstance(sock, ssl.SSLSocket) and sock.pending() > 0  # unseen by select
         try:
             waitables = [] if pool is None else pool.waitables()
@@ -422,6 +408,25 @@ class MqttIngest:
             return
         for ticket, hints in self._pool.ready():
             self._sequence(self._batches.pop(ticket), hints)
+
+    def _back_off(self, delay: float) -> None:
+        """Wait ``delay`` s (or until stopped) before reconnecting; HTTP submissions go on."""
+        if self.submissions is None:
+            self._stop.wait(delay)
+            return
+        deadline = time.monotonic() + delay
+        while not self._stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            select.select([self.submissions.queue.fileno()], [], [], min(left, 0.1))
+            self._take_submissions()
+            self._commit_due(force=False)
+
+    def _take_submissions(self, *, last: bool = False) -> None:
+        """Offer, keep and answer what was submitted over HTTP (``last``: stop taking more)."""
+        if self.submissions is None:
+            return
+        items = self.submissions.queue.take(last=last)
+        if items and self.submissions.handle(self.ingest, items):
+            self._keys_dirty = True  # a new key: the workers' snapshot is out of date
 
     def _sequence(self, inbox: list[_Received], hints: Hints) -> None:
         """Offer a batch in arrival order, make it durable, acknowledge it, send receipts.
@@ -531,6 +536,10 @@ class MqttIngest:
         else:
             self.metrics.rejected.labels(str(decision.reason)).inc()
             self._reject_log.log(parts.device, decision, time.monotonic())
+            if str(decision.reason).startswith("ref_") and self.dead_letter is not None:
+                # Kept whole: its signer may send it again once the other log answers.
+                error = f"{decision.reason}: {decision.message}"
+                self.dead_letter.add(topic, payload, error, now_ms)
 
     def _note_status(
         self, device: str, payload: bytes, re_receipt: set[str], now_ms: int, retained: bool
@@ -611,6 +620,7 @@ class MqttIngest:
         inbox, self._inbox = self._inbox, []
         if inbox:
             self._sequence(inbox, [None] * len(inbox))
+        self._take_submissions(last=True)
         self._commit_due(force=True)
         self._release_receipts()
         self._update_gauges()

@@ -8,18 +8,28 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from chain.epcis import covered_entries, export_bird, export_pack
+from chain.epcis.across import ExportedLog, OtherLog, export_across
 from chain.errors import FarmtraceError
 from chain.gs1 import DigitalLink
 from chain.store import Store
 from chain.trace import TraceResult, trace
 from gateway.datadir import DataDir
 
-__all__ = ["NoCheckpointError", "Traced", "epcis_export", "trace_data_dir", "write_whole"]
+__all__ = [
+    "NoCheckpointError",
+    "Traced",
+    "epcis_export",
+    "epcis_export_across",
+    "trace_data_dir",
+    "write_whole",
+]
 
 
 class NoCheckpointError(FarmtraceError):
@@ -73,6 +83,37 @@ def epcis_export(
                 store, subject, base_url=base_url, created_ms=created_ms, until=until
             )
         return export_pack(store, subject, base_url=base_url, created_ms=created_ms, until=until)
+
+
+def epcis_export_across(
+    data_dirs: Sequence[Path],
+    subject: str | DigitalLink,
+    *,
+    base_url: str,
+    created_ms: int,
+    slugs: Mapping[str, str] | None = None,
+    others: Mapping[str, OtherLog] | None = None,
+) -> dict[str, Any]:
+    """One EPCIS 2.0 document of a subject across logs (:func:`chain.epcis.across.export_across`).
+
+    Each log contributes only what its newest signed checkpoint covers.
+    ``slugs`` names logs by origin (default: derived from the origin);
+    ``others`` is what the pins say of referenced logs.
+
+    Raises:
+        NoCheckpointError: a log has no signed checkpoint yet.
+        UnknownSubjectError: no log says anything about the subject.
+        FarmtraceError: a store cannot be opened or read; a log is given twice.
+    """
+    with ExitStack() as stack:
+        logs: list[ExportedLog] = []
+        for data_dir in data_dirs:
+            store = stack.enter_context(Store.open(DataDir(data_dir).log))
+            until = covered_entries(store)
+            if until is None:
+                raise NoCheckpointError(f"{data_dir}: the log has no signed checkpoint yet")
+            logs.append(ExportedLog(store, until, (slugs or {}).get(store.origin)))
+        return export_across(logs, subject, base_url=base_url, created_ms=created_ms, others=others)
 
 
 def write_whole(path: Path, text: str) -> None:

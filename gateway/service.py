@@ -1,4 +1,10 @@
-"""A running gateway: store, MQTT ingest thread and HTTP server, started and stopped together.
+"""A running gateway: store, ingest thread and HTTP server, started and stopped together.
+
+A farm's gateway (``GatewayConfig.farm``) ingests its devices' and operators'
+entries over MQTT (:mod:`gateway.mqtt_ingest`), and with ``http_submit`` also
+over HTTP. Without a farm it runs an operator-only log: no MQTT at all,
+entries arrive by ``POST /api/v1/submit`` (:mod:`gateway.submit_loop`,
+:mod:`gateway.http_submit`), through the same admission and pipeline.
 
 :meth:`Gateway.stop` (the CLI calls it on SIGTERM and Ctrl-C) lets the ingest
 thread commit the open block, acknowledge it and publish its receipts before
@@ -42,13 +48,17 @@ from gateway.dead_letter import DeadLetterFile
 from gateway.fleet_state import FleetSettings, FleetState
 from gateway.fleet_view import FleetViewBuilder
 from gateway.http_app import create_app
+from gateway.http_submit import SubmissionHandler, SubmissionQueue, create_submit_api
 from gateway.ingest import CommittedBlock, Ingest, IngestConfig
 from gateway.init import read_log_signer
 from gateway.metrics import GatewayMetrics
 from gateway.mirror_gate import MirrorGate, MirrorSettings
 from gateway.mqtt_ingest import MqttIngest, MqttSettings
-from gateway.supervisor import IngestSupervisor
+from gateway.ref_check import RefCheck
+from gateway.submit_loop import SubmitIngest
+from gateway.supervisor import IngestLoop, IngestSupervisor
 from gateway.witnessing import WitnessingConfig, WitnessPusher, load_witness_policy
+from readapi.crosslog import Pins
 from readapi.wsgi_server import ServerSettings, WsgiServer
 
 __all__ = ["Gateway", "GatewayConfig"]
@@ -58,10 +68,14 @@ _logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:
-    """Everything a gateway needs to run. ``http_port`` 0 picks a free port."""
+    """Everything a gateway needs to run. ``http_port`` 0 picks a free port.
+
+    ``farm`` None: an operator-only log (no MQTT; HTTP submissions only).
+    ``http_submit``: a farm's gateway takes HTTP submissions too.
+    """
 
     data_dir: DataDir
-    farm: str
+    farm: str | None
     mqtt: MqttSettings = field(default_factory=MqttSettings)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     http_host: str = "127.0.0.1"
@@ -72,6 +86,10 @@ class GatewayConfig:
     mirrors: MirrorSettings = field(default_factory=MirrorSettings)
     """With mirrors, receipts and witness submissions wait for them (gateway.mirror_gate);
     ``ingest.hold_receipts`` must then be set."""
+    http_submit: bool = False
+    pins: Pins | None = None
+    """The other logs events may reference, each pinned (``--pins``; gateway.ref_check).
+    None: an event with references is refused ``ref_unknown_log``."""
 
     def __post_init__(self) -> None:
         if self.mirrors.enabled != self.ingest.hold_receipts:
@@ -97,6 +115,11 @@ class Gateway:
         self.metrics = GatewayMetrics()
         self.store: Store | None = None
         self.mqtt: MqttIngest | None = None
+        """The MQTT ingest loop (None in an operator-only log)."""
+        self.submit_loop: SubmitIngest | None = None
+        """The operator-only log's ingest loop (None with a farm)."""
+        self.submissions: SubmissionQueue | None = None
+        """HTTP submissions waiting for the ingest thread (None when not taken)."""
         self.witnesses: WitnessPusher | None = None
         """Pushes checkpoints to the witnesses (None without witnesses.json)."""
         self.mirror: MirrorGate | None = None
@@ -146,22 +169,48 @@ class Gateway:
                     ceiling=None if mirror is None else (lambda: mirror.held_size),
                 )
 
-            def reopen() -> Ingest:
-                return Ingest.open(store, trust, signer_key, self.config.ingest, self._clock())
+            refs = RefCheck(self.config.pins, store)
 
-            self.mqtt = MqttIngest(
-                reopen(),
-                self.config.farm,
-                self.config.mqtt,
-                self.metrics,
-                clock=self._clock,
-                on_commit=self._committed,
-                dead_letter=DeadLetterFile(data_dir.dead_letter),
-                fleet=self.fleet,
-                released=None if mirror is None else (lambda: mirror.released_size),
-            )
+            def reopen() -> Ingest:
+                return Ingest.open(
+                    store, trust, signer_key, self.config.ingest, self._clock(), refs=refs
+                )
+
+            released = None if mirror is None else (lambda: mirror.released_size)
+            dead_letter = DeadLetterFile(data_dir.dead_letter)
+            handler = None
+            if self.config.farm is None or self.config.http_submit:
+                self.submissions = SubmissionQueue()
+                handler = SubmissionHandler(
+                    self.submissions, self.metrics, dead_letter=dead_letter, released=released
+                )
+            loop: IngestLoop
+            if self.config.farm is None:
+                assert self.submissions is not None and handler is not None
+                loop = self.submit_loop = SubmitIngest(
+                    reopen(),
+                    self.submissions,
+                    handler,
+                    self.metrics,
+                    clock=self._clock,
+                    on_commit=self._committed,
+                    released=released,
+                )
+            else:
+                loop = self.mqtt = MqttIngest(
+                    reopen(),
+                    self.config.farm,
+                    self.config.mqtt,
+                    self.metrics,
+                    clock=self._clock,
+                    on_commit=self._committed,
+                    dead_letter=dead_letter,
+                    fleet=self.fleet,
+                    released=released,
+                    submissions=handler,
+                )
             self._fleet_view = FleetViewBuilder(store, trust, self.fleet, self._clock)
-            self.supervisor = IngestSupervisor(self.mqtt, reopen, self.metrics)
+            self.supervisor = IngestSupervisor(loop, reopen, self.metrics)
             app: Flask = create_app(
                 store,
                 trust,
@@ -170,6 +219,17 @@ class Gateway:
                 published=self.published_checkpoint,
                 fleet=self._fleet_view,
             )
+            if self.submissions is not None:
+                app.register_blueprint(
+                    create_submit_api(
+                        self.submissions,
+                        store,
+                        self.metrics,
+                        max_entry_bytes=self.config.ingest.policy.max_entry_bytes,
+                        released=released,
+                        clock=self._clock,
+                    )
+                )
             self._http = WsgiServer(
                 app, self.config.http_host, self.config.http_port, self.config.http_server
             )
@@ -182,6 +242,9 @@ class Gateway:
                 self._http = None
             self.witnesses = None
             self.mirror = None
+            if self.submissions is not None:
+                self.submissions.close()
+                self.submissions = None
             store.close()
             self.store = None
             raise
@@ -213,9 +276,15 @@ class Gateway:
                 ", ".join(w.name for w in self.witnesses.policy.witnesses),
                 self.witnesses.policy.describe(),
             )
+        fed_by = (
+            "an operator-only log (HTTP submissions, no MQTT)"
+            if self.config.farm is None
+            else f"farm {self.config.farm!r}"
+            + (" (and HTTP submissions)" if self.submissions is not None else "")
+        )
         _logger.info(
-            "gateway for farm %r: log %s, HTTP on http://%s:%d",
-            self.config.farm,
+            "gateway for %s: log %s, HTTP on http://%s:%d",
+            fed_by,
             trust.origin,
             self.config.http_host,
             self.http_port,
@@ -270,6 +339,8 @@ class Gateway:
         """Commit the open block, publish its receipts, stop the threads, close the store."""
         if self.mqtt is not None:
             self.mqtt.stop()
+        if self.submit_loop is not None:
+            self.submit_loop.stop()
         if self._threads:
             self._threads[0].join(timeout)
         if self._http is not None:
@@ -280,6 +351,9 @@ class Gateway:
             self.witnesses.stop()
         if self.mirror is not None:
             self.mirror.stop()
+        if self.submissions is not None:  # the HTTP threads are done with it
+            self.submissions.close()
+            self.submissions = None
         if self.admin is not None:
             self.admin.stop()
             self.admin = None

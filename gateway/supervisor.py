@@ -16,12 +16,28 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from gateway.ingest import Ingest
 from gateway.metrics import GatewayMetrics
-from gateway.mqtt_ingest import MqttIngest
 
-__all__ = ["IngestSupervisor"]
+__all__ = ["IngestLoop", "IngestSupervisor"]
+
+
+class IngestLoop(Protocol):
+    """The loop owning an Ingest: ``MqttIngest``, or ``SubmitIngest`` (an operator-only log)."""
+
+    ingest: Ingest
+
+    @property
+    def stopping(self) -> bool: ...
+
+    def run(self) -> None: ...
+
+    def wait_stop(self, timeout: float) -> bool: ...
+
+    def note_failure(self, exc: BaseException) -> int: ...
+
 
 _logger = logging.getLogger(__name__)
 
@@ -35,7 +51,7 @@ class IngestSupervisor:
 
     def __init__(
         self,
-        mqtt: MqttIngest,
+        mqtt: IngestLoop,
         reopen: Callable[[], Ingest],
         metrics: GatewayMetrics,
         *,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from chain.entries import device_payload, operator_payload
 from chain.keyfile import SignerKey
+from signer.http_submit import SubmitUrl
 from signer.mqtt_url import MqttUrl
 from signer.registration import Sent, sign_and_send
 
@@ -26,7 +27,8 @@ class EntrySigner:
 
     key: SignerKey
     state_dir: Path
-    mqtt: MqttUrl
+    mqtt: MqttUrl | SubmitUrl
+    """The broker login, or a gateway taking entries over HTTP (``farm`` unused)."""
     farm: str
     timeout: float = 30.0
 

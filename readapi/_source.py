@@ -55,6 +55,9 @@ class LogInfo:
     """A plain :class:`LogSource`; ``admins`` empty when the trust root is not known.
 
     ``publisher`` picks the published checkpoint (default: the store's latest).
+    ``keeps_ref_checkpoints``: the store is the log's own (a gateway's), so
+    the notes it kept when checking cross-log references are served; a
+    replica's copy holds none and says it does not keep them.
     """
 
     origin: str
@@ -63,6 +66,7 @@ class LogInfo:
     store: Store
     admins: Admins = ()
     publisher: Published | None = None
+    keeps_ref_checkpoints: bool = False
 
     def published_checkpoint(self) -> tuple[int, str] | None:
         """The checkpoint to serve: ``publisher()``, or the store's latest."""

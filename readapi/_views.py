@@ -277,4 +277,27 @@ def create_read_api(source: LogSource, name: str = "readapi") -> Blueprint:
         response = Response(proof.to_json(), mimetype="application/json")
         return _cached(response, _LIVE if given is None else _COSIGNABLE)
 
+    @api.get("/api/v1/refs/<origin_hash>/checkpoints/<size>")
+    def ref_checkpoint(origin_hash: str, size: str) -> Response:
+        """The other log's cosigned checkpoint note a cross-log reference was checked against.
+
+        ``origin_hash``: hex SHA-256 of that log's origin (docs/supply-chain.md section 3).
+        Only the log's own gateway keeps them: any other source (a replica, a
+        site) answers 501, so that "none kept" (404) is the log's own word.
+        """
+        if not getattr(source, "keeps_ref_checkpoints", False):
+            abort(
+                501,
+                "this source is not the log's gateway and keeps no reference checkpoints: "
+                "ask the log's own gateway",
+            )
+        if not _HEX64.fullmatch(origin_hash):
+            found = origin_hash[:80]
+            abort(400, f"origin hash must be 64 lowercase hex digits (SHA-256): {found!r}")
+        number = _uint(size, "size")
+        note = source.store.ref_checkpoint_by_hash(bytes.fromhex(origin_hash), number)
+        if note is None:
+            abort(404, f"no checkpoint of size {number} of that log is kept here")
+        return _cached(Response(note, mimetype="text/plain"), _COSIGNABLE)
+
     return api

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import http.client
 import re
 import urllib.error
@@ -211,6 +212,21 @@ class ReadApiClient:
             return EntryProof.from_json(body)
         except MalformedError as exc:
             raise _malformed(url, str(exc)) from exc
+
+    def ref_checkpoint(self, origin: str, size: int) -> str:
+        """The note of log ``origin``'s tree ``size`` this log kept when it checked a reference.
+
+        ``GET /api/v1/refs/<sha256(origin) hex>/checkpoints/<size>``; unchecked
+        here (it is a note of the other log: verify it with that log's pinned key).
+        A note this log did not keep is a :class:`SourceError` with status 404.
+        """
+        origin_hash = hashlib.sha256(origin.encode()).hexdigest()
+        url = self.base_url + f"/api/v1/refs/{origin_hash}/checkpoints/{_uint(size, 'size')}"
+        body = self._get(url)
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _malformed(url, "not UTF-8 text") from exc
 
     def signer(self, signer_id: str, tree_size: int | None = None) -> dict[str, Any]:
         """``GET /api/v1/signers/<id>``: ``{"id", "grants": [...], "registry_proof"}`` in log order.

@@ -13,6 +13,7 @@ from pathlib import Path
 from chain.errors import FarmtraceError, MalformedError, SourceError
 from chain.keyfile import SignerKey
 from signer.event_text import describe_draft
+from signer.http_submit import SubmitUrl
 from signer.log_checks import LogReader, check_event, rejection_counts, rejections_text
 from signer.mqtt_url import MqttUrl
 from signer.operator_events import EventDraft, Recorded, record_event
@@ -36,7 +37,7 @@ def sign_checked_event(
     draft: EventDraft,
     key: SignerKey,
     state_dir: Path,
-    url: MqttUrl,
+    url: MqttUrl | SubmitUrl,
     farm: str,
     *,
     log: LogReader | None,

@@ -48,7 +48,9 @@ from chain.entries import (
 from chain.errors import AuthorizationError, LifecycleError, MalformedEntryError, SourceError
 from chain.lifecycle import EventSource, state_for
 from chain.registry import EVENT_ROLES, Grant, Registry
+from chain.submission import SubmitReceipt
 from chain.wire import Receipt
+from signer.http_submit import SubmitUrl
 from signer.identity import DeviceIdentity
 from signer.mqtt_url import MqttUrl
 from signer.transport import NotConnectedError, sign_and_publish
@@ -257,7 +259,8 @@ class Recorded:
 
     seq: int
     raw: bytes
-    receipt: Receipt
+    receipt: Receipt | SubmitReceipt
+    """The signer's receipt (MQTT), or this entry's own receipt (HTTP submission)."""
 
     @property
     def block(self) -> int | None:
@@ -266,6 +269,8 @@ class Recorded:
         A receipt names the block of its own ``seq``: this entry's exactly
         when nothing of the signer's was committed after it meanwhile.
         """
+        if isinstance(self.receipt, SubmitReceipt):
+            return self.receipt.block
         return self.receipt.block if self.receipt.seq == self.seq else None
 
 
@@ -402,7 +407,12 @@ def precheck(
 
 
 def record_event(
-    identity: DeviceIdentity, draft: EventDraft, url: MqttUrl, farm: str, *, timeout: float
+    identity: DeviceIdentity,
+    draft: EventDraft,
+    url: MqttUrl | SubmitUrl,
+    farm: str,
+    *,
+    timeout: float,
 ) -> Recorded:
     """Sign ``draft`` with ``identity``'s next seq, publish it and wait for its receipt.
 

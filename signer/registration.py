@@ -21,7 +21,9 @@ from pathlib import Path
 
 from chain.entries import sign_entry
 from chain.keyfile import SignerKey
+from chain.submission import SubmitReceipt
 from chain.wire import Receipt
+from signer.http_submit import SubmitUrl
 from signer.mqtt_url import MqttUrl
 from signer.transport import operator_identity, sign_and_publish
 
@@ -68,13 +70,14 @@ class Sent:
     """A signed entry and the gateway's receipt covering it."""
 
     seq: int
-    receipt: Receipt
+    receipt: Receipt | SubmitReceipt
+    """A device receipt (MQTT), or the receipt of this very entry (HTTP submission)."""
 
 
 def sign_and_send(
     key: SignerKey,
     state_dir: Path,
-    url: MqttUrl,
+    url: MqttUrl | SubmitUrl,
     farm: str,
     build: Callable[[int], dict[str, object]],
     *,
@@ -111,6 +114,11 @@ def sign_and_send(
 def receipt_text(sent: Sent, signer: str) -> str:
     """One line for people: the receipt covering ``sent``, or past a gap in ``signer``'s seqs."""
     receipt = sent.receipt
+    if isinstance(receipt, SubmitReceipt):
+        return (
+            f"committed: entry {receipt.index} in block height {receipt.block} "
+            f"(checkpoint size {receipt.size})"
+        )
     if receipt.seq >= sent.seq:
         return f"committed: receipt up to seq {receipt.seq}, block height {receipt.block}"
     return f"committed (past a gap in {signer}'s seqs; receipt up to seq {receipt.seq})"

@@ -24,10 +24,12 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from chain.errors import EquivocationError, MalformedWireError, StorageError
 from chain.keyfile import SignerKey
+from chain.submission import SubmitReceipt
 from chain.wire import Receipt, entry_digest, entry_topic, parse_receipt, receipt_topic
 from signer._paho_io import release_sockets
 from signer.device import Device
 from signer.fleet import Fleet
+from signer.http_submit import GatewayNotReadyError, SubmitUrl, sign_and_submit
 from signer.identity import KEY_FILE, DeviceIdentity
 from signer.mqtt_link import MqttLink, new_client
 from signer.mqtt_tls import TlsContext, connect_failure, plain_hint, tls_context
@@ -155,8 +157,12 @@ def publish_and_wait(
 
 
 def sign_and_publish(
-    sign: Callable[[], tuple[bytes, int]], signer: str, url: MqttUrl, farm: str, timeout: float
-) -> tuple[bytes, int, Receipt]:
+    sign: Callable[[], tuple[bytes, int]],
+    signer: str,
+    url: MqttUrl | SubmitUrl,
+    farm: str,
+    timeout: float,
+) -> tuple[bytes, int, Receipt | SubmitReceipt]:
     """Connect as ``signer``; once the broker took the login, ``sign()``, publish, wait.
 
     ``sign()`` returns ``(raw, seq)``, e.g. from
@@ -166,13 +172,25 @@ def sign_and_publish(
     never sent would be a hole auditors report as missing). Then as
     :func:`publish_and_wait`; returns ``(raw, seq, receipt)``.
 
+    With a :class:`~signer.http_submit.SubmitUrl` instead (a gateway taking
+    entries over HTTP; ``farm`` unused), the same by
+    :func:`~signer.http_submit.sign_and_submit`: ``sign()`` once the gateway
+    said it takes submissions; the receipt is a
+    :class:`~chain.submission.SubmitReceipt`.
+
     Raises:
         NotConnectedError: no connection within ``timeout`` (nothing signed).
         PermissionError: the broker refused the connection (nothing signed)
-            or the entry.
+            or the entry; over HTTP, the gateway refused the entry
+            (:class:`~signer.http_submit.SubmitRejectedError`, seq used).
         TimeoutError, EquivocationError: as for :func:`publish_and_wait` (seq used).
         Whatever ``sign()`` raises (e.g. StorageError, MalformedEntryError).
     """
+    if isinstance(url, SubmitUrl):
+        try:
+            return sign_and_submit(sign, url, timeout)
+        except GatewayNotReadyError as exc:
+            raise NotConnectedError(str(exc)) from exc
     return _exchange(sign, signer, url, farm, timeout)
 
 

@@ -8,6 +8,8 @@
 - :mod:`verify.witness_check`: compare a log's checkpoint with what each
   witness says it cosigned;
 - :mod:`verify.audit_state`: the last verified checkpoint, kept between runs;
+- :mod:`verify.crosslog_audit`: every cross-log reference of an audited
+  log, checked at the other logs' pinned sources (``farmtrace audit --pins``);
 - :mod:`verify.offline`: a log's store (a data directory, or a copy), audited
   without a network (:func:`verify.offline.audit_log_dir`);
 - :mod:`verify.inputs`: what an auditor pins and types (the trust root, the

@@ -88,12 +88,16 @@ def live_audit(
     jobs: int | None = None,
     witness_transport: Transport = urllib_transport,
     progress: Progress = no_progress,
+    on_audited: Callable[[Store], None] | None = None,
 ) -> LiveAuditReport:
     """Audit the log ``client`` reads against ``trust``, its witnesses and the saved state.
 
     ``policy`` None means no witness policy (reported as a warning).
     ``jobs`` is :func:`~chain.audit.audit_store`'s. Witnesses are asked
-    through ``witness_transport`` with the client's timeout.
+    through ``witness_transport`` with the client's timeout. ``on_audited``,
+    if given, is called with the verified copy once it is audited, before
+    the copy is deleted (e.g. to collect its cross-log references); it is
+    not called when the log's checkpoint is not signed by the pinned key.
 
     Raises:
         SourceError: the log could not be read (no verdict).
@@ -123,6 +127,8 @@ def live_audit(
     ):
         follower = Follower(store, trust, executor=pool)
         report.absorb(_copy_and_audit(client, follower, note, checkpoint, jobs, progress))
+        if on_audited is not None:
+            on_audited(store)
         report.pull_seconds = time.monotonic() - started - report.audit.seconds
         probe = HistoryProbe(store, client, checkpoint)
         if policy is not None:

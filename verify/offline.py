@@ -10,6 +10,7 @@ LevelDB admits one process at a time: stop the gateway, or audit a copy.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from chain.audit import AuditReport, audit_store
@@ -22,7 +23,12 @@ __all__ = ["audit_log_dir"]
 
 
 def audit_log_dir(
-    log_dir: Path, trust: TrustRoot, *, jobs: int | None = None, progress: Progress = no_progress
+    log_dir: Path,
+    trust: TrustRoot,
+    *,
+    jobs: int | None = None,
+    progress: Progress = no_progress,
+    on_audited: Callable[[Store], None] | None = None,
 ) -> AuditReport:
     """Audit the store in ``log_dir`` against ``trust`` (see :func:`chain.audit.audit_store`).
 
@@ -31,6 +37,8 @@ def audit_log_dir(
     opened paranoid (:meth:`~chain.store.Store.open`); when it cannot be
     opened (missing, in use, corrupt) or read to the end, the report is
     incomplete (``exit_code`` 2) and its last failure says why.
+    ``on_audited``, if given, is called with the open store after the audit
+    (e.g. to collect its cross-log references); not when it could not be opened.
     """
     try:
         store = Store.open(log_dir, paranoid=True)
@@ -40,5 +48,9 @@ def audit_log_dir(
         total: int | None = store.entry_count
     except FarmtraceError:
         total = None  # the audit reports the corrupt count
-    with store, progress("", total, " entries") as advance:
-        return audit_store(store, trust, jobs=jobs, progress=advance)
+    with store:
+        with progress("", total, " entries") as advance:
+            report = audit_store(store, trust, jobs=jobs, progress=advance)
+        if on_audited is not None:
+            on_audited(store)
+        return report

@@ -24,6 +24,10 @@
 // without it the check says it is not pinned by the label.
 // The panel's content is replaced by a [data-verify-message] element (the
 // message) and a [data-verify-detail] list (the checks and a raw proof link).
+// A row inside a part of another party's log ([data-ref][data-api-base], the
+// stitched pack page, verify/stitched.js), or a row whose data-log-origin names
+// such a part's log, is checked from that part's read API with its
+// data-quorum, and not against the label's log key.
 
 import { webCryptoSupported } from "./verify/bytes.js";
 import { readApi, verifyEntry } from "./verify/entry.js";
@@ -102,7 +106,7 @@ function checkItem(panel, check) {
   return item;
 }
 
-function render(panel, state, index, result) {
+function render(panel, state, index, result, base = panel.dataset.apiBase ?? "/api/v1") {
   const failed = result ? result.checks.filter((c) => !c.ok) : [];
   panel.dataset.state = state;
   panel.dataset.entry = String(index);
@@ -125,7 +129,7 @@ function render(panel, state, index, result) {
   panel.replaceChildren(message, detail);
   if (result) {
     const link = document.createElement("a");
-    link.href = `${panel.dataset.apiBase ?? "/api/v1"}/entries/${index}/proof`;
+    link.href = `${base}/entries/${index}/proof`;
     link.textContent = text(panel, "msgRaw");
     const item = document.createElement("li");
     item.append(link);
@@ -146,24 +150,42 @@ export async function pageApi(panel) {
 }
 
 /**
+ * The stitched part ([data-ref][data-api-base]) whose log `row` belongs to:
+ * the part it sits in, or, for a row naming its log (data-log-origin, e.g. an
+ * upstream recall), a part of that log; null for a row of the page's own log.
+ */
+function partOf(row) {
+  const inside = row?.closest?.("[data-ref][data-api-base]");
+  if (inside || !row?.dataset?.logOrigin) return inside ?? null;
+  const parts = document.querySelectorAll("[data-ref][data-api-base]:not([data-api-base=''])");
+  return [...parts].find((p) => p.dataset.logOrigin === row.dataset.logOrigin) ?? null;
+}
+
+/**
  * Verify entry `index` and show the outcome in `panel` (#verify-result);
  * `api` (default: pageApi(panel)) lets several checks share one client.
  */
 export async function verifyInto(panel, index, row = null, api = null) {
   const ticket = ++latest;
-  render(panel, "working", index, null);
+  // A row inside a part of another party's log (the stitched pack page,
+  // verify/stitched.js) is that log's entry: checked from its read API, with
+  // its quorum, and not against the log key the label names.
+  const part = partOf(row);
+  const base = part?.dataset.apiBase || undefined;
+  render(panel, "working", index, null, base);
   row?.setAttribute("data-verify-state", "working");
   if (!(await webCryptoSupported())) {
     row?.setAttribute("data-verify-state", "unsupported");
-    if (ticket === latest) render(panel, "unsupported", index, null);
+    if (ticket === latest) render(panel, "unsupported", index, null, base);
     return null;
   }
-  const given = panel.dataset.quorum ?? "";
+  const given = (base ? part.dataset.quorum : panel.dataset.quorum) ?? "";
   const quorum = /^[0-9]{1,6}$/.test(given) ? Number(given) : undefined;
-  const client = api ?? (await pageApi(panel));
-  const result = await verifyEntry(index, client, { quorum, labelKey: labelKey() });
+  const client = api ?? (base ? readApi(base) : await pageApi(panel));
+  const label = base ? null : labelKey();
+  const result = await verifyEntry(index, client, { quorum, labelKey: label });
   row?.setAttribute("data-verify-state", result.ok ? "ok" : "fail");
-  if (ticket === latest) render(panel, result.ok ? "ok" : "fail", index, result);
+  if (ticket === latest) render(panel, result.ok ? "ok" : "fail", index, result, base);
   return result;
 }
 

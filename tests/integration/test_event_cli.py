@@ -7,6 +7,7 @@ free port); every registration and event goes through the command line only.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import shlex
 from collections.abc import Callable, Iterator
@@ -189,17 +190,23 @@ def test_events_carry_references_to_other_logs_from_the_command_line(farm: Farm)
     hatch = _ref("hatchery.example/log", 4, "bird:0001")
     refs_file = farm.root / "refs.json"
     refs_file.write_text(json.dumps([hatch]))
-    farm.record("farm-mgr", "placed", "--bird", "0001", "--barn", "b1", "--refs-file", refs_file)
     placement = _ref("farm-b.example/log", 17, "bird:0001")
-    farm.record(
-        "plant", "slaughtered", "--bird", "0001", "--plant", "Riverside",
-        "--output", "carcass:0001", "--ref", json.dumps(placement),
-    )  # fmt: skip
+    # Signed and sent; this gateway pins no other log (no --pins), so it refuses
+    # both (tests/integration/test_gateway_ref_check.py has one that pins them).
+    for signer, args in (
+        ("farm-mgr", ["placed", "--bird", "0001", "--barn", "b1", "--refs-file", refs_file]),
+        ("plant", ["slaughtered", "--bird", "0001", "--plant", "Riverside",
+                   "--output", "carcass:0001", "--ref", json.dumps(placement)]),
+    ):  # fmt: skip
+        code, _, err = farm.event(signer, *args, "--timeout", 2)
+        assert code == 1 and "ref_unknown_log (+1)" in err, err
     farm.gateway.stop()
     signed = {e.payload["event"]: e.payload for _, e in log_events(farm.data_dir)}
-    assert "refs" not in signed["hatched"]
-    assert [dict(r) for r in signed["placed"]["refs"]] == [hatch]
-    assert [dict(r) for r in signed["slaughtered"]["refs"]] == [placement]
+    assert list(signed) == ["hatched"] and "refs" not in signed["hatched"]
+    # ... and keeps each whole in its dead-letter file, references as signed.
+    lines = farm.data_dir.dead_letter.read_text().splitlines()
+    refused = [parse_entry(base64.b64decode(json.loads(n)["payload_b64"])) for n in lines]
+    assert [[dict(r) for r in e.payload["refs"]] for e in refused] == [[hatch], [placement]]
     audit_ok(farm.data_dir)
 
 
@@ -302,6 +309,13 @@ def test_the_gateway_refuses_what_an_unchecked_event_gets_wrong(farm: Farm) -> N
         (["slaughtered", "--bird", "1", "--plant", "P", "--output", "carcass:1", "--ref", "[1]"],
          "--ref: expected a JSON object"),
         (["died", "--bird", "1", "--ref", "{}"], "unrecognized arguments: --ref"),
+        (["slaughtered", "--bird", "1", "--plant", "P", "--output", "carcass:1", "--ref-to",
+          "farm.example/log=bird:1"], "--ref-to needs --pins"),
+        (["slaughtered", "--bird", "1", "--plant", "P", "--output", "carcass:1", "--ref-to",
+          "farm.example/log=bird:2", "--pins", "p.json"],
+         "--ref-to farm.example/log=bird:2: bird:2 is not one of the event's subjects (bird:1)"),
+        (["slaughtered", "--bird", "1", "--plant", "P", "--output", "carcass:1", "--ref-to",
+          "bird:1", "--pins", "p.json"], "--ref-to: expected ORIGIN=SUBJECT, found 'bird:1'"),
     ],
 )  # fmt: skip
 def test_bad_input_exits_2_before_anything_is_read_or_signed(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from farm_logs import START_MS, LogFactory
 
 from gateway.admission import Decision, Verdict
 from gateway.ingest import Ingest, IngestConfig
 from gateway.init import read_log_signer
-from gateway.mqtt_ingest import _RejectLog
+from gateway.reject_log import RejectLog
 
 NOW = START_MS + 10 * 24 * 3_600_000
 BLOCK = 500
@@ -37,7 +39,7 @@ def test_pending_entries_stay_under_a_block_plus_a_batch(d1_log: LogFactory) -> 
 
 
 def test_the_rejection_log_keeps_at_most_4096_devices() -> None:
-    log = _RejectLog()
+    log = RejectLog(logging.getLogger("test.reject_log"))
     decision = Decision(Verdict.REJECTED, "unknown_signer", "nobody")
     for i in range(10_000):  # ids that come and go, e.g. from a misconfigured fleet
         log.log(f"dev{i:05d}", decision, now=float(i))

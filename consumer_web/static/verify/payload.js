@@ -168,7 +168,7 @@ function badRef(name, expected, found) {
 }
 
 /** Whether `ref` is one refs item of the exact format (integers checked by the caller). */
-function refProblem(ref) {
+export function refProblem(ref) {
   if (ref === null || typeof ref !== "object" || Array.isArray(ref)) return "an object";
   const names = Object.keys(ref).sort();
   if (names.join() !== [...REF_MEMBERS].sort().join()) return `exactly ${REF_MEMBERS.join(", ")}`;

@@ -28,12 +28,14 @@ from chain.crosslog import (
     PinnedLog,
     ReferenceEvidence,
     Referrer,
+    check_head_covers,
     check_reference,
     parse_refs,
     reference_from_proof,
+    refs_in,
     refs_to_json,
 )
-from chain.entries import EVENTS, event_payload, reading_payload, sign_entry
+from chain.entries import EVENTS, event_payload, parse_entry, reading_payload, sign_entry
 from chain.errors import MalformedEntryError, VerificationError
 from chain.gs1 import gtin_check_digit
 from chain.proof_bundle import AuditPath, build_entry_proof
@@ -358,6 +360,34 @@ def test_a_forged_reference_to_a_placement_the_farm_never_made_is_refused(chain:
     assert error.found == f"entry {chain.placed} with hash {real.entry_hash}"
 
 
+def test_a_forgery_made_against_a_fake_farm_log_is_named_a_forgery(chain: Chain) -> None:
+    # A plant that pinned a fake "farm" (its own key under the farm's origin)
+    # references that fake log's placement: index, hash, size and root all
+    # come from a tree the real farm never had. Against the real farm the tree
+    # is inconsistent AND another entry sits at the index: a forgery, not a
+    # rollback of the farm.
+    fake = MemoryLog(FARM, key_name="the plant's fake farm")
+    fake.append(_event("farmer", "hatched", 1, T0, ["bird:0009"], breed="Ross 308"))
+    fake.append(_event("farmer", "placed", 2, T0 + 1000, ["bird:0009"], barn="b1"))
+    fake.append(_event("farmer", "died", 3, T0 + 2000, ["bird:0002"]))
+    fake.publish()
+    forged = reference_from_proof(build_entry_proof(fake, 1), "bird:0009")
+    assert forged.size == 3 and forged.index == 1
+    evidence = chain.evidence(chain.farm, forged)
+    slaughter = Referrer("slaughtered", ("bird:0009",), T0 + 10_000)
+    error = _fails("ref_entry_mismatch", forged, evidence, chain, slaughter)
+    assert isinstance(error.__cause__, Exception)  # the failed consistency proof, kept
+    # The same fake tree referencing an entry the real farm does have at that
+    # index, byte for byte: the entry survives, the tree does not: rolled back.
+    survivor = dataclasses.replace(
+        forged,
+        index=chain.hatched,
+        entry_hash=chain.ref(chain.farm, chain.hatched, "bird:0001").entry_hash,
+        subject="bird:0001",
+    )
+    _fails("ref_rolled_back", survivor, chain.evidence(chain.farm, survivor), chain)
+
+
 def test_evidence_for_another_entry_is_refused(chain: Chain) -> None:
     ref = chain.ref(chain.farm, chain.placed, "bird:0001")
     other = ReferenceEvidence(build_entry_proof(chain.farm, chain.hatched))
@@ -475,3 +505,45 @@ def test_a_reference_to_a_later_entry_is_refused(chain: Chain) -> None:
 def test_referrer_is_read_from_an_event_payload() -> None:
     payload = event_payload("received", 7, T0, [PACK], location="shop-1")
     assert Referrer.from_payload(payload) == Referrer("received", (PACK,), T0)
+
+
+def test_a_current_checkpoint_is_checked_before_any_proof_is_fetched(chain: Chain) -> None:
+    ref = chain.ref(chain.farm, chain.placed, "bird:0001")  # seen at size 3
+    checkpoint, cosigners = check_head_covers(ref, chain.farm.notes[3], chain.pins)
+    assert (checkpoint.size, cosigners) == (3, ("w0.example/witness", "w1.example/witness"))
+    behind = chain.farm.fork(2)
+    # The farm's own key on a smaller tree is enough: no witness needs to agree.
+    for cosigners_of_behind in (COSIGNERS, ()):
+        with pytest.raises(CrossLogReferenceError) as caught:
+            check_head_covers(ref, behind.publish(cosigners_of_behind, size=2), chain.pins)
+        assert caught.value.reason == "ref_rolled_back"
+    grown = chain.farm.fork(3)
+    grown.append(_event("farmer", "died", 3, T0 + 40_000, ["bird:0002"]))
+    with pytest.raises(CrossLogReferenceError) as caught:
+        check_head_covers(ref, grown.publish(COSIGNERS[:1]), chain.pins)
+    assert caught.value.reason == "ref_not_cosigned"
+    stranger = MemoryLog(FARM, key_name="not the farm")
+    stranger.append(_event("farmer", "died", 3, T0, ["bird:0002"]))
+    with pytest.raises(CrossLogReferenceError) as caught:
+        check_head_covers(ref, stranger.publish(), chain.pins)
+    assert caught.value.reason == "ref_bad_checkpoint"
+
+
+def test_the_refs_of_a_parsed_entry_read_as_those_it_was_signed_with(chain: Chain) -> None:
+    ref = chain.ref(chain.farm, chain.placed, "bird:0001")
+    raw = _event(
+        "plant",
+        "slaughtered",
+        3,
+        T0 + 10_000,
+        ["bird:0001"],
+        plant="p",
+        outputs=["carcass:0001"],
+        refs=refs_to_json([ref]),
+    )
+    entry = parse_entry(raw)
+    assert isinstance(entry.payload["refs"], tuple)
+    assert refs_in(entry.payload) == (ref,)
+    assert refs_in({"event": "died", "subjects": ["bird:0001"]}) == ()
+    with pytest.raises(MalformedEntryError):
+        refs_in({"refs": []})
