@@ -13,80 +13,51 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from browser_harness import ConsoleWatch, blank_page_with
 from browser_site import STATIC
+from merkle_consistency_cases import Consistency, known_roots, valid_consistencies
 from playwright.sync_api import Browser, Page
 
-from chain._encoding import b64_decode
 from chain.errors import ProofError
-from chain.merkle import EMPTY_ROOT, verify_consistency
+from chain.merkle import EMPTY_ROOT
 
 TESTS = Path(__file__).resolve().parents[1]
-MERKLE_DATA = TESTS / "unit" / "chain" / "data"
 CROSSLOG: dict[str, Any] = json.loads((TESTS / "vectors" / "crosslog.json").read_text())
 SOME_HASH = bytes.fromhex("abacaba000000000000000000000000000000000000000000060061e00123456")
 
 
-@dataclass(frozen=True, slots=True)
-class Consistency:
-    name: str
-    size1: int
-    size2: int
-    proof: tuple[bytes, ...]
-    root1: bytes
-    root2: bytes
+def _chain_verdict(case: Consistency) -> bool:
+    """Whether chain/merkle accepts the proof."""
+    try:
+        case.verify()
+    except ProofError:
+        return False
+    return True
 
-    def chain_verdict(self) -> bool:
-        """Whether chain/merkle accepts the proof."""
-        try:
-            verify_consistency(self.size1, self.size2, list(self.proof), self.root1, self.root2)
-        except ProofError:
-            return False
-        return True
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "size1": self.size1,
-            "size2": self.size2,
-            "proof": [h.hex() for h in self.proof],
-            "root1": self.root1.hex(),
-            "root2": self.root2.hex(),
-        }
+def _to_json(case: Consistency) -> dict[str, Any]:
+    return {
+        "size1": case.size1,
+        "size2": case.size2,
+        "proof": [h.hex() for h in case.proof],
+        "root1": case.root1.hex(),
+        "root2": case.root2.hex(),
+    }
 
 
 def _known_proofs() -> list[Consistency]:
-    kat = json.loads((MERKLE_DATA / "merkle_rfc6962_known_answers.json").read_text())
-    happy = json.loads((MERKLE_DATA / "merkle_transparency_dev_happy_paths.json").read_text())
-    roots = [bytes.fromhex(h) for h in kat["roots_by_size"]]
-    cases = [
-        Consistency(
-            f"kat-{c['size1']}-{c['size2']}",
-            c["size1"],
-            c["size2"],
-            tuple(bytes.fromhex(h) for h in c["proof"]),
-            roots[c["size1"]],
-            roots[c["size2"]],
-        )
-        for c in kat["consistency"]
-    ]
-    cases += [
-        Consistency(
-            c["name"],
-            c["size1"],
-            c["size2"],
-            tuple(b64_decode(h) for h in c["proof"]),
-            b64_decode(c["root1"]),
-            b64_decode(c["root2"]),
-        )
-        for c in happy["consistency"]
-    ]
+    roots = known_roots()
     trivial = [Consistency(f"same-{n}", n, n, (), roots[n], roots[n]) for n in range(1, len(roots))]
-    return [*cases, *trivial, Consistency("from-empty", 0, 8, (), EMPTY_ROOT, roots[8])]
+    return [
+        *valid_consistencies(),
+        *trivial,
+        Consistency("from-empty", 0, 8, (), EMPTY_ROOT, roots[8]),
+    ]
 
 
 def _mutations(c: Consistency) -> Iterator[Consistency]:
@@ -187,7 +158,7 @@ def _run(browser: Browser, site: str, script: str, argument: object) -> Any:
 
 @pytest.fixture(scope="module")
 def consistency_verdicts(browser: Browser, site: str) -> list[list[Any]]:
-    cases = [c.to_json() for c in [*KNOWN, *MUTANTS]]
+    cases = [_to_json(c) for c in [*KNOWN, *MUTANTS]]
     found: list[list[Any]] = _run(browser, site, RUN_CONSISTENCY, cases)
     return found
 
@@ -207,7 +178,7 @@ def head_verdicts(browser: Browser, site: str) -> dict[str, dict[str, Any]]:
 def test_the_browser_accepts_every_known_consistency_proof(
     consistency_verdicts: list[list[Any]],
 ) -> None:
-    assert all(c.chain_verdict() for c in KNOWN)
+    assert all(_chain_verdict(c) for c in KNOWN)
     refused = {c.name: v[1] for c, v in zip(KNOWN, consistency_verdicts, strict=False) if not v[0]}
     assert refused == {}
 
@@ -218,7 +189,7 @@ def test_the_browser_refuses_every_corrupted_consistency_proof_chain_refuses(
     verdicts = consistency_verdicts[len(KNOWN) :]
     assert len(verdicts) == len(MUTANTS) > 100
     differ = {
-        m.name: v for m, v in zip(MUTANTS, verdicts, strict=True) if v[0] != m.chain_verdict()
+        m.name: v for m, v in zip(MUTANTS, verdicts, strict=True) if v[0] != _chain_verdict(m)
     }
     assert differ == {}
     assert not any(v[0] for v in verdicts)  # every mutation is a corruption

@@ -103,7 +103,7 @@ class MemoryLog:
 
     def fork(self, keep: int) -> MemoryLog:
         """The same log (same key) with only its first ``keep`` blocks: to be rewritten."""
-        forked = MemoryLog(self.origin)
+        forked = type(self)(self.origin)
         forked.skey, forked.vkey = self.skey, self.vkey
         forked.headers = self.headers[:keep]
         forked.entries = self.entries[: self.headers[keep - 1].next_index]

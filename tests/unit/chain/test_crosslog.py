@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Sequence
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from vectors.make_crosslog_vectors import MemoryLog as VectorsLog
 
-from chain import merkle, note
-from chain.block import BlockHeader, build_header
-from chain.checkpoint import Checkpoint, cosign, generate_cosigner_key, sign_checkpoint
+from chain.checkpoint import generate_cosigner_key
 from chain.crosslog import (
     FAILURE_REASONS,
     MAX_REFS,
@@ -62,72 +60,11 @@ def _event(kid: str, event: str, seq: int, ts: int, subjects: list[str], **field
     return sign_entry(event_payload(event, seq, ts, subjects, **fields), kid, _seed(kid))
 
 
-class MemoryLog:
-    """A log held in lists: a :class:`chain.proof_bundle.ProofSource` without LevelDB."""
-
-    def __init__(self, origin: str, key_name: str | None = None) -> None:
-        self.origin = origin
-        self.skey, self.vkey = note.generate_key(origin, seed=_seed(key_name or origin))
-        self.headers: list[BlockHeader] = []
-        self.entries: list[bytes] = []
-        self.notes: dict[int, str] = {}
-
-    def append(self, *entries: bytes) -> int:
-        """Close a block of ``entries``; return the index of its first entry."""
-        prev = self.headers[-1] if self.headers else None
-        header = build_header(log=self.origin, prev=prev, entries=entries, closed_at=T0)
-        self.headers.append(header)
-        self.entries.extend(entries)
-        return header.first_index
-
-    def publish(self, cosigners: Sequence[str] = COSIGNERS, size: int | None = None) -> str:
-        """Sign (and have ``cosigners`` cosign) the checkpoint of ``size`` blocks (all)."""
-        size = len(self.headers) if size is None else size
-        checkpoint = Checkpoint(self.origin, size, self.root(size))
-        signed = sign_checkpoint(checkpoint, self.skey)
-        signed += "".join(cosign(checkpoint.to_text(), key, 1_780_000_000) for key in cosigners)
-        self.notes[size] = signed
-        return signed
-
-    def root(self, size: int) -> bytes:
-        return merkle.root_hash([h.raw for h in self.headers[:size]])
-
-    def consistency(self, size1: int, size2: int) -> tuple[bytes, ...]:
-        return tuple(merkle.consistency_proof([h.raw for h in self.headers[:size2]], size1))
-
-    def fork(self, keep: int) -> MemoryLog:
-        """The same log (same key) with only its first ``keep`` blocks: to be rewritten."""
-        forked = MemoryLog(self.origin)
-        forked.skey, forked.vkey = self.skey, self.vkey
-        forked.headers = self.headers[:keep]
-        forked.entries = self.entries[: self.headers[keep - 1].next_index]
-        return forked
+class MemoryLog(VectorsLog):
+    """The vectors' in-memory log (tests/vectors/make_crosslog_vectors.py), with its trust root."""
 
     def trust(self) -> TrustRoot:
         return TrustRoot(self.origin, self.vkey, (("admin", _seed("admin")),))
-
-    # -- ProofSource ----------------------------------------------------------------
-
-    def latest_checkpoint(self) -> tuple[int, str] | None:
-        size = max(self.notes, default=None)
-        return None if size is None else (size, self.notes[size])
-
-    def checkpoint(self, size: int) -> str:
-        return self.notes[size]
-
-    def entry(self, index: int) -> bytes:
-        return self.entries[index]
-
-    def entry_proof(self, index: int) -> tuple[int, list[bytes]]:
-        header = next(h for h in self.headers if h.first_index <= index < h.next_index)
-        block = self.entries[header.first_index : header.next_index]
-        return header.height, merkle.inclusion_proof(block, index - header.first_index)
-
-    def block_raw(self, height: int) -> bytes:
-        return self.headers[height].raw
-
-    def inclusion_proof(self, height: int, size: int) -> list[bytes]:
-        return merkle.inclusion_proof([h.raw for h in self.headers[:size]], height)
 
 
 class Chain:
@@ -170,7 +107,8 @@ class Chain:
         """What ``log`` serves for ``ref``: a proof at its latest checkpoint, and consistency."""
         proof = build_entry_proof(log, ref.index)
         size = proof.block_path.tree_size
-        return ReferenceEvidence(proof, log.consistency(ref.size, size) if size > ref.size else ())
+        consistency = log.consistency(ref.size, size) if size > ref.size else ()
+        return ReferenceEvidence(proof, tuple(consistency))
 
 
 SLAUGHTER = Referrer("slaughtered", ("bird:0001",), T0 + 10_000)
@@ -415,7 +353,7 @@ def test_an_entry_beyond_the_checkpoint_the_reference_saw_is_refused(chain: Chai
         entry_hash=chain.ref(chain.farm, chain.vaccinated, "bird:0001").entry_hash,
     )
     evidence = ReferenceEvidence(
-        build_entry_proof(chain.farm, chain.vaccinated), chain.farm.consistency(2, 3)
+        build_entry_proof(chain.farm, chain.vaccinated), tuple(chain.farm.consistency(2, 3))
     )
     vet = Referrer("vaccinated", ("bird:0001",), T0 + 9000)
     error = _fails("ref_beyond_seen", ref, evidence, chain, vet)

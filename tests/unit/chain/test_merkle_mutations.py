@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from merkle_consistency_cases import Consistency, valid_consistencies
 
 from chain._encoding import b64_decode
 from chain.errors import ProofError, VerificationError
@@ -50,19 +51,6 @@ class Inclusion:
         verify_inclusion(self.index, self.size, self.leaf, list(self.proof), self.root)
 
 
-@dataclass(frozen=True, slots=True)
-class Consistency:
-    name: str
-    size1: int
-    size2: int
-    proof: tuple[bytes, ...]
-    root1: bytes
-    root2: bytes
-
-    def verify(self) -> None:
-        verify_consistency(self.size1, self.size2, list(self.proof), self.root1, self.root2)
-
-
 def _valid_inclusions() -> list[Inclusion]:
     leaves = [bytes.fromhex(h) for h in _KAT["leaf_inputs"]]
     roots = [bytes.fromhex(h) for h in _KAT["roots_by_size"]]
@@ -87,33 +75,6 @@ def _valid_inclusions() -> list[Inclusion]:
             b64_decode(c["root"]),
         )
         for c in _HAPPY["inclusion"]
-    ]
-    return cases
-
-
-def _valid_consistencies() -> list[Consistency]:
-    roots = [bytes.fromhex(h) for h in _KAT["roots_by_size"]]
-    cases = [
-        Consistency(
-            f"kat-{c['size1']}-{c['size2']}",
-            c["size1"],
-            c["size2"],
-            tuple(bytes.fromhex(h) for h in c["proof"]),
-            roots[c["size1"]],
-            roots[c["size2"]],
-        )
-        for c in _KAT["consistency"]
-    ]
-    cases += [
-        Consistency(
-            c["name"],
-            c["size1"],
-            c["size2"],
-            tuple(b64_decode(h) for h in c["proof"]),
-            b64_decode(c["root1"]),
-            b64_decode(c["root2"]),
-        )
-        for c in _HAPPY["consistency"]
     ]
     return cases
 
@@ -176,7 +137,7 @@ def _bit_flips(proof: tuple[bytes, ...]) -> Iterator[tuple[str, tuple[bytes, ...
 VALID_INCLUSIONS = _valid_inclusions()
 # Trivial consistency proofs (size1 == size2) are left out, as in verify_test.go:
 # swapping two equal roots, say, is no corruption. They are covered below.
-NONTRIVIAL_CONSISTENCIES = [c for c in _valid_consistencies() if c.proof]
+NONTRIVIAL_CONSISTENCIES = [c for c in valid_consistencies() if c.proof]
 INCLUSION_MUTANTS = [m for c in VALID_INCLUSIONS for m in _inclusion_mutations(c)]
 CONSISTENCY_MUTANTS = [m for c in NONTRIVIAL_CONSISTENCIES for m in _consistency_mutations(c)]
 
@@ -185,7 +146,7 @@ def _names(case: Inclusion | Consistency) -> str:
     return case.name
 
 
-@pytest.mark.parametrize("case", [*VALID_INCLUSIONS, *_valid_consistencies()], ids=_names)
+@pytest.mark.parametrize("case", [*VALID_INCLUSIONS, *valid_consistencies()], ids=_names)
 def test_unmutated_case_verifies(case: Inclusion | Consistency) -> None:
     case.verify()
 
